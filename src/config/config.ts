@@ -1,0 +1,151 @@
+import { BridgeError } from '../errors.js'
+import { EnvReader, type Env } from './parse-env.js'
+
+export const roles = ['ingest', 'outbound', 'inbound', 'status', 'archive'] as const
+export type Role = (typeof roles)[number]
+
+export interface TopicNames {
+  readonly genesysOutbound: string
+  readonly whatsappInbound: string
+  readonly whatsappStatus: string
+  /** Whole Meta webhook bodies, for the archive (the split topics carry one item each). */
+  readonly whatsappRaw: string
+  readonly errors: string
+}
+
+export interface Config {
+  readonly roles: readonly Role[]
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
+  readonly http: { readonly host: string; readonly port: number; readonly maxBodyBytes: number }
+  readonly kafka: {
+    readonly brokers: readonly string[]
+    readonly clientId: string
+    readonly groupPrefix: string
+    readonly partitions: number
+    readonly replicationFactor: number
+    readonly topics: TopicNames
+    readonly produceLingerMs: number
+  }
+  readonly registryUrl: string
+  readonly databaseUrl: string
+  readonly dbPoolMax: number
+  readonly redisUrl: string
+  readonly s3: {
+    readonly endpoint: string
+    readonly accessKey: string
+    readonly secretKey: string
+    readonly region: string
+    readonly retentionDays: number
+  }
+  readonly credentialsKey: Buffer
+  readonly meta: {
+    readonly graphUrl: string
+    readonly apiVersion: string
+    readonly connections: number
+    readonly timeoutMs: number
+  }
+  readonly genesys: {
+    /** Overrides the per-region https://api.<domain> for every tenant (proxies, fakes). */
+    readonly apiUrl: string | undefined
+    readonly loginUrl: string | undefined
+    readonly connections: number
+    readonly timeoutMs: number
+  }
+  readonly processing: {
+    readonly concurrency: number
+    readonly maxAttempts: number
+    readonly retryBaseMs: number
+    readonly retryMaxMs: number
+    readonly mediaMaxBytes: number
+  }
+}
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+
+/** Topic names are stable; a prefix lets tests and side-by-side installs keep their own. */
+export function topicNames(prefix: string): TopicNames {
+  return Object.freeze({
+    genesysOutbound: `${prefix}genesys-outbound`,
+    whatsappInbound: `${prefix}whatsapp-inbound`,
+    whatsappStatus: `${prefix}whatsapp-status`,
+    whatsappRaw: `${prefix}whatsapp-webhooks-raw`,
+    errors: `${prefix}bridge-errors`,
+  })
+}
+
+export const deadLetterTopic = (topic: string): string => `${topic}.dlq`
+
+function deepFreeze<T>(o: T): T {
+  if (o !== null && typeof o === 'object' && !Buffer.isBuffer(o)) {
+    for (const v of Object.values(o)) deepFreeze(v)
+    Object.freeze(o)
+  }
+  return o
+}
+
+/** Parsed once at start; the only reader of the environment is the entry point that calls this. */
+export function loadConfig(env: Env): Config {
+  const r = new EnvReader(env)
+  const prefix = r.optionalString('TOPIC_PREFIX') ?? ''
+  if (!/^[A-Za-z0-9._-]*$/.test(prefix)) r.problems.push(`TOPIC_PREFIX may hold only letters, digits, ".", "_" and "-"`)
+  const config: Config = {
+    roles: r.list('ROLES', roles, [...roles, 'all'] as const).flatMap((x) => (x === 'all' ? roles : [x])),
+    logLevel: r.oneOf('LOG_LEVEL', 'info', logLevels),
+    http: {
+      host: r.string('HTTP_HOST', '0.0.0.0'),
+      port: r.int('HTTP_PORT', 3000, 0, 65535),
+      maxBodyBytes: r.int('HTTP_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    },
+    kafka: {
+      brokers: r.brokers('KAFKA_BROKERS', '127.0.0.1:9092'),
+      clientId: r.string('KAFKA_CLIENT_ID', 'genesys-whatsapp-bridge'),
+      groupPrefix: r.string('KAFKA_GROUP_PREFIX', `${prefix}gwb-`),
+      partitions: r.int('TOPIC_PARTITIONS', 12, 1, 10_000),
+      replicationFactor: r.int('TOPIC_REPLICATION_FACTOR', 1, 1, 10),
+      topics: topicNames(prefix),
+      produceLingerMs: r.int('KAFKA_PRODUCE_LINGER_MS', 2, 0, 1000),
+    },
+    registryUrl: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081/apis/ccompat/v7', ['http:', 'https:']),
+    databaseUrl: r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/gwb', ['postgres:', 'postgresql:']),
+    dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 200),
+    redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379/0', ['redis:', 'rediss:']),
+    s3: {
+      endpoint: r.url('S3_ENDPOINT', 'http://127.0.0.1:9000', ['http:', 'https:']),
+      accessKey: r.string('S3_ACCESS_KEY'),
+      secretKey: r.string('S3_SECRET_KEY'),
+      region: r.string('S3_REGION', 'us-east-1'),
+      retentionDays: r.int('RETENTION_DAYS', 30, 1, 3650),
+    },
+    credentialsKey: r.base64Key('CREDENTIALS_KEY', 32),
+    meta: {
+      graphUrl: r.url('META_GRAPH_URL', 'https://graph.facebook.com', ['http:', 'https:']),
+      apiVersion: r.string('META_API_VERSION', 'v21.0'),
+      connections: r.int('META_CONNECTIONS', 64, 1, 1024),
+      timeoutMs: r.int('META_TIMEOUT_MS', 10_000, 100, 120_000),
+    },
+    genesys: {
+      apiUrl:
+        env['GENESYS_API_URL'] === undefined ? undefined : r.url('GENESYS_API_URL', undefined, ['http:', 'https:']),
+      loginUrl:
+        env['GENESYS_LOGIN_URL'] === undefined ? undefined : r.url('GENESYS_LOGIN_URL', undefined, ['http:', 'https:']),
+      connections: r.int('GENESYS_CONNECTIONS', 32, 1, 1024),
+      timeoutMs: r.int('GENESYS_TIMEOUT_MS', 10_000, 100, 120_000),
+    },
+    processing: {
+      concurrency: r.int('PROCESSING_CONCURRENCY', 256, 1, 10_000),
+      maxAttempts: r.int('MAX_ATTEMPTS', 3, 1, 20),
+      retryBaseMs: r.int('RETRY_BASE_MS', 500, 1, 600_000),
+      retryMaxMs: r.int('RETRY_MAX_MS', 30_000, 1, 3_600_000),
+      mediaMaxBytes: r.int('MEDIA_MAX_BYTES', 25 * 1024 * 1024, 1024, 200 * 1024 * 1024),
+    },
+  }
+  if (config.meta.apiVersion !== '' && !/^v\d+\.\d+$/.test(config.meta.apiVersion)) {
+    r.problems.push(`META_API_VERSION must look like v21.0, got "${config.meta.apiVersion}"`)
+  }
+  if (r.problems.length > 0) {
+    throw new BridgeError('GWB_CONFIG', `invalid configuration:\n  - ${r.problems.join('\n  - ')}`, {
+      details: { problems: r.problems },
+    })
+  }
+  return deepFreeze(config)
+}

@@ -1,0 +1,138 @@
+import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
+import avro from 'avsc'
+import { request } from 'undici'
+import { BridgeError, errorMessage } from '../errors.js'
+import type { AvroType } from '../schemas/generate-types.js'
+import type { RecordName, RecordTypes, TopicSpec } from '../schemas/catalog.js'
+
+/**
+ * Confluent wire format: magic byte 0, 4-byte big-endian schema id, Avro binary.
+ * Schemas are registered once at start; encoding is then synchronous and allocation-light,
+ * decoding resolves older writer schemas (fetched by id, cached) to the current reader schema.
+ */
+export interface TopicCodec {
+  encode<N extends RecordName>(topic: string, value: RecordTypes[N]): Buffer
+  decode<N extends RecordName>(topic: string, buf: Buffer): Promise<RecordTypes[N]>
+  schemaId(topic: string): number
+}
+
+interface Registered {
+  id: number
+  type: avro.Type
+}
+
+const MAGIC = 0
+
+export async function registerSchemas(
+  registryUrl: string,
+  specs: readonly TopicSpec[],
+  schemas: ReadonlyMap<RecordName, AvroType>,
+): Promise<TopicCodec> {
+  const registry = new SchemaRegistry({ host: registryUrl })
+  const byTopic = new Map<string, Registered>()
+  const writers = new Map<number, avro.Type>()
+  for (const spec of specs) {
+    const schema = schemas.get(spec.record)
+    if (schema === undefined) throw new Error(`no schema file for record ${spec.record}`)
+    const subject = `${spec.topic}-value`
+    await setCompatibility(registryUrl, subject)
+    const id = await register(registry, subject, schema)
+    const type = avro.Type.forSchema(schema as avro.Schema)
+    byTopic.set(spec.topic, { id, type })
+    writers.set(id, type)
+  }
+
+  const reader = (topic: string): Registered => {
+    const r = byTopic.get(topic)
+    if (r === undefined) throw new Error(`topic ${topic} has no registered schema`)
+    return r
+  }
+  type Resolver = ReturnType<avro.Type['createResolver']>
+  const resolvers = new Map<string, Resolver>()
+
+  async function writerType(id: number): Promise<avro.Type> {
+    let t = writers.get(id)
+    if (t === undefined) {
+      const fetched = await registry.getSchema(id).catch((err: unknown) => {
+        throw new BridgeError('GWB_DECODE', `schema id ${id} is unknown to the registry: ${errorMessage(err)}`)
+      })
+      t = avro.Type.forSchema((fetched as unknown as { toJSON(): avro.Schema }).toJSON())
+      writers.set(id, t)
+    }
+    return t
+  }
+
+  return {
+    schemaId: (topic) => reader(topic).id,
+    encode(topic, value) {
+      const { id, type } = reader(topic)
+      const body = type.toBuffer(value)
+      const out = Buffer.allocUnsafe(5 + body.length)
+      out.writeUInt8(MAGIC, 0)
+      out.writeUInt32BE(id, 1)
+      body.copy(out, 5)
+      return out
+    },
+    async decode(topic, buf) {
+      if (buf.length < 5 || buf.readUInt8(0) !== MAGIC) {
+        throw new BridgeError('GWB_DECODE', `record on ${topic} is not in the Confluent wire format`)
+      }
+      const id = buf.readUInt32BE(1)
+      const target = reader(topic)
+      try {
+        if (id === target.id) return target.type.fromBuffer(buf.subarray(5)) as never
+        const key = `${topic}:${id}`
+        let resolver = resolvers.get(key)
+        if (resolver === undefined) {
+          resolver = target.type.createResolver(await writerType(id))
+          resolvers.set(key, resolver)
+        }
+        return target.type.fromBuffer(buf.subarray(5), resolver) as never
+      } catch (err) {
+        if (err instanceof BridgeError) throw err
+        throw new BridgeError('GWB_DECODE', `record on ${topic} (schema ${id}) does not decode: ${errorMessage(err)}`)
+      }
+    },
+  }
+}
+
+async function setCompatibility(registryUrl: string, subject: string): Promise<void> {
+  const res = await request(`${registryUrl}/config/${encodeURIComponent(subject)}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+    body: JSON.stringify({ compatibility: COMPATIBILITY.BACKWARD }),
+  }).catch((err: unknown) => {
+    throw new BridgeError(
+      'GWB_SCHEMA_INCOMPATIBLE',
+      `schema registry at ${registryUrl} unreachable: ${errorMessage(err)}`,
+      {
+        canRetry: true,
+        cause: err,
+      },
+    )
+  })
+  const text = await res.body.text()
+  if (res.statusCode >= 300) {
+    throw new BridgeError(
+      'GWB_SCHEMA_INCOMPATIBLE',
+      `cannot set BACKWARD compatibility on ${subject}: ${res.statusCode} ${text}`,
+    )
+  }
+}
+
+async function register(registry: SchemaRegistry, subject: string, schema: AvroType): Promise<number> {
+  try {
+    const { id } = await registry.register(
+      { type: SchemaType.AVRO, schema: JSON.stringify(schema) },
+      { subject, compatibility: COMPATIBILITY.BACKWARD },
+    )
+    return id
+  } catch (err) {
+    const status = (err as { status?: number }).status
+    const why =
+      status === 409
+        ? 'is not BACKWARD compatible with the version registered before; a reader of the new schema must be able to read old records (add fields with defaults, never remove or retype one)'
+        : `could not be registered: ${errorMessage(err)}`
+    throw new BridgeError('GWB_SCHEMA_INCOMPATIBLE', `schema for subject ${subject} ${why}`, { cause: err })
+  }
+}

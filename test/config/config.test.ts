@@ -1,0 +1,57 @@
+import t from 'tap'
+import { loadConfig } from '../../src/config/config.js'
+import { isBridgeError } from '../../src/errors.js'
+
+const key = Buffer.alloc(32, 7).toString('base64')
+const minimal = { S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', CREDENTIALS_KEY: key }
+
+function problemsOf(env: Record<string, string>): string {
+  try {
+    loadConfig(env)
+  } catch (err) {
+    if (isBridgeError(err) && err.code === 'GWB_CONFIG') return err.message
+    throw err
+  }
+  return ''
+}
+
+t.test('defaults apply and the object is frozen all the way down', async (t) => {
+  const c = loadConfig(minimal)
+  t.same(c.roles, ['ingest', 'outbound', 'inbound', 'status', 'archive'])
+  t.same(c.kafka.brokers, ['127.0.0.1:9092'])
+  t.equal(c.processing.maxAttempts, 3)
+  t.equal(c.kafka.topics.genesysOutbound, 'genesys-outbound')
+  t.ok(Object.isFrozen(c) && Object.isFrozen(c.kafka) && Object.isFrozen(c.kafka.topics))
+  t.equal(c.credentialsKey.length, 32)
+})
+
+t.test('a missing variable stops the start with a message naming it', async (t) => {
+  const msg = problemsOf({ S3_SECRET_KEY: 'b', CREDENTIALS_KEY: key })
+  t.match(msg, /S3_ACCESS_KEY is required/)
+})
+
+t.test('every wrong value is reported at once, each naming its variable and what is expected', async (t) => {
+  const msg = problemsOf({
+    ...minimal,
+    HTTP_PORT: 'eighty',
+    ROLES: 'ingest,sender',
+    KAFKA_BROKERS: 'localhost',
+    CREDENTIALS_KEY: 'c2hvcnQ=',
+    META_GRAPH_URL: 'ftp://x',
+    META_API_VERSION: '21',
+  })
+  t.match(msg, /HTTP_PORT must be an integer from 0 to 65535, got "eighty"/)
+  t.match(msg, /ROLES must be a comma list of ingest, outbound, inbound, status, archive, all/)
+  t.match(msg, /KAFKA_BROKERS must be host:port/)
+  t.match(msg, /CREDENTIALS_KEY must decode from base64 to exactly 32 bytes, got 5/)
+  t.match(msg, /META_GRAPH_URL must use http: or https:/)
+  t.match(msg, /META_API_VERSION must look like v21.0/)
+})
+
+t.test('roles and topic prefix are honoured', async (t) => {
+  const c = loadConfig({ ...minimal, ROLES: 'outbound,status', TOPIC_PREFIX: 't1-' })
+  t.same(c.roles, ['outbound', 'status'])
+  t.equal(c.kafka.topics.whatsappStatus, 't1-whatsapp-status')
+  t.equal(c.kafka.groupPrefix, 't1-gwb-')
+  t.match(problemsOf({ ...minimal, TOPIC_PREFIX: 'a/b' }), /TOPIC_PREFIX/)
+})
