@@ -1,0 +1,41 @@
+import postgres from 'postgres'
+
+export type Sql = postgres.Sql
+
+export interface DbOptions {
+  /** Pool size. Hot-path writes are batched, so a handful of connections carries thousands of rows/s. */
+  max: number
+  /** Seconds a query may wait for a free connection before failing (fail fast instead of piling up). */
+  connectTimeoutSeconds?: number
+  applicationName?: string
+}
+
+/**
+ * One pool per process. `prepare: true` lets the batched statements, which have a fixed shape
+ * (unnest of arrays), be parsed once per connection.
+ */
+export function createDb(url: string, opts: DbOptions): Sql {
+  return postgres(url, {
+    max: opts.max,
+    prepare: true,
+    connect_timeout: opts.connectTimeoutSeconds ?? 10,
+    idle_timeout: 60,
+    // Migrations use IF NOT EXISTS; the NOTICEs they raise are noise, not information.
+    onnotice: () => undefined,
+    connection: { application_name: opts.applicationName ?? 'genesys-whatsapp-bridge' },
+    types: {
+      // timestamptz (oid 1184) always comes back as a Date and Dates are sent as ISO strings,
+      // so no local-time-zone interpretation sneaks in anywhere.
+      timestamptz: {
+        to: 1184,
+        from: [1184],
+        serialize: (v: Date | string) => (v instanceof Date ? v.toISOString() : v),
+        parse: (v: string) => new Date(v),
+      },
+    },
+  })
+}
+
+export async function closeDb(sql: Sql, timeoutSeconds = 5): Promise<void> {
+  await sql.end({ timeout: timeoutSeconds })
+}

@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import postgres from 'postgres'
+import { closeDb, createDb, type Sql } from './client.js'
+import { migrate } from './migrate.js'
+
+/**
+ * Throwaway databases for tests (here and in other stages' tests): each test gets its own
+ * `gwb_test_<random>` database on the server of DATABASE_URL, migrated, and dropped afterwards,
+ * so tests run in parallel without seeing each other's rows.
+ */
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/', import.meta.url))
+
+export function databaseUrl(): string {
+  return process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/gwb'
+}
+
+export interface TestDb {
+  sql: Sql
+  url: string
+  name: string
+  drop: () => Promise<void>
+}
+
+export async function createTestDb(opts: { migrate?: boolean; max?: number } = {}): Promise<TestDb> {
+  const base = new URL(databaseUrl())
+  const name = `gwb_test_${randomBytes(6).toString('hex')}`
+  // Connect to the maintenance database: the configured one may not exist yet.
+  const adminUrl = new URL(base)
+  adminUrl.pathname = '/postgres'
+  const admin = postgres(adminUrl.toString(), { max: 1, onnotice: () => undefined })
+  await admin`create database ${admin(name)}`
+  const url = new URL(base)
+  url.pathname = `/${name}`
+  const sql = createDb(url.toString(), { max: opts.max ?? 10 })
+  if (opts.migrate !== false) await migrate(sql, MIGRATIONS_DIR)
+  return {
+    sql,
+    url: url.toString(),
+    name,
+    async drop() {
+      await closeDb(sql, 1)
+      await admin`drop database if exists ${admin(name)} with (force)`
+      await admin.end({ timeout: 1 })
+    },
+  }
+}
