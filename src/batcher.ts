@@ -7,6 +7,11 @@
 export interface BatcherOptions<In, Out> {
   maxSize: number
   maxWaitMs: number
+  /**
+   * Flushes allowed at once. While that many are in flight, items keep gathering and go out
+   * together when one returns: batches grow with load (Nagle-like) instead of queueing requests.
+   */
+  maxInFlight?: number
   /** Must return one result per input, in input order. A throw rejects every item of the batch. */
   flush: (items: In[]) => Promise<Out[]>
 }
@@ -25,20 +30,25 @@ interface Waiter<In, Out> {
 }
 
 export function createBatcher<In, Out>(opts: BatcherOptions<In, Out>): Batcher<In, Out> {
-  let queue: Waiter<In, Out>[] = []
+  const queue: Waiter<In, Out>[] = []
   let timer: NodeJS.Timeout | undefined
   const inFlight = new Set<Promise<void>>()
+
+  const maxInFlight = opts.maxInFlight ?? Infinity
 
   const flushNow = (): void => {
     if (timer !== undefined) {
       clearTimeout(timer)
       timer = undefined
     }
-    if (queue.length === 0) return
-    const batch = queue
-    queue = []
-    const p = run(batch).finally(() => inFlight.delete(p))
-    inFlight.add(p)
+    while (queue.length > 0 && inFlight.size < maxInFlight) {
+      const batch = queue.splice(0, opts.maxSize)
+      const p: Promise<void> = run(batch).finally(() => {
+        inFlight.delete(p)
+        if (queue.length > 0) flushNow()
+      })
+      inFlight.add(p)
+    }
   }
 
   const run = async (batch: Waiter<In, Out>[]): Promise<void> => {

@@ -57,3 +57,27 @@ t.test('a flush that returns the wrong number of results rejects instead of misa
   const b = createBatcher<number, number>({ maxSize: 10, maxWaitMs: 1, flush: async () => [1] })
   await t.rejects(Promise.all([b.add(1), b.add(2)]), /returned 1 results for 2 items/)
 })
+
+t.test('with maxInFlight 1, items arriving during a flush go out together in the next one', async (t) => {
+  const flushes: number[][] = []
+  let release: () => void = () => {}
+  const gate = new Promise<void>((r) => (release = r))
+  const b = createBatcher<number, number>({
+    maxSize: 100,
+    maxWaitMs: 0,
+    maxInFlight: 1,
+    flush: async (items) => {
+      flushes.push(items)
+      if (flushes.length === 1) await gate
+      return items
+    },
+  })
+  const first = b.add(1)
+  await new Promise((r) => setTimeout(r, 5))
+  const rest = [2, 3, 4].map((n) => b.add(n))
+  await new Promise((r) => setTimeout(r, 5))
+  t.same(flushes, [[1]], 'nothing else flushed while the first is in flight')
+  release()
+  t.same(await Promise.all([first, ...rest]), [1, 2, 3, 4])
+  t.same(flushes, [[1], [2, 3, 4]])
+})
