@@ -294,7 +294,7 @@ jclouds.credential=$S3_SECRET_KEY
 EOF
   log "starting S3Proxy $(cat "$SDIR/libs/VERSION")"
   spawn "$SDIR/s3proxy.pid" "$SDIR/logs/s3proxy.log" \
-    "$JAVA" -Xms64m -Xmx256m -XX:+UseSerialGC -cp "$SDIR/libs/*" org.gaul.s3proxy.Main --properties "$SDIR/s3proxy.conf"
+    "$JAVA" -Xms64m -Xmx256m -XX:+UseSerialGC -Dlogback.configurationFile="$CONF/s3proxy/logback.xml" -cp "$SDIR/libs/*" org.gaul.s3proxy.Main --properties "$SDIR/s3proxy.conf"
   wait_ready S3Proxy "$SDIR/logs/s3proxy.log" s3_ready "$SDIR/s3proxy.pid"
 }
 
@@ -395,21 +395,10 @@ cmd_perf_tools() {
   local v
   v="$(kafka_version)"
   [[ "$v" == unknown ]] && v="${KAFKA_VERSIONS%% *}"
-  if [[ ! -f "$SVC/kafka-tools/libs/VERSION" ]]; then
-    local tmp="$SVC/kafka-tools/libs.tmp"
-    rm -rf "$tmp"
-    mkdir -p "$SVC/kafka-tools"
-    log "resolving org.apache.kafka:kafka-tools:$v ..."
-    "${MVN[@]}" -f "$CONF/kafka/pom.xml" "$DEP_PLUGIN:get" -Dartifact="org.apache.kafka:kafka-tools:$v" >"$SVC/maven.log" 2>&1 ||
-      die "kafka-tools $v did not resolve; see $SVC/maven.log"
-    "${MVN[@]}" -f "$CONF/kafka/pom.xml" "$DEP_PLUGIN:copy" -Dartifact="org.apache.kafka:kafka-tools:$v" \
-      -DoutputDirectory="$tmp" >"$SVC/maven.log" 2>&1 || die "kafka-tools copy failed; see $SVC/maven.log"
-    rm -rf "$SVC/kafka-tools/libs"
-    mv "$tmp" "$SVC/kafka-tools/libs"
-    echo "$v" >"$SVC/kafka-tools/libs/VERSION"
-  fi
-  log "kafka-tools $(cat "$SVC/kafka-tools/libs/VERSION") in $SVC/kafka-tools/libs; run with the broker's libs on the classpath:"
-  echo "java -cp '$SVC/kafka-tools/libs/*:$KDIR/libs/*' org.apache.kafka.tools.ProducerPerformance --topic T --num-records 100000 --record-size 512 --throughput -1 --producer-props bootstrap.servers=127.0.0.1:9092 acks=all"
+  [[ -f "$SVC/kafka-tools/libs/VERSION" ]] ||
+    mvn_copy_deps "$CONF/kafka-tools/pom.xml" "$SVC/kafka-tools/libs" kafka.version "$v"
+  log "kafka-tools $(cat "$SVC/kafka-tools/libs/VERSION") in $SVC/kafka-tools/libs; for example:"
+  echo "java -cp '$SVC/kafka-tools/libs/*' org.apache.kafka.tools.ProducerPerformance --topic T --num-records 100000 --record-size 512 --throughput -1 --producer-props bootstrap.servers=127.0.0.1:9092 acks=all"
 }
 
 case "${1:-}" in
