@@ -1,0 +1,185 @@
+import { BridgeError } from '../../errors.js'
+import type { GenesysSpec, TenantSpec, TenantStatus, WhatsappSpec } from '../../processors/tenant-spec.js'
+import type { TransactionSql } from 'postgres'
+import type { Sql } from './client.js'
+import { decryptJson, encryptJson, keyId } from './crypto.js'
+
+export interface Tenant {
+  id: string
+  name: string
+  genesysIntegrationId: string
+  genesysRegion: string
+  whatsappPhoneNumberId: string
+  status: TenantStatus
+  createdAt: Date
+  updatedAt: Date
+}
+
+export type WhatsappCredentials = WhatsappSpec
+export interface GenesysCredentials {
+  clientId: string
+  clientSecret: string
+  webhookSecret: string
+  integrationId: string
+}
+export type CredentialType = 'whatsapp' | 'genesys'
+export interface CredentialsOf {
+  whatsapp: WhatsappCredentials
+  genesys: GenesysCredentials
+}
+
+interface TenantRow {
+  id: string
+  name: string
+  genesys_integration_id: string
+  genesys_region: string
+  whatsapp_phone_number_id: string
+  status: TenantStatus
+  created_at: Date
+  updated_at: Date
+}
+
+function toTenant(r: TenantRow): Tenant {
+  return {
+    id: r.id,
+    name: r.name,
+    genesysIntegrationId: r.genesys_integration_id,
+    genesysRegion: r.genesys_region,
+    whatsappPhoneNumberId: r.whatsapp_phone_number_id,
+    status: r.status,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  }
+}
+
+/** The AAD of a credential row: a blob only decrypts as the row it was written for. */
+export const credentialAad = (tenantId: string, type: CredentialType): string => `${tenantId}:${type}`
+
+function genesysCredentialsOf(g: GenesysSpec): GenesysCredentials {
+  return {
+    clientId: g.clientId,
+    clientSecret: g.clientSecret,
+    webhookSecret: g.webhookSecret,
+    integrationId: g.integrationId,
+  }
+}
+
+async function writeCredentials<T extends CredentialType>(
+  sql: TransactionSql,
+  key: Buffer,
+  tenantId: string,
+  type: T,
+  value: CredentialsOf[T],
+): Promise<void> {
+  const blob = encryptJson(key, credentialAad(tenantId, type), value)
+  await sql`
+    insert into tenant_credentials (tenant_id, type, ciphertext, key_id, updated_at)
+    values (${tenantId}, ${type}, ${blob}, ${keyId(key)}, now())
+    on conflict (tenant_id, type) do update
+      set ciphertext = excluded.ciphertext, key_id = excluded.key_id, updated_at = now()`
+}
+
+/** Tenant row and both credential rows in one transaction: a tenant never exists half-configured. */
+export async function upsertTenant(sql: Sql, key: Buffer, spec: TenantSpec): Promise<Tenant> {
+  return sql.begin(async (tx) => {
+    const rows = await tx<TenantRow[]>`
+      insert into tenants (id, name, genesys_integration_id, genesys_region, whatsapp_phone_number_id, status)
+      values (${spec.id}, ${spec.name}, ${spec.genesys.integrationId}, ${spec.genesys.region},
+              ${spec.whatsapp.phoneNumberId}, ${spec.status})
+      on conflict (id) do update set
+        name = excluded.name,
+        genesys_integration_id = excluded.genesys_integration_id,
+        genesys_region = excluded.genesys_region,
+        whatsapp_phone_number_id = excluded.whatsapp_phone_number_id,
+        status = excluded.status,
+        updated_at = now()
+      returning *`
+    await writeCredentials(tx, key, spec.id, 'whatsapp', { ...spec.whatsapp })
+    await writeCredentials(tx, key, spec.id, 'genesys', genesysCredentialsOf(spec.genesys))
+    return toTenant(rows[0] as TenantRow)
+  }) as Promise<Tenant>
+}
+
+export async function getTenant(sql: Sql, id: string): Promise<Tenant | undefined> {
+  const rows = await sql<TenantRow[]>`select * from tenants where id = ${id}`
+  return rows[0] === undefined ? undefined : toTenant(rows[0])
+}
+
+export async function findByIntegrationId(sql: Sql, integrationId: string): Promise<Tenant | undefined> {
+  const rows = await sql<TenantRow[]>`select * from tenants where genesys_integration_id = ${integrationId}`
+  return rows[0] === undefined ? undefined : toTenant(rows[0])
+}
+
+export async function findByPhoneNumberId(sql: Sql, phoneNumberId: string): Promise<Tenant | undefined> {
+  const rows = await sql<TenantRow[]>`select * from tenants where whatsapp_phone_number_id = ${phoneNumberId}`
+  return rows[0] === undefined ? undefined : toTenant(rows[0])
+}
+
+export async function listTenants(sql: Sql): Promise<Tenant[]> {
+  const rows = await sql<TenantRow[]>`select * from tenants order by id`
+  return rows.map(toTenant)
+}
+
+export async function setTenantStatus(sql: Sql, id: string, status: TenantStatus): Promise<Tenant> {
+  const rows = await sql<TenantRow[]>`
+    update tenants set status = ${status}, updated_at = now() where id = ${id} returning *`
+  if (rows[0] === undefined) throw new BridgeError('GWB_TENANT_UNKNOWN', `no tenant ${id}`)
+  return toTenant(rows[0])
+}
+
+/** Throws the error ingest maps to 404/403; callers that only need an active tenant use this. */
+export function requireActive(tenant: Tenant | undefined, lookedUpBy: string): Tenant {
+  if (tenant === undefined) throw new BridgeError('GWB_TENANT_UNKNOWN', `no tenant for ${lookedUpBy}`)
+  if (tenant.status !== 'active') {
+    throw new BridgeError('GWB_TENANT_INACTIVE', `tenant ${tenant.id} is inactive`, {
+      details: { tenantId: tenant.id },
+    })
+  }
+  return tenant
+}
+
+export async function getCredentials<T extends CredentialType>(
+  sql: Sql,
+  key: Buffer,
+  tenantId: string,
+  type: T,
+): Promise<CredentialsOf[T] | undefined> {
+  const rows = await sql<{ ciphertext: Buffer }[]>`
+    select ciphertext from tenant_credentials where tenant_id = ${tenantId} and type = ${type}`
+  if (rows[0] === undefined) return undefined
+  return decryptJson(key, credentialAad(tenantId, type), rows[0].ciphertext) as CredentialsOf[T]
+}
+
+/**
+ * Merges the given secrets into the stored ones and re-encrypts (also re-keys a row written under an
+ * older key id). The row is locked for the read-modify-write so two rotations cannot lose one another.
+ * The plain lookup ids on `tenants` follow when the phone number or integration id itself changes.
+ * Callers must invalidate caches afterwards (TenantDirectory.invalidateTenant).
+ */
+export async function rotateCredentials<T extends CredentialType>(
+  sql: Sql,
+  key: Buffer,
+  tenantId: string,
+  type: T,
+  partial: Partial<CredentialsOf[T]>,
+): Promise<CredentialsOf[T]> {
+  return sql.begin(async (tx) => {
+    const rows = await tx<{ ciphertext: Buffer }[]>`
+      select ciphertext from tenant_credentials where tenant_id = ${tenantId} and type = ${type} for update`
+    if (rows[0] === undefined) {
+      throw new BridgeError('GWB_TENANT_UNKNOWN', `tenant ${tenantId} has no ${type} credentials`)
+    }
+    const current = decryptJson(key, credentialAad(tenantId, type), rows[0].ciphertext) as CredentialsOf[T]
+    const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined))
+    const next = { ...current, ...defined } as CredentialsOf[T]
+    await writeCredentials(tx, key, tenantId, type, next)
+    if (type === 'whatsapp') {
+      const w = next as WhatsappCredentials
+      await tx`update tenants set whatsapp_phone_number_id = ${w.phoneNumberId}, updated_at = now() where id = ${tenantId}`
+    } else {
+      const g = next as GenesysCredentials
+      await tx`update tenants set genesys_integration_id = ${g.integrationId}, updated_at = now() where id = ${tenantId}`
+    }
+    return next
+  }) as Promise<CredentialsOf[T]>
+}
