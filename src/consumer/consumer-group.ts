@@ -1,0 +1,148 @@
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs'
+import { errorMessage } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { Metrics } from '../metrics.js'
+import { createKeyScheduler } from './key-scheduler.js'
+import { PartitionTracker } from './partition-tracker.js'
+import { runRecord, type FlowHandler, type RecordMeta, type RunnerOptions } from './record-runner.js'
+
+export interface GroupOptions extends RunnerOptions {
+  groupId: string
+  topic: string
+  /** Records fetched and not finished, across all partitions of this process. */
+  maxInFlight: number
+  commitIntervalMs: number
+  fromBeginning?: boolean
+}
+
+export interface RunningGroup {
+  /** Stops fetching, lets in-flight records finish (or abandons them at the deadline), commits, leaves. */
+  stop: (deadlineMs?: number) => Promise<void>
+  readonly consumer: Consumer
+}
+
+/**
+ * A consumer group member. Fetching is pipelined: a batch is handed to the key scheduler and its
+ * last offset resolved at once, so the next fetch starts while Meta calls are in flight; only the
+ * commit waits, for the contiguous prefix of finished offsets. Backpressure: eachBatch waits for
+ * capacity, which stops fetching for this member when too much is in flight.
+ */
+export async function startConsumerGroup<T>(
+  kafka: Kafka,
+  handler: FlowHandler<T>,
+  opts: GroupOptions,
+  deps: { log: Logger; metrics?: Metrics },
+): Promise<RunningGroup> {
+  const log = deps.log.child({ flow: handler.flow, group: opts.groupId })
+  const consumer = kafka.consumer({
+    groupId: opts.groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout: 30_000,
+    heartbeatInterval: 3000,
+    maxWaitTimeInMs: 50,
+    maxBytesPerPartition: 1024 * 1024,
+  })
+  const scheduler = createKeyScheduler(opts.maxInFlight)
+  const trackers = new Map<number, PartitionTracker>()
+  const abort = new AbortController()
+  let stopping = false
+
+  const trackerOf = (partition: number): PartitionTracker => {
+    let t = trackers.get(partition)
+    if (t === undefined) trackers.set(partition, (t = new PartitionTracker()))
+    return t
+  }
+
+  const commit = async (): Promise<void> => {
+    const offsets: { topic: string; partition: number; offset: string }[] = []
+    for (const [partition, t] of trackers) {
+      const o = t.takeCommit()
+      if (o !== undefined) offsets.push({ topic: opts.topic, partition, offset: String(o) })
+    }
+    if (offsets.length === 0) return
+    try {
+      await consumer.commitOffsets(offsets)
+    } catch (err) {
+      // Not a member any more (rebalance) or broker away: the next owner re-reads from the last
+      // committed offset and the dedup claims absorb the overlap.
+      for (const o of offsets) trackers.get(o.partition)?.commitFailed(Number(o.offset))
+      log.warn({ err: errorMessage(err) }, 'offset commit failed')
+    }
+  }
+  let commitTimer: NodeJS.Timeout | undefined
+  const commitLoop = (): void => {
+    commitTimer = setTimeout(() => {
+      void commit().finally(() => {
+        if (!stopping) commitLoop()
+      })
+    }, opts.commitIntervalMs)
+  }
+
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    // Partitions that left us: forget their state; their new owner starts at the committed offset.
+    const mine = new Set((e.payload.memberAssignment[opts.topic] ?? []).map(Number))
+    for (const p of trackers.keys()) if (!mine.has(p)) trackers.delete(p)
+    log.info({ partitions: [...mine] }, 'partitions assigned')
+  })
+
+  const eachBatch = async ({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+  }: EachBatchPayload): Promise<void> => {
+    const tracker = trackerOf(batch.partition)
+    for (const m of batch.messages) {
+      if (!isRunning() || isStale() || stopping) return
+      await scheduler.waitForCapacity()
+      const offset = Number(m.offset)
+      if (tracker.start(offset)) {
+        const record: RecordMeta = {
+          topic: batch.topic,
+          partition: batch.partition,
+          offset,
+          key: m.key,
+          value: m.value,
+        }
+        const key = m.key?.toString() ?? `${batch.partition}:${offset}`
+        deps.metrics?.inFlight.inc({ flow: handler.flow })
+        void scheduler.run(key, async () => {
+          try {
+            const outcome = await runRecord(handler, record, opts, { log, metrics: deps.metrics, signal: abort.signal })
+            if (outcome === 'done') tracker.finish(offset)
+          } finally {
+            deps.metrics?.inFlight.dec({ flow: handler.flow })
+          }
+        })
+      }
+      resolveOffset(m.offset)
+    }
+    await heartbeat()
+  }
+
+  await consumer.connect()
+  await consumer.subscribe({ topic: opts.topic, fromBeginning: opts.fromBeginning ?? true })
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    partitionsConsumedConcurrently: 64,
+    eachBatch,
+  })
+  commitLoop()
+
+  return {
+    consumer,
+    async stop(deadlineMs = 15_000) {
+      stopping = true
+      clearTimeout(commitTimer)
+      // Drain: finish what is in flight so its offsets commit; past the deadline, abandon the rest
+      // (uncommitted, so the next owner redoes it; claims prevent a second send).
+      const deadline = setTimeout(() => abort.abort(), deadlineMs)
+      await scheduler.idle()
+      clearTimeout(deadline)
+      await commit()
+      await consumer.disconnect()
+    },
+  }
+}
