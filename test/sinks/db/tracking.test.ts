@@ -1,0 +1,207 @@
+import { randomBytes } from 'node:crypto'
+import t from 'tap'
+import type { Sql } from '../../../src/sinks/db/client.js'
+import { upsertTenant } from '../../../src/sinks/db/tenants.js'
+import { createTestDb } from '../../../src/sinks/db/testing.js'
+import {
+  applyStatuses,
+  createClaimer,
+  createStatusApplier,
+  createTrackingWriter,
+  lookupByMessageIds,
+  savePendingStatus,
+  sweepPendingStatuses,
+  takePendingStatuses,
+} from '../../../src/sinks/db/tracking.js'
+
+async function seedTenant(sql: Sql, id = 'acme'): Promise<void> {
+  await upsertTenant(sql, randomBytes(32), {
+    id,
+    name: id,
+    status: 'active',
+    genesys: {
+      integrationId: `${id}-int`,
+      region: 'mypurecloud.ie',
+      clientId: 'c',
+      clientSecret: 's',
+      webhookSecret: 'w'.repeat(20),
+    },
+    whatsapp: {
+      phoneNumberId: String(100000000000000 + id.length),
+      businessAccountId: '2',
+      accessToken: 't',
+      appSecret: 'a',
+      verifyToken: 'v',
+    },
+  })
+}
+
+t.test('tracking against Postgres', async (t) => {
+  const db = await createTestDb({ max: 8 })
+  t.teardown(db.drop)
+  const { sql } = db
+  await seedTenant(sql)
+  const claimer = createClaimer(sql, { maxSize: 20, maxWaitMs: 2 })
+  const writer = createTrackingWriter(sql, { maxSize: 50, maxWaitMs: 2 })
+  const at = new Date('2025-01-01T10:00:00Z')
+
+  t.test('50 concurrent claims of one id: exactly one wins (across several batches)', async (t) => {
+    const results = await Promise.all(
+      Array.from({ length: 50 }, () =>
+        claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-1', conversationId: 'c-1' }),
+      ),
+    )
+    t.equal(results.filter(Boolean).length, 1)
+    const row = (await lookupByMessageIds(sql, 'outbound', ['g-1'])).get('g-1')
+    t.equal(row?.status, 'claimed')
+    t.equal(row?.attempts, 1)
+    t.equal(row?.conversationId, 'c-1')
+  })
+
+  t.test('concurrent claimers in separate pools: one winner', async (t) => {
+    const others = Array.from({ length: 4 }, () => createClaimer(sql, { maxSize: 100, maxWaitMs: 1 }))
+    const results = await Promise.all(
+      others.flatMap((c) =>
+        Array.from({ length: 10 }, () => c.claim({ tenantId: 'acme', direction: 'inbound', messageId: 'wamid.in-1' })),
+      ),
+    )
+    t.equal(results.filter(Boolean).length, 1)
+  })
+
+  t.test('one batch with many ids: each id claimed once', async (t) => {
+    const ids = Array.from({ length: 30 }, (_, i) => `g-batch-${i % 10}`)
+    const results = await Promise.all(
+      ids.map((messageId) => claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId })),
+    )
+    t.equal(results.filter(Boolean).length, 10)
+  })
+
+  t.test('retrying is claimable again; sent is not', async (t) => {
+    t.ok(await writer.markRetrying({ direction: 'outbound', messageId: 'g-1', errorCode: '500', errorText: 'boom' }))
+    const again = await Promise.all(
+      [1, 2, 3].map(() => claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-1' })),
+    )
+    t.same(again.filter(Boolean).length, 1)
+    t.equal((await lookupByMessageIds(sql, 'outbound', ['g-1'])).get('g-1')?.attempts, 2)
+    t.ok(await writer.markSent({ direction: 'outbound', messageId: 'g-1', wamid: 'wamid.1', at }))
+    t.notOk(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-1' }))
+    const row = (await lookupByMessageIds(sql, 'outbound', ['g-1'])).get('g-1')
+    t.equal(row?.status, 'sent')
+    t.equal(row?.wamid, 'wamid.1')
+    t.same(row?.sentAt, at)
+    t.equal(row?.errorCode, null)
+    t.notOk(
+      await writer.markRetrying({ direction: 'outbound', messageId: 'g-1', errorCode: 'x', errorText: 'x' }),
+      'a sent row never goes back to retrying',
+    )
+  })
+
+  t.test('dead-lettered is claimable by a re-drive; failed is not; release makes anything claimable', async (t) => {
+    await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-dl' })
+    t.ok(await writer.markDeadLettered({ direction: 'outbound', messageId: 'g-dl', errorCode: 'T', errorText: 'x' }))
+    t.ok(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-dl' }))
+    t.ok(await writer.markFailed({ direction: 'outbound', messageId: 'g-dl', errorCode: '131047', errorText: 'w', at }))
+    t.notOk(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-dl' }))
+    t.ok(await writer.release({ direction: 'outbound', messageId: 'g-dl', reason: 'operator resend' }))
+    t.ok(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-dl' }))
+    t.notOk(await writer.release({ direction: 'outbound', messageId: 'nope', reason: 'x' }))
+  })
+
+  t.test('inbound rows are keyed by wamid and record the Genesys id', async (t) => {
+    t.ok(await writer.markSent({ direction: 'inbound', messageId: 'wamid.in-1', genesysMessageId: 'gen-9', at }))
+    const row = (await lookupByMessageIds(sql, 'inbound', ['wamid.in-1'])).get('wamid.in-1')
+    t.equal(row?.genesysMessageId, 'gen-9')
+    t.equal(row?.status, 'sent')
+  })
+
+  t.test('statuses move forward only', async (t) => {
+    for (const id of ['g-s1', 'g-s2', 'g-s3']) {
+      t.ok(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: id, waId: '3530001' }))
+      await writer.markSent({ direction: 'outbound', messageId: id, wamid: `wamid.${id}`, at })
+    }
+    const later = new Date(at.getTime() + 1000)
+    const [read, delivered] = await applyStatuses(sql, [
+      { wamid: 'wamid.g-s1', status: 'read', at: later },
+      { wamid: 'wamid.g-s1', status: 'delivered', at },
+    ])
+    t.match(read, { found: true, changed: true, previous: 'sent', current: 'read', tenantId: 'acme' })
+    t.match(read, { genesysMessageId: 'g-s1', waId: '3530001' })
+    t.match(delivered, { found: true, changed: false, previous: 'read', current: 'read' })
+    const row = (await lookupByMessageIds(sql, 'outbound', ['g-s1'])).get('g-s1')
+    t.equal(row?.status, 'read')
+    t.same(row?.deliveredAt, at, 'a late delivered still records its time')
+
+    const [dup] = await applyStatuses(sql, [{ wamid: 'wamid.g-s1', status: 'read', at: new Date() }])
+    t.match(dup, { found: true, changed: false, current: 'read' })
+    t.same((await lookupByMessageIds(sql, 'outbound', ['g-s1'])).get('g-s1')?.readAt, later)
+
+    const [f, r2, f2] = await applyStatuses(sql, [
+      { wamid: 'wamid.g-s2', status: 'failed', at, errorCode: '131026', errorText: 'undeliverable' },
+      { wamid: 'wamid.g-s2', status: 'read', at },
+      { wamid: 'wamid.g-s2', status: 'failed', at: later, errorCode: 'other', errorText: 'x' },
+    ])
+    t.match(f, { changed: true, current: 'failed' })
+    t.match(r2, { changed: false, current: 'failed' })
+    t.match(f2, { changed: false, current: 'failed' })
+    const failedRow = (await lookupByMessageIds(sql, 'outbound', ['g-s2'])).get('g-s2')
+    t.equal(failedRow?.errorCode, '131026')
+    t.same(failedRow?.failedAt, at)
+
+    const [d, rd, fl] = await applyStatuses(sql, [
+      { wamid: 'wamid.g-s3', status: 'delivered', at },
+      { wamid: 'wamid.g-s3', status: 'read', at },
+      { wamid: 'wamid.g-s3', status: 'failed', at },
+    ])
+    t.match(d, { changed: true, previous: 'sent', current: 'delivered' })
+    t.match(rd, { changed: true, previous: 'delivered', current: 'read' })
+    t.match(fl, { changed: false, current: 'read' }, 'read is terminal too')
+
+    const [unknown] = await applyStatuses(sql, [{ wamid: 'wamid.unknown', status: 'delivered', at }])
+    t.same(unknown, {
+      found: false,
+      changed: false,
+      previous: null,
+      current: null,
+      tenantId: null,
+      genesysMessageId: null,
+      waId: null,
+      conversationId: null,
+    })
+  })
+
+  t.test('the batched applier shares statements and keeps per-item answers', async (t) => {
+    await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-b' })
+    await writer.markSent({ direction: 'outbound', messageId: 'g-b', wamid: 'wamid.g-b', at })
+    const applier = createStatusApplier(sql, { maxSize: 100, maxWaitMs: 5 })
+    const out = await Promise.all(
+      Array.from({ length: 20 }, () => applier.add({ wamid: 'wamid.g-b', status: 'delivered', at })),
+    )
+    t.equal(out.filter((o) => o.changed).length, 1)
+    t.ok(out.every((o) => o.current === 'delivered'))
+  })
+
+  t.test('pending statuses are kept once, taken once and swept', async (t) => {
+    const old = new Date(Date.now() - 3_600_000)
+    await savePendingStatus(sql, { wamid: 'wamid.p1', status: 'delivered', payload: { a: 1 } })
+    await savePendingStatus(sql, { wamid: 'wamid.p1', status: 'delivered', payload: { a: 2 } })
+    await savePendingStatus(sql, { wamid: 'wamid.p1', status: 'sent', payload: { a: 3 }, receivedAt: old })
+    await savePendingStatus(sql, { wamid: 'wamid.p2', status: 'read', payload: { b: 1 }, receivedAt: old })
+    const taken = await takePendingStatuses(sql, ['wamid.p1'])
+    t.same(
+      taken.map((p) => [p.status, p.payload]),
+      [
+        ['sent', { a: 3 }],
+        ['delivered', { a: 1 }],
+      ],
+    )
+    t.same(await takePendingStatuses(sql, ['wamid.p1']), [])
+    t.equal(await sweepPendingStatuses(sql, new Date(Date.now() - 60_000)), 1)
+    t.same(await takePendingStatuses(sql, ['wamid.p2']), [])
+  })
+
+  t.test('drain flushes pending writes', async (t) => {
+    await claimer.drain()
+    await writer.drain()
+    t.pass()
+  })
+})
