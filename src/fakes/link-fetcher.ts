@@ -37,6 +37,7 @@ export class LinkFetcher {
           const b = chunk as Buffer
           size += b.length
           if (size > this.maxBytes) {
+            res.body.on('error', () => undefined) // destroy emits an abort error nobody awaits
             res.body.destroy()
             return { status: res.statusCode, error: `larger than ${this.maxBytes} bytes` }
           }

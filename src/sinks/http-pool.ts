@@ -95,7 +95,7 @@ function pathOf(url: string | URL): string {
 async function readCapped(res: Dispatcher.ResponseData, maxBytes: number): Promise<Buffer> {
   const declared = Number(res.headers['content-length'])
   if (Number.isFinite(declared) && declared > maxBytes) {
-    res.body.destroy()
+    abandon(res.body)
     throw new ResponseTooLarge(maxBytes, res.statusCode)
   }
   const chunks: Buffer[] = []
@@ -104,12 +104,21 @@ async function readCapped(res: Dispatcher.ResponseData, maxBytes: number): Promi
     const b = chunk as Buffer
     size += b.length
     if (size > maxBytes) {
-      res.body.destroy()
+      abandon(res.body)
       throw new ResponseTooLarge(maxBytes, res.statusCode)
     }
     chunks.push(b)
   }
   return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)
+}
+
+/**
+ * Stops reading a body. undici emits an abort error on destroy; with nobody listening it would
+ * surface as an uncaught exception, so swallow it here (the pool drops that connection).
+ */
+function abandon(body: Dispatcher.ResponseData['body']): void {
+  body.on('error', () => undefined)
+  body.destroy()
 }
 
 /** A thrown undici/socket error as data: message plus the stable code (ECONNREFUSED, UND_ERR_SOCKET…). */
