@@ -1,0 +1,210 @@
+import type { FlowHandler } from '../consumer/record-runner.js'
+import { BridgeError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { Metrics } from '../metrics.js'
+import { pairLimitDelay } from '../processors/backoff.js'
+import { classifyMetaError, receiptReasonForExhausted } from '../processors/classify-meta-error.js'
+import { parseGenesysWebhook } from '../processors/parse-genesys-webhook.js'
+import { drop, fail, ok, retry, type StageResult } from '../processors/result.js'
+import { needsMedia, transformOutbound, type MediaNeed } from '../processors/transform-outbound.js'
+import type { GenesysOutbound, GenesysReasonCode } from '../processors/types/genesys.js'
+import type { BridgeErrorEvent, DeadLetter, GenesysOutboundEnvelope } from '../schemas/records.generated.js'
+import type { Claimer, TrackingWriter } from '../sinks/db/tracking.js'
+import type { MetaClient } from '../sinks/meta-client.js'
+import { deadLetterRecord, errorEvent } from './failure-events.js'
+
+export interface ConversationMapping {
+  tenantId: string
+  conversationId: string
+  waId: string
+  phoneNumberId: string
+}
+
+/** Everything the outbound flow talks to; the wiring passes the real sinks, tests may pass others. */
+export interface OutboundPorts {
+  decode: (value: Buffer) => Promise<GenesysOutboundEnvelope>
+  mappingByConversation: (conversationId: string) => Promise<ConversationMapping | undefined>
+  learnMapping: (m: ConversationMapping) => Promise<void>
+  whatsappCredentials: (tenantId: string) => Promise<{ accessToken: string; phoneNumberId: string }>
+  /** Downloads a Genesys attachment, stores it, returns a presigned link (or a failure outcome). */
+  rehostMedia: (tenantId: string, need: MediaNeed) => Promise<StageResult<string>>
+  claimer: Claimer
+  tracking: TrackingWriter
+  meta: MetaClient
+  sendFailedReceipt: (
+    tenantId: string,
+    r: { messageId: string; toId: string; reason: GenesysReasonCode; text: string },
+  ) => Promise<void>
+  publishError: (e: BridgeErrorEvent) => Promise<void>
+  publishDeadLetter: (d: DeadLetter) => Promise<void>
+  touchActivity: (conversationId: string, at: Date) => void
+  now: () => number
+  log: Logger
+  metrics?: Metrics
+}
+
+interface Prepared {
+  env: GenesysOutboundEnvelope
+  msg: GenesysOutbound
+}
+
+/** wa_ids are digits; anything else in channel.to.id is not a WhatsApp customer we can reach. */
+const waIdPattern = /^\d{6,20}$/
+
+export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
+  const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const end = p.metrics?.stageDuration.startTimer({ flow: 'outbound', stage: name })
+    try {
+      return await fn()
+    } finally {
+      end?.()
+    }
+  }
+
+  const resolveRecipient = async (env: GenesysOutboundEnvelope): Promise<ConversationMapping | undefined> => {
+    const conv = env.conversationId
+    const mapped = conv === null ? undefined : await p.mappingByConversation(conv)
+    if (mapped !== undefined && mapped.tenantId === env.tenantId) return mapped
+    // Genesys echoes the customer id we sent inbound as channel.to.id: learn the mapping from it
+    // so an agent's first reply finds its customer even when the cache and table have no row yet.
+    if (env.toId === null || !waIdPattern.test(env.toId) || conv === null) return undefined
+    const creds = await p.whatsappCredentials(env.tenantId)
+    const learned = { tenantId: env.tenantId, conversationId: conv, waId: env.toId, phoneNumberId: creds.phoneNumberId }
+    await p.learnMapping(learned)
+    return learned
+  }
+
+  return {
+    flow: 'outbound',
+    async decode(value) {
+      const env = await p.decode(value)
+      const parsed = parseGenesysWebhook(env.payload, Number.MAX_SAFE_INTEGER)
+      if (!parsed.ok) throw new BridgeError('GWB_DECODE', `payload no longer parses: ${parsed.reason}`)
+      return { env, msg: parsed.value }
+    },
+    orderingKey: (record) => record.key?.toString() ?? `${record.partition}`,
+
+    async handle({ env, msg }, attempt) {
+      if (msg.type === 'Event' || msg.type === 'Receipt') return drop(`${msg.type} is not a message`)
+      const mapping = await stage('mapping', () => resolveRecipient(env))
+      if (mapping === undefined) {
+        return fail(
+          new BridgeError(
+            'GWB_NO_MAPPING',
+            `no WhatsApp customer is mapped to conversation ${env.conversationId ?? '(none)'}`,
+            {
+              details: { receiptReason: 'InvalidDestination' },
+            },
+          ),
+        )
+      }
+      let mediaLink: string | undefined
+      const need = needsMedia(msg)
+      if (need !== undefined) {
+        const linked = await stage('media', () => p.rehostMedia(env.tenantId, need))
+        if (linked.kind !== 'ok') return linked
+        mediaLink = linked.value
+      }
+      const body = transformOutbound(
+        msg,
+        mediaLink === undefined ? { to: mapping.waId } : { to: mapping.waId, mediaLink },
+      )
+      if (body.kind !== 'ok') return body
+
+      if (env.resend && attempt === 1) {
+        await p.tracking.release({
+          direction: 'outbound',
+          messageId: env.messageId,
+          reason: 'explicit resend (replay)',
+        })
+      }
+      const claim = { tenantId: env.tenantId, direction: 'outbound' as const, messageId: env.messageId }
+      const owned = await stage('claim', () =>
+        p.claimer.claim({ ...claim, conversationId: mapping.conversationId, waId: mapping.waId }),
+      )
+      if (!owned) return drop('already sent or in flight (dedup claim held)')
+
+      const creds = await p.whatsappCredentials(env.tenantId)
+      const res = await stage('send', () =>
+        p.meta.sendMessage({ phoneNumberId: creds.phoneNumberId, accessToken: creds.accessToken, body: body.value }),
+      )
+      if (res.ok) {
+        p.metrics?.endToEnd.observe({ flow: 'outbound' }, (p.now() - env.receivedAtMs) / 1000)
+        await stage('track', () =>
+          p.tracking.markSent({
+            direction: 'outbound',
+            messageId: env.messageId,
+            wamid: res.wamid,
+            at: new Date(p.now()),
+          }),
+        )
+        p.touchActivity(mapping.conversationId, new Date(p.now()))
+        return ok(res.wamid)
+      }
+      const c = classifyMetaError(res)
+      const details = { ...c.error.details, receiptReason: c.receiptReason }
+      if (c.action === 'fail' || (res.network === true && !isNotSent(res.networkCode))) {
+        // No answer after the request went out: Meta may have delivered it and has no idempotency
+        // key, so an automatic resend could double it. Dead-letter for an operator to decide.
+        const error =
+          c.action === 'fail'
+            ? new BridgeError(c.error.code, c.error.message, { details })
+            : new BridgeError('GWB_META_TRANSIENT', `${c.error.message} (outcome unknown, not resent)`, { details })
+        return c.action === 'fail' ? fail(error) : { kind: 'dead-letter', error }
+      }
+      await p.tracking.markRetrying({
+        direction: 'outbound',
+        messageId: env.messageId,
+        errorCode: String(res.error.code ?? res.status),
+        errorText: c.error.message,
+      })
+      const retryAfterMs = c.action === 'throttle-recipient' ? pairLimitDelay(attempt) : c.error.retryAfterMs
+      return retry(new BridgeError(c.error.code, c.error.message, { canRetry: true, details, retryAfterMs }))
+    },
+
+    async onFail({ env }, error, record, attempts) {
+      await p.publishError(errorEvent(record, error, ids(env), attempts, p.now()))
+      // Failures before the claim (no mapping, bad content) have no row yet: claiming creates it,
+      // and a row that exists already is just marked.
+      await p.claimer.claim({ tenantId: env.tenantId, direction: 'outbound', messageId: env.messageId })
+      await p.tracking.markFailed({
+        direction: 'outbound',
+        messageId: env.messageId,
+        errorCode: String(error.details['metaCode'] ?? error.code),
+        errorText: error.message,
+        at: new Date(p.now()),
+      })
+      await sendReceipt(env, error, (error.details['receiptReason'] as GenesysReasonCode) ?? 'GeneralError')
+    },
+
+    async onDeadLetter(prepared, error, record, attempts) {
+      await p.publishDeadLetter(deadLetterRecord(record, error, prepared?.env.tenantId, attempts, p.now()))
+      if (prepared === undefined) return
+      const { env } = prepared
+      await p.tracking.markDeadLettered({
+        direction: 'outbound',
+        messageId: env.messageId,
+        errorCode: error.code,
+        errorText: error.message,
+      })
+      // The agent learns now; a re-drive that succeeds later is still delivered once.
+      await sendReceipt(env, error, receiptReasonForExhausted(error.code))
+    },
+  }
+
+  async function sendReceipt(env: GenesysOutboundEnvelope, error: BridgeError, reason: GenesysReasonCode) {
+    if (env.toId === null) return
+    await p.sendFailedReceipt(env.tenantId, { messageId: env.messageId, toId: env.toId, reason, text: error.message })
+  }
+}
+
+const ids = (env: GenesysOutboundEnvelope) => ({
+  tenantId: env.tenantId,
+  messageId: env.messageId,
+  conversationId: env.conversationId,
+})
+
+/** Network errors that prove the request never left: safe to retry. */
+function isNotSent(code: string | undefined): boolean {
+  return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EAI_AGAIN'
+}
