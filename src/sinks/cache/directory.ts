@@ -1,0 +1,208 @@
+import { BridgeError, isBridgeError } from '../../errors.js'
+import type { Sql } from '../db/client.js'
+import { decryptJson, encryptJson } from '../db/crypto.js'
+import {
+  findByIntegrationId,
+  findByPhoneNumberId,
+  getCredentials,
+  getTenant,
+  type CredentialType,
+  type CredentialsOf,
+  type GenesysCredentials,
+  type Tenant,
+  type WhatsappCredentials,
+} from '../db/tenants.js'
+import { createLocalCache } from './local.js'
+import type { Cache } from './redis.js'
+
+/** What the hot path needs of a tenant; plain JSON so it round-trips through Redis unchanged. */
+export type DirectoryTenant = Omit<Tenant, 'createdAt' | 'updatedAt'>
+
+export interface GenesysToken {
+  accessToken: string
+  /** Epoch milliseconds. */
+  expiresAt: number
+}
+
+export interface TenantDirectory {
+  byIntegrationId: (integrationId: string) => Promise<DirectoryTenant | undefined>
+  byPhoneNumberId: (phoneNumberId: string) => Promise<DirectoryTenant | undefined>
+  whatsappCredentials: (tenantId: string) => Promise<WhatsappCredentials | undefined>
+  genesysCredentials: (tenantId: string) => Promise<GenesysCredentials | undefined>
+  /** A cached OAuth token with at least a minute left, or undefined (then fetch a new one). */
+  genesysToken: (tenantId: string) => Promise<GenesysToken | undefined>
+  setGenesysToken: (tenantId: string, accessToken: string, expiresAt: Date) => Promise<void>
+  /**
+   * Drops every cached entry of the tenant here, in Redis, and (by pub/sub) in other processes.
+   * Pass the ids the tenant had before a change, so keys under an old integration or phone id go too.
+   */
+  invalidateTenant: (
+    tenantId: string,
+    previous?: { genesysIntegrationId?: string; whatsappPhoneNumberId?: string },
+  ) => Promise<void>
+}
+
+export interface TenantDirectoryOptions {
+  sql: Sql
+  cache: Cache
+  /** CREDENTIALS_KEY: secrets are cached in Redis encrypted, never in plain text. */
+  key: Buffer
+  /** In-process TTL; also bounds how long another process may serve a tenant after a change. */
+  localTtlMs: number
+}
+
+export const TTL = { integration: 3600, phone: 3600, credentials: 86400, oauthMax: 3300 } as const
+export const INVALIDATE_CHANNEL = 'tenant-invalidate'
+
+export const redisKeys = {
+  integration: (id: string) => `integration:${id}`,
+  phone: (id: string) => `phone:${id}`,
+  whatsapp: (tenantId: string) => `tenant:${tenantId}:whatsapp:token`,
+  genesys: (tenantId: string) => `tenant:${tenantId}:genesys:credentials`,
+  oauth: (tenantId: string) => `tenant:${tenantId}:oauth:token`,
+}
+
+interface Sealed {
+  sealed: string
+}
+
+const plain = (t: Tenant): DirectoryTenant => ({
+  id: t.id,
+  name: t.name,
+  genesysIntegrationId: t.genesysIntegrationId,
+  genesysRegion: t.genesysRegion,
+  whatsappPhoneNumberId: t.whatsappPhoneNumberId,
+  status: t.status,
+})
+
+/** A Postgres failure on a lookup is a retryable store outage, not a bad record. */
+async function fromDb<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (err) {
+    if (isBridgeError(err)) throw err
+    throw new BridgeError('GWB_STORE_UNAVAILABLE', `postgres lookup of ${what} failed`, { canRetry: true, cause: err })
+  }
+}
+
+export function createTenantDirectory(opts: TenantDirectoryOptions): TenantDirectory {
+  const { sql, cache, key } = opts
+  // Absent tenants are cached locally too (null), so a flood of unknown ids does not hit Postgres.
+  const tenants = createLocalCache<DirectoryTenant | null>({ ttlMs: opts.localTtlMs })
+  const secrets = createLocalCache<unknown>({ ttlMs: opts.localTtlMs })
+  const tokens = createLocalCache<GenesysToken>({ ttlMs: opts.localTtlMs })
+  // Single flight: concurrent misses of one key share one Redis/Postgres lookup.
+  const inFlight = new Map<string, Promise<unknown>>()
+  const once = <T>(id: string, run: () => Promise<T>): Promise<T> => {
+    const running = inFlight.get(id)
+    if (running !== undefined) return running as Promise<T>
+    const p = run().finally(() => inFlight.delete(id))
+    inFlight.set(id, p)
+    return p
+  }
+
+  const seal = (aad: string, value: unknown): Sealed => ({ sealed: encryptJson(key, aad, value).toString('base64') })
+  const unseal = (aad: string, s: Sealed | undefined): unknown => {
+    if (s === undefined || typeof s.sealed !== 'string') return undefined
+    try {
+      return decryptJson(key, aad, Buffer.from(s.sealed, 'base64'))
+    } catch {
+      // Written under another key (rotation) or corrupted: a miss, refilled from Postgres.
+      return undefined
+    }
+  }
+
+  const dropLocal = (tenantId: string): void => {
+    tenants.deleteWhere((_k, v) => v === null || v.id === tenantId)
+    secrets.deleteWhere((k) => k.startsWith(`${tenantId}:`))
+    tokens.delete(tenantId)
+  }
+  void cache.subscribe(INVALIDATE_CHANNEL, dropLocal)
+
+  const tenantBy = (
+    kind: 'integration' | 'phone',
+    id: string,
+    load: (sql: Sql, id: string) => Promise<Tenant | undefined>,
+  ): Promise<DirectoryTenant | undefined> => {
+    const localKey = `${kind}:${id}`
+    if (tenants.has(localKey)) return Promise.resolve(tenants.get(localKey) ?? undefined)
+    return once(localKey, async () => {
+      const redisKey = redisKeys[kind](id)
+      const cached = await cache.getJson<DirectoryTenant>(redisKey)
+      if (cached !== undefined) {
+        tenants.set(localKey, cached)
+        return cached
+      }
+      const row = await fromDb(`tenant by ${kind} ${id}`, () => load(sql, id))
+      const value = row === undefined ? undefined : plain(row)
+      tenants.set(localKey, value ?? null)
+      if (value !== undefined) await cache.setJson(redisKey, value, TTL[kind])
+      return value
+    })
+  }
+
+  const credentials = <T extends CredentialType>(
+    tenantId: string,
+    type: T,
+    redisKey: string,
+  ): Promise<CredentialsOf[T] | undefined> => {
+    const localKey = `${tenantId}:${type}`
+    const local = secrets.get(localKey)
+    if (local !== undefined) return Promise.resolve(local as CredentialsOf[T])
+    return once(`cred:${localKey}`, async () => {
+      const aad = `cache:${tenantId}:${type}`
+      const cached = unseal(aad, await cache.getJson<Sealed>(redisKey)) as CredentialsOf[T] | undefined
+      if (cached !== undefined) {
+        secrets.set(localKey, cached)
+        return cached
+      }
+      const value = await fromDb(`${type} credentials of ${tenantId}`, () => getCredentials(sql, key, tenantId, type))
+      if (value === undefined) return undefined
+      secrets.set(localKey, value)
+      await cache.setJson(redisKey, seal(aad, value), TTL.credentials)
+      return value
+    })
+  }
+
+  const fresh = (t: GenesysToken | undefined): GenesysToken | undefined =>
+    t !== undefined && t.expiresAt - Date.now() > 60_000 ? t : undefined
+
+  return {
+    byIntegrationId: (id) => tenantBy('integration', id, findByIntegrationId),
+    byPhoneNumberId: (id) => tenantBy('phone', id, findByPhoneNumberId),
+    whatsappCredentials: (tenantId) => credentials(tenantId, 'whatsapp', redisKeys.whatsapp(tenantId)),
+    genesysCredentials: (tenantId) => credentials(tenantId, 'genesys', redisKeys.genesys(tenantId)),
+
+    async genesysToken(tenantId) {
+      const local = fresh(tokens.get(tenantId))
+      if (local !== undefined) return local
+      const t = fresh(
+        unseal(`cache:${tenantId}:oauth`, await cache.getJson<Sealed>(redisKeys.oauth(tenantId))) as
+          GenesysToken | undefined,
+      )
+      if (t !== undefined) tokens.set(tenantId, t, Math.min(opts.localTtlMs, t.expiresAt - Date.now() - 60_000))
+      return t
+    },
+
+    async setGenesysToken(tenantId, accessToken, expiresAt) {
+      const token: GenesysToken = { accessToken, expiresAt: expiresAt.getTime() }
+      // Keep it a minute less than the token lives, and never longer than 55 minutes.
+      const ttlSeconds = Math.min(TTL.oauthMax, Math.floor((token.expiresAt - Date.now()) / 1000) - 60)
+      if (ttlSeconds <= 0) return
+      tokens.set(tenantId, token, Math.min(opts.localTtlMs, ttlSeconds * 1000))
+      await cache.setJson(redisKeys.oauth(tenantId), seal(`cache:${tenantId}:oauth`, token), ttlSeconds)
+    },
+
+    async invalidateTenant(tenantId, previous) {
+      dropLocal(tenantId)
+      const current = await fromDb(`tenant ${tenantId}`, () => getTenant(sql, tenantId))
+      const integrationIds = new Set([current?.genesysIntegrationId, previous?.genesysIntegrationId])
+      const phoneIds = new Set([current?.whatsappPhoneNumberId, previous?.whatsappPhoneNumberId])
+      const keys = [redisKeys.whatsapp(tenantId), redisKeys.genesys(tenantId), redisKeys.oauth(tenantId)]
+      for (const id of integrationIds) if (id !== undefined) keys.push(redisKeys.integration(id))
+      for (const id of phoneIds) if (id !== undefined) keys.push(redisKeys.phone(id))
+      await cache.del(...keys)
+      await cache.publish(INVALIDATE_CHANNEL, tenantId)
+    },
+  }
+}
