@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto'
+
+/**
+ * Object keys of the raw-webhook archive and the media store. Pure functions: the archive sink,
+ * the media stage and replay-from-archive all derive the same key from the same inputs.
+ */
+
+export const BUCKETS = {
+  webhooksOutbound: 'webhooks-outbound',
+  webhooksInbound: 'webhooks-inbound',
+  mediaOutbound: 'media-outbound',
+  mediaInbound: 'media-inbound',
+} as const
+
+export type BucketName = (typeof BUCKETS)[keyof typeof BUCKETS]
+
+export const ALL_BUCKETS: readonly BucketName[] = Object.values(BUCKETS)
+
+const MAX_SEGMENT = 128
+
+/**
+ * One path segment from an id that arrives from outside (a tenant id, a Genesys conversation id).
+ * S3 keys are flat, but every S3 browser, `aws s3 sync` to disk and the filesystem-backed servers
+ * treat `/` as a directory separator and may resolve `.` and `..`: a hostile id must not climb out
+ * of its tenant's prefix or land in another's. Dots are replaced too, so no segment can be `..`.
+ */
+export function safeSegment(id: string): string {
+  const s = id.replace(/[^A-Za-z0-9_-]/g, '_').slice(0, MAX_SEGMENT)
+  return s === '' ? '_' : s
+}
+
+/** yyyy-MM-dd in UTC, so a key's day does not depend on the machine's time zone. */
+export function utcDay(at: Date): string {
+  return at.toISOString().slice(0, 10)
+}
+
+export interface ArchiveKeyInput {
+  tenantId: string
+  conversationId: string
+  /** Receipt time at ingest (the record's timestamp), not the time the archive sink ran. */
+  receivedAt: Date
+  /**
+   * Distinguishes two webhooks of one conversation in the same millisecond. The archive sink
+   * passes the record's `{partition}-{offset}`, which also makes a re-archived record (replay,
+   * redelivery) overwrite its own object instead of adding a copy.
+   */
+  discriminator?: string
+}
+
+/** `{tenantId}/{yyyy-MM-dd}/{timestamp}-{conversationId}[-{discriminator}].json`, timestamp in epoch ms. */
+export function archiveKey(input: ArchiveKeyInput): string {
+  const ms = input.receivedAt.getTime()
+  if (!Number.isFinite(ms)) throw new RangeError('archiveKey: receivedAt is not a valid date')
+  const suffix = input.discriminator === undefined ? '' : `-${safeSegment(input.discriminator)}`
+  return `${safeSegment(input.tenantId)}/${utcDay(input.receivedAt)}/${ms}-${safeSegment(input.conversationId)}${suffix}.json`
+}
+
+const EXT_BY_MIME: Readonly<Record<string, string>> = {
+  'application/pdf': 'pdf',
+  'image/jpeg': 'jpg',
+  'image/jpg': 'jpg',
+  'image/png': 'png',
+  'image/gif': 'gif',
+  'image/webp': 'webp',
+  'video/mp4': 'mp4',
+  'audio/ogg': 'ogg',
+  'audio/mpeg': 'mp3',
+  'audio/mp3': 'mp3',
+}
+
+/**
+ * File extension for a MIME type. WhatsApp voice notes arrive as `audio/ogg; codecs=opus`, so
+ * parameters and case are ignored; anything unknown is stored as `bin` (the bytes are kept,
+ * the Content-Type metadata still says what they are).
+ */
+export function extensionForMime(mimeType: string): string {
+  const base = mimeType.split(';')[0]?.trim().toLowerCase() ?? ''
+  return EXT_BY_MIME[base] ?? 'bin'
+}
+
+export interface MediaKeyInput {
+  tenantId: string
+  /** WhatsApp's media kind: image, document, audio, video, sticker. */
+  mediaType: string
+  mimeType: string
+  at: Date
+  /** Defaults to a random UUID; pass one to make the key reproducible. */
+  id?: string
+}
+
+/** `{tenantId}/{mediaType}/{yyyy-MM-dd}/{uuid}.{ext}` */
+export function mediaKey(input: MediaKeyInput): string {
+  const id = safeSegment(input.id ?? randomUUID())
+  return `${safeSegment(input.tenantId)}/${safeSegment(input.mediaType)}/${utcDay(input.at)}/${id}.${extensionForMime(input.mimeType)}`
+}
