@@ -126,6 +126,7 @@ interface Media {
 
 const normalizeWaId = (to: string): string => to.replace(/^\+/, '')
 const VERSION = /^v\d+\.\d+$/
+const WWW_AUTH = { 'www-authenticate': 'OAuth "Facebook Platform" "invalid_token" "Invalid OAuth access token"' }
 
 export async function createFakeMeta(opts: FakeMetaOptions = {}): Promise<FakeMeta> {
   const numbers = new Map<string, MetaNumber>()
@@ -160,12 +161,7 @@ export async function createFakeMeta(opts: FakeMetaOptions = {}): Promise<FakeMe
   }
 
   const answerError = (res: ServerResponse, status: number, env: MetaErrorEnvelope): void =>
-    sendJson(
-      res,
-      status,
-      env,
-      status === 401 ? { 'www-authenticate': 'OAuth "Facebook Platform" "invalid_token"' } : {},
-    )
+    sendJson(res, status, env, status === 401 ? WWW_AUTH : {})
 
   const addNumber = (n: MetaNumber): void => {
     const old = numbers.get(n.phoneNumberId)
@@ -200,7 +196,7 @@ export async function createFakeMeta(opts: FakeMetaOptions = {}): Promise<FakeMe
       rec.status = status
       if (isObject(payload) && isObject(payload.error)) rec.error = payload.error as MetaErrorEnvelope['error']
       recorder.push(rec)
-      sendJson(res, status, payload)
+      sendJson(res, status, payload, status === 401 ? WWW_AUTH : {})
     }
 
     await sleep(sampleLatencyMs(latency))
