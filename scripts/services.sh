@@ -82,8 +82,11 @@ spawn() {
 
 # maven-dependency-plugin into a temp dir first, so an interrupted download never looks like a
 # complete one on the next run.
+need_mvn() { command -v mvn >/dev/null || die "mvn not found (Maven 3.8+ fetches the servers' jars the first time)"; }
+
 mvn_copy_deps() {
   local pom="$1" dest="$2" prop="$3" versions="$4" v tmp
+  need_mvn
   tmp="$dest.tmp"
   for v in $versions; do
     rm -rf "$tmp"
@@ -206,6 +209,7 @@ apicurio_version() {
 
 apicurio_fetch() {
   local v tmp="$ADIR/download.tmp"
+  need_mvn
   for v in $APICURIO_VERSIONS; do
     rm -rf "$tmp"
     mkdir -p "$tmp"
@@ -319,7 +323,7 @@ EOF
 
 versions() {
   local pgv redisv
-  pgv="$(psql -h 127.0.0.1 -U postgres -d postgres -tAc 'SHOW server_version' 2>/dev/null || echo '?')"
+  pgv="$(psql -h 127.0.0.1 -U postgres -d postgres -tAc 'SHOW server_version' 2>/dev/null | cut -d' ' -f1 || echo '?')"
   redisv="$(redis-cli -h 127.0.0.1 INFO server 2>/dev/null | sed -n 's/^redis_version:\(.*\)\r$/\1/p')"
   printf '  %-20s %-10s %s\n' \
     Kafka "$(kafka_version)" "127.0.0.1:9092 (controller 9093)  logs $KDIR/logs/server.log" \
@@ -332,7 +336,6 @@ versions() {
 cmd_up() {
   mkdir -p "$SVC"
   command -v "$JAVA" >/dev/null || die "java not found (Java 17+ needed)"
-  command -v mvn >/dev/null || die "mvn not found (Maven 3.8+ needed to fetch the servers' jars)"
   local t0=$SECONDS
   ensure_postgres
   ensure_redis
