@@ -92,7 +92,7 @@ export function classifyMetaError(f: MetaSendFailure): MetaErrorClass {
     canRetry: kind === 'rate' || kind === 'pair' || kind === 'transient',
     retryAfterMs: f.retryAfterMs,
     // A request that got no answer may still have been sent (Meta has no idempotency key, facts §5).
-    details: { metaCode: code, httpStatus: f.status, maybeSent: f.network === true },
+    details: { metaCode: code, httpStatus: f.status, maybeSent: f.network === true, receiptReason: reason },
   }
   return {
     action: kind === 'pair' ? 'throttle-recipient' : opts.canRetry ? 'retry' : 'fail',
