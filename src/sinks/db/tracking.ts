@@ -64,7 +64,10 @@ export function createClaimer(sql: Sql, opts: BatchOptions): Claimer {
           // an id in the batch competes, later ones in the same batch lose (someone here already won).
           const first = new Map<string, number>()
           for (const { item, index } of group) if (!first.has(item.messageId)) first.set(item.messageId, index)
-          const unique = [...first.values()].map((i) => items[i] as ClaimInput)
+          // Sorted: concurrent batches then take the unique-index locks in one order and cannot deadlock.
+          const unique = [...first.values()]
+            .map((i) => items[i] as ClaimInput)
+            .sort((a, b) => (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0))
           const won = await claimRows(sql, direction, unique)
           for (const [id, index] of first) if (won.has(id)) results[index] = true
         }),
@@ -352,6 +355,8 @@ async function applyRound(sql: Sql, items: StatusInput[]): Promise<StatusRow[]> 
       -- Locks the rows and captures the status before the update (same snapshot as the UPDATE below).
       select m.id, m.status as previous
       from message_tracking m join v on m.direction = 'outbound' and m.wamid = v.wamid
+      -- Locks are taken in id order so two concurrent batches cannot deadlock on the same rows.
+      order by m.id
       for update of m
     ),
     upd as (

@@ -205,3 +205,27 @@ t.test('tracking against Postgres', async (t) => {
     t.pass()
   })
 })
+
+t.test('concurrent status batches over the same rows neither deadlock nor double-change', async (t) => {
+  const db = await createTestDb({ max: 8 })
+  t.teardown(db.drop)
+  const { sql } = db
+  await seedTenant(sql)
+  const claimer = createClaimer(sql, { maxSize: 500, maxWaitMs: 2 })
+  const writer = createTrackingWriter(sql, { maxSize: 500, maxWaitMs: 2 })
+  const ids = Array.from({ length: 40 }, (_, i) => `g-c${i}`)
+  await Promise.all(ids.map((messageId) => claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId })))
+  const at = new Date()
+  await Promise.all(
+    ids.map((messageId) => writer.markSent({ direction: 'outbound', messageId, wamid: `w.${messageId}`, at })),
+  )
+  const batches = Array.from({ length: 6 }, (_, b) => {
+    const order = b % 2 === 0 ? ids : [...ids].reverse()
+    return applyStatuses(
+      sql,
+      order.map((id) => ({ wamid: `w.${id}`, status: 'delivered' as const, at })),
+    )
+  })
+  const outcomes = (await Promise.all(batches)).flat()
+  t.equal(outcomes.filter((o) => o.changed).length, ids.length, 'each row changed exactly once')
+})
