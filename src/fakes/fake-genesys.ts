@@ -74,6 +74,8 @@ export interface FakeGenesysOptions {
   /** Per-token request limit per minute (Genesys default 300); off unless set. */
   rateLimitPerMinute?: number
   maxBodyBytes?: number
+  /** Keep at most about this many recorded requests (oldest dropped); default all. */
+  maxRecorded?: number
 }
 
 export interface FakeGenesys {
@@ -141,6 +143,7 @@ export async function createFakeGenesys(opts: FakeGenesysOptions = {}): Promise<
   const recorder = new Recorder<GenesysReceived>(
     (r) =>
       `#${r.seq} ${r.kind} ${r.integrationId} → ${r.status}${r.error ? ` (${r.error.message})` : ''} ${clip(r.raw, 160)}`,
+    opts.maxRecorded,
   )
   const tokenRequests: FakeGenesys['tokenRequests'] = []
   const downloadRequests: FakeGenesys['downloadRequests'] = []
@@ -184,10 +187,8 @@ export async function createFakeGenesys(opts: FakeGenesysOptions = {}): Promise<
       dropConnection(req, res)
       return true
     }
-    const headers: Record<string, string> =
-      f.retryAfterSeconds !== undefined ? { 'retry-after': String(f.retryAfterSeconds) } : {}
-    const code = f.status === 429 ? 'too.many.requests' : f.status >= 500 ? 'internal.server.error' : 'bad.request'
-    sendJson(res, f.status, f.body ?? genesysError(f.status, code, `Injected failure ${f.status}`), headers)
+    const a = faultAnswer(f)
+    sendJson(res, f.status, a.body, a.headers)
     return true
   }
 
@@ -263,10 +264,8 @@ export async function createFakeGenesys(opts: FakeGenesysOptions = {}): Promise<
         recorder.push(rec)
         return dropConnection(req, res)
       }
-      const code = f.status === 429 ? 'too.many.requests' : f.status >= 500 ? 'internal.server.error' : 'bad.request'
-      const headers: Record<string, string> =
-        f.retryAfterSeconds !== undefined ? { 'retry-after': String(f.retryAfterSeconds) } : {}
-      return finish(f.status, f.body ?? genesysError(f.status, code, `Injected failure ${f.status}`), headers)
+      const a = faultAnswer(f)
+      return finish(f.status, a.body, a.headers)
     }
     const auth = tokenOf(req)
     if ('status' in auth) return finish(401, auth)
@@ -415,6 +414,18 @@ export async function createFakeGenesys(opts: FakeGenesysOptions = {}): Promise<
       await server.close()
       await linkFetcher.close()
     },
+  }
+}
+
+/** Body and headers for an injected HTTP fault, in Genesys' error shape unless the test gave one. */
+function faultAnswer(f: { status: number; retryAfterSeconds?: number; body?: unknown }): {
+  body: unknown
+  headers: Record<string, string>
+} {
+  const code = f.status === 429 ? 'too.many.requests' : f.status >= 500 ? 'internal.server.error' : 'bad.request'
+  return {
+    body: f.body ?? genesysError(f.status, code, `Injected failure ${f.status}`),
+    headers: f.retryAfterSeconds !== undefined ? { 'retry-after': String(f.retryAfterSeconds) } : {},
   }
 }
 

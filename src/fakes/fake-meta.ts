@@ -89,6 +89,8 @@ export interface FakeMetaOptions {
   mediaUrlTtlMs?: number
   rateLimits?: MetaRateLimits
   maxBodyBytes?: number
+  /** Keep at most about this many recorded requests (oldest dropped); default all. */
+  maxRecorded?: number
 }
 
 export interface FakeMeta {
@@ -134,6 +136,7 @@ export async function createFakeMeta(opts: FakeMetaOptions = {}): Promise<FakeMe
   const media = new Map<string, Media>()
   const recorder = new Recorder<ReceivedMessage>(
     (r) => `#${r.seq} ${r.phoneNumberId} → ${r.status}${r.error ? ` (${r.error.code})` : ''} ${clip(r.raw, 160)}`,
+    opts.maxRecorded,
   )
   const faults = new FaultQueue<MetaFault, MetaFaultMatch>()
   const linkFetcher = new LinkFetcher(100 * 1024 * 1024)

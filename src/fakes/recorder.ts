@@ -6,10 +6,18 @@ export class Recorder<T> {
   readonly items: T[] = []
   private readonly waiters = new Set<() => void>()
 
-  constructor(private readonly describe: (item: T) => string) {}
+  /**
+   * `keep` bounds memory for long bench runs: past it the oldest items are dropped (in batches,
+   * so the cost stays amortised O(1) per push).
+   */
+  constructor(
+    private readonly describe: (item: T) => string,
+    private readonly keep: number = Infinity,
+  ) {}
 
   push(item: T): void {
     this.items.push(item)
+    if (this.items.length > this.keep * 1.1 + 10) this.items.splice(0, this.items.length - this.keep)
     this.changed()
   }
 

@@ -42,10 +42,13 @@ function latencyArg(fixed: string | undefined, dist: string | undefined, flag: s
   return ms
 }
 
+/** `a:b:c` where the middle part may itself contain ':' (secrets can; ids and tokens do not). */
 function triple(s: string, flag: string): [string, string, string] {
-  const [a, b, ...rest] = s.split(':')
-  const c = rest.join(':')
-  if (!a || !b || !c) throw new Error(`${flag} expects three ':'-separated parts, got ${s}`)
+  const first = s.indexOf(':')
+  const last = s.lastIndexOf(':')
+  const [a, b, c] = [s.slice(0, first), s.slice(first + 1, last), s.slice(last + 1)]
+  if (first < 0 || last === first || !a || !b || !c)
+    throw new Error(`${flag} expects three ':'-separated parts, got ${s}`)
   return [a, b, c]
 }
 
