@@ -4,6 +4,7 @@ import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import { pairLimitDelay } from '../processors/backoff.js'
 import { classifyMetaError, receiptReasonForExhausted } from '../processors/classify-meta-error.js'
+import { receiptReasonForError } from '../processors/build-receipt.js'
 import { parseGenesysWebhook } from '../processors/parse-genesys-webhook.js'
 import { drop, fail, ok, retry, type StageResult } from '../processors/result.js'
 import { needsMedia, transformOutbound, type MediaNeed } from '../processors/transform-outbound.js'
@@ -174,7 +175,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         errorText: error.message,
         at: new Date(p.now()),
       })
-      await sendReceipt(env, error, (error.details['receiptReason'] as GenesysReasonCode) ?? 'GeneralError')
+      await sendReceipt(env, error, receiptReasonForError(error))
     },
 
     async onDeadLetter(prepared, error, record, attempts) {

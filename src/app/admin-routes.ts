@@ -1,0 +1,84 @@
+import { request } from 'undici'
+import { errorMessage } from '../errors.js'
+import { json, type Route } from '../ingest/http-server.js'
+import type { Resources } from './resources.js'
+
+type Check = () => Promise<void>
+
+/** /health: the process is alive. /ready: Kafka, the registry and PostgreSQL answer. */
+export function adminRoutes(r: Resources): Route[] {
+  const admin = r.kafka.admin()
+  let adminConnected: Promise<void> | undefined
+  const checks: Record<string, Check> = {
+    kafka: async () => {
+      adminConnected ??= admin.connect()
+      await adminConnected
+      await admin.describeCluster()
+    },
+    registry: async () => {
+      const res = await request(`${r.config.registryUrl}/subjects`, { headersTimeout: 2000, bodyTimeout: 2000 })
+      await res.body.dump()
+      if (res.statusCode !== 200) throw new Error(`registry answered ${res.statusCode}`)
+    },
+    postgres: async () => {
+      await r.sql`select 1`
+    },
+  }
+  // Probes can come every second from several load balancers: answer from a short-lived result.
+  let last: { at: number; status: number; body: unknown } | undefined
+  const ready = async () => {
+    if (last !== undefined && Date.now() - last.at < 1000) return last
+    const results = await Promise.all(
+      Object.entries(checks).map(async ([name, check]) => {
+        try {
+          await withTimeout(check(), 3000)
+          return [name, 'ok'] as const
+        } catch (err) {
+          adminConnected = name === 'kafka' ? undefined : adminConnected
+          return [name, errorMessage(err)] as const
+        }
+      }),
+    )
+    const allOk = results.every(([, v]) => v === 'ok')
+    last = {
+      at: Date.now(),
+      status: allOk ? 200 : 503,
+      body: { status: allOk ? 'ready' : 'not_ready', checks: Object.fromEntries(results) },
+    }
+    return last
+  }
+  return [
+    { method: 'GET', path: '/health', name: 'health', headers: [], handler: () => json(200, { status: 'ok' }) },
+    {
+      method: 'GET',
+      path: '/ready',
+      name: 'ready',
+      headers: [],
+      handler: async () => {
+        const res = await ready()
+        return json(res.status, res.body)
+      },
+    },
+    {
+      method: 'GET',
+      path: '/metrics',
+      name: 'metrics',
+      headers: [],
+      handler: async () => ({
+        status: 200,
+        body: await r.metrics.registry.metrics(),
+        contentType: r.metrics.registry.contentType,
+      }),
+    },
+  ]
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: NodeJS.Timeout | undefined
+  return Promise.race([
+    p,
+    new Promise<T>((_, reject) => {
+      t = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
+    }),
+  ]).finally(() => clearTimeout(t))
+}

@@ -1,0 +1,129 @@
+import type { Kafka } from 'kafkajs'
+import type { Redis } from 'ioredis'
+import type { Config } from '../config/config.js'
+import type { Logger } from '../log.js'
+import type { Metrics } from '../metrics.js'
+import { migrationsPath } from '../paths.js'
+import { topicCatalog, type RecordName } from '../schemas/catalog.js'
+import type { AvroType } from '../schemas/generate-types.js'
+import { loadSchemas } from '../schemas/load-schemas.js'
+import { createTenantDirectory, type TenantDirectory } from '../sinks/cache/directory.js'
+import { createMappingResolver, type MappingResolver } from '../sinks/cache/mapping-cache.js'
+import { createCache, createRedis } from '../sinks/cache/redis.js'
+import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
+import { createActivityToucher, type ActivityToucher } from '../sinks/db/mappings.js'
+import { migrate } from '../sinks/db/migrate.js'
+import { createClaimer, createTrackingWriter, type Claimer, type TrackingWriter } from '../sinks/db/tracking.js'
+import { createGenesysApi, type GenesysApi } from '../sinks/genesys-api.js'
+import { createKafka } from '../sinks/kafka/client.js'
+import { createRecordProducer, type RecordProducer } from '../sinks/kafka/producer.js'
+import { ensureTopics } from '../sinks/kafka/topics.js'
+import { createMediaRehost, type MediaRehost } from '../sinks/media.js'
+import { createMetaClient, type MetaClient } from '../sinks/meta-client.js'
+import { createObjectStore, type ObjectStore } from '../sinks/object-store.js'
+import { registerSchemas, type TopicCodec } from '../sinks/schema-registry.js'
+import { ALL_BUCKETS } from '../processors/object-keys.js'
+
+/** Every long-lived connection of a process, created once at start and closed once at stop. */
+export interface Resources {
+  config: Config
+  log: Logger
+  metrics: Metrics
+  kafka: Kafka
+  codec: TopicCodec
+  producer: RecordProducer
+  sql: Sql
+  redis: Redis
+  directory: TenantDirectory
+  mappings: MappingResolver
+  toucher: ActivityToucher
+  claimer: Claimer
+  tracking: TrackingWriter
+  store: ObjectStore
+  meta: MetaClient
+  genesys: GenesysApi
+  media: MediaRehost
+  close: () => Promise<void>
+}
+
+export async function loadSchemaMap(): Promise<Map<RecordName, AvroType>> {
+  return new Map((await loadSchemas()).map((s) => [s.name as RecordName, s.schema]))
+}
+
+/**
+ * Start order matters: the database schema and the Avro schemas are checked before anything is
+ * consumed or accepted, so an incompatible build stops at start with a clear error instead of
+ * writing records nobody can read.
+ */
+export async function openResources(config: Config, log: Logger, metrics: Metrics): Promise<Resources> {
+  const sql = createDb(config.databaseUrl, { max: config.dbPoolMax })
+  await migrate(sql, migrationsPath)
+
+  const specs = topicCatalog(config.kafka.topics)
+  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap())
+  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log })
+  await ensureTopics(kafka, specs, config.kafka.partitions, config.kafka.replicationFactor)
+  const producer = await createRecordProducer(kafka, { lingerMs: config.kafka.produceLingerMs, metrics })
+
+  const redis = createRedis(config.redisUrl)
+  const cacheLog = log.child({ component: 'cache' })
+  const cache = createCache(redis, { prefix: '', logger: cacheLog })
+  const directory = createTenantDirectory({ sql, cache, key: config.credentialsKey, localTtlMs: 5000 })
+  const mappings = createMappingResolver({ sql, cache, localTtlMs: 5000 })
+  const toucher = createActivityToucher(sql, {
+    flushMs: 1000,
+    onError: (err) => cacheLog.warn({ err: String(err) }, 'activity flush failed'),
+  })
+  const batch = { maxSize: 500, maxWaitMs: 2 }
+  const claimer = createClaimer(sql, batch)
+  const tracking = createTrackingWriter(sql, batch)
+
+  const store = createObjectStore(config.s3)
+  await store.ensureBuckets([...ALL_BUCKETS]).catch((err: unknown) => {
+    // S3 away at start must not stop messages: the archive and media paths retry on their own.
+    log.warn({ err: String(err) }, 'object storage unavailable at start; archive and media will retry')
+  })
+  const meta = createMetaClient({
+    graphUrl: config.meta.graphUrl,
+    apiVersion: config.meta.apiVersion,
+    connections: config.meta.connections,
+    headersTimeoutMs: config.meta.timeoutMs,
+    bodyTimeoutMs: config.meta.timeoutMs,
+  })
+  const genesys = createGenesysApi(config.genesys, directory)
+  const media = createMediaRehost({
+    store,
+    genesys,
+    maxBytes: config.processing.mediaMaxBytes,
+    now: Date.now,
+  })
+
+  return {
+    config,
+    log,
+    metrics,
+    kafka,
+    codec,
+    producer,
+    sql,
+    redis,
+    directory,
+    mappings,
+    toucher,
+    claimer,
+    tracking,
+    store,
+    meta,
+    genesys,
+    media,
+    async close() {
+      await producer.close()
+      await Promise.allSettled([claimer.drain(), tracking.drain(), toucher.close()])
+      await Promise.allSettled([meta.close(), genesys.close()])
+      store.close()
+      await cache.close()
+      redis.disconnect()
+      await closeDb(sql)
+    },
+  }
+}

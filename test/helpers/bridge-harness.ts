@@ -1,0 +1,102 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import { request } from 'undici'
+import { startBridge, type RunningBridge } from '../../src/app/bridge.js'
+import type { Config } from '../../src/config/config.js'
+import { createFakeGenesys, type FakeGenesys } from '../../src/fakes/fake-genesys.js'
+import { createFakeMeta, type FakeMeta } from '../../src/fakes/fake-meta.js'
+import { signGenesys } from '../../src/fakes/sign.js'
+import type { TenantSpec } from '../../src/processors/tenant-spec.js'
+import { upsertTenant } from '../../src/sinks/db/tenants.js'
+import { testConfig, testLog } from './stack.js'
+
+export interface Harness {
+  bridge: RunningBridge
+  config: Config
+  meta: FakeMeta
+  genesys: FakeGenesys
+  tenant: TenantSpec
+  url: string
+  /** Posts a body to /webhook/genesys signed with the tenant's secret (or the given signature). */
+  postGenesys: (body: unknown, opts?: { signature?: string; raw?: string }) => Promise<{ status: number; body: string }>
+  newTenant: (overrides?: Partial<TenantSpec>) => Promise<TenantSpec>
+  close: () => Promise<void>
+}
+
+const digits = (n: number): string => Array.from(randomBytes(n), (b) => String(b % 10)).join('')
+
+export function tenantSpec(): TenantSpec {
+  const id = `t-${randomUUID().slice(0, 12)}`
+  return {
+    id,
+    name: `Test ${id}`,
+    status: 'active',
+    genesys: {
+      integrationId: `int-${randomUUID()}`,
+      region: 'mypurecloud.ie',
+      clientId: `client-${id}`,
+      clientSecret: `client-secret-${randomUUID()}`,
+      webhookSecret: `webhook-secret-${randomUUID()}`,
+    },
+    whatsapp: {
+      phoneNumberId: `1${digits(14)}`,
+      businessAccountId: `2${digits(14)}`,
+      accessToken: `EAAG-${randomUUID()}`,
+      appSecret: `app-secret-${randomUUID()}`,
+      verifyToken: `verify-${randomUUID()}`,
+    },
+  }
+}
+
+/** A bridge on the real stack (own topics, groups and tenant), with both fakes in front of it. */
+export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+  const meta = await createFakeMeta({ latency: 5 })
+  const genesys = await createFakeGenesys({})
+  const config = testConfig({
+    HTTP_PORT: '0',
+    HTTP_HOST: '127.0.0.1',
+    TOPIC_PARTITIONS: '4',
+    META_GRAPH_URL: meta.url,
+    GENESYS_API_URL: genesys.apiUrl,
+    GENESYS_LOGIN_URL: genesys.loginUrl,
+    RETRY_BASE_MS: '50',
+    RETRY_MAX_MS: '400',
+    ...env,
+  })
+  const bridge = await startBridge(config, testLog)
+  const url = `http://127.0.0.1:${bridge.port}`
+
+  const newTenant = async (overrides: Partial<TenantSpec> = {}): Promise<TenantSpec> => {
+    const spec = { ...tenantSpec(), ...overrides }
+    await upsertTenant(bridge.resources.sql, config.credentialsKey, spec)
+    meta.addNumber({ ...spec.whatsapp })
+    genesys.addClient({ ...spec.genesys })
+    return spec
+  }
+  const tenant = await newTenant()
+
+  return {
+    bridge,
+    config,
+    meta,
+    genesys,
+    tenant,
+    url,
+    newTenant,
+    async postGenesys(body, opts = {}) {
+      const raw = opts.raw ?? JSON.stringify(body)
+      const res = await request(`${url}/webhook/genesys`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature-256': opts.signature ?? signGenesys(raw, tenant.genesys.webhookSecret),
+        },
+        body: raw,
+      })
+      return { status: res.statusCode, body: await res.body.text() }
+    },
+    async close() {
+      await bridge.stop()
+      await Promise.all([meta.close(), genesys.close()])
+    },
+  }
+}
