@@ -5,7 +5,13 @@
 #   S3Proxy (filesystem backend)        127.0.0.1:9000
 #   PostgreSQL, Redis                   the machine's own (5432, 6379); started if down, never stopped
 #
-# usage: scripts/services.sh up|down|status|env|perf-tools
+# usage: scripts/services.sh up|down|status|env|fetch|perf-tools
+#   up          start what is not running (reusing what is), wait until ready, print versions and endpoints
+#   down        stop what this script started (pid files in .services/); PostgreSQL and Redis stay up
+#   status      each server up or DOWN (exit 1 if any is down)
+#   env         `export VAR=...` lines for the endpoints: eval "$(scripts/services.sh env)"
+#   fetch       download the servers' jars only
+#   perf-tools  also fetch kafka-tools (ProducerPerformance, ConsumerPerformance)
 #
 # Everything downloaded or written lives under .services/ at the repo root. Jars come from Maven
 # Central (and Maven's local repository cache), so a second `up` downloads nothing.
@@ -150,7 +156,9 @@ KDIR="$SVC/kafka"
 kafka_log_started() {
   local from
   from="$(cat "$KDIR/log-offset" 2>/dev/null || echo 0)"
-  tail -c +"$((from + 1))" "$KDIR/logs/server.log" 2>/dev/null | grep -q 'Kafka Server started'
+  # No `grep -q`: it exits at the first match, tail then dies of SIGPIPE and pipefail turns the
+  # match into a failure once the log is long.
+  tail -c +"$((from + 1))" "$KDIR/logs/server.log" 2>/dev/null | grep 'Kafka Server started' >/dev/null
 }
 
 # An admin call when the project's own kafkajs is installed; otherwise the broker's own log line.
@@ -403,6 +411,15 @@ cmd_status() {
   return $rc
 }
 
+# Downloads only (CI caches .services/ and ~/.m2 between runs; also how the first-start cost splits).
+cmd_fetch() {
+  mkdir -p "$SVC" "$ADIR"
+  [[ -f "$KDIR/libs/VERSION" ]] || mvn_copy_deps "$CONF/kafka/pom.xml" "$KDIR/libs" kafka.version "$KAFKA_VERSIONS"
+  [[ -f "$ADIR/app/VERSION" ]] || apicurio_fetch
+  [[ -f "$SDIR/libs/VERSION" ]] || mvn_copy_deps "$CONF/s3proxy/pom.xml" "$SDIR/libs" s3proxy.version "$S3PROXY_VERSIONS"
+  log "Kafka $(kafka_version), Apicurio Registry $(cat "$ADIR/app/VERSION"), S3Proxy $(cat "$SDIR/libs/VERSION") present under $SVC"
+}
+
 # The broker's own load tools (ProducerPerformance, ConsumerPerformance) for the bench's ceiling.
 cmd_perf_tools() {
   mkdir -p "$SVC"
@@ -420,9 +437,10 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   env) print_env ;;
+  fetch) cmd_fetch ;;
   perf-tools) cmd_perf_tools ;;
   *)
-    echo "usage: $0 up|down|status|env|perf-tools" >&2
+    echo "usage: $0 up|down|status|env|fetch|perf-tools" >&2
     exit 2
     ;;
 esac
