@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { startBridge } from './app/bridge.js'
+import { loadConfig } from './config/config.js'
+import { errorMessage } from './errors.js'
+import { createFakeGenesys } from './fakes/fake-genesys.js'
+import { createFakeMeta } from './fakes/fake-meta.js'
+import { createLogger } from './log.js'
+import { projectRoot } from './paths.js'
+import { validateTenantSpec } from './processors/tenant-spec.js'
+import { upsertTenant } from './sinks/db/tenants.js'
+
+/**
+ * The sandbox: the whole bridge against local fakes of Meta and Genesys, with the sandbox tenant
+ * of examples/tenants/sandbox.json provisioned. An entry point, so it may read the environment.
+ * The credentials key is generated once and kept under .services/ (never in git).
+ */
+function sandboxKey(): string {
+  const dir = join(projectRoot, '.services')
+  const file = join(dir, 'credentials.key')
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true })
+    writeFileSync(file, randomBytes(32).toString('base64'), { mode: 0o600 })
+  }
+  return readFileSync(file, 'utf8').trim()
+}
+
+async function main(): Promise<void> {
+  const specFile = process.env['SANDBOX_TENANT_FILE'] ?? join(projectRoot, 'examples/tenants/sandbox.json')
+  const spec = validateTenantSpec(JSON.parse(readFileSync(specFile, 'utf8')))
+  if (!spec.ok) throw new Error(`${specFile}: ${spec.errors.join('; ')}`)
+  const tenant = spec.value
+
+  const meta = await createFakeMeta({
+    port: Number(process.env['FAKE_META_PORT'] ?? 4010),
+    latency: { medianMs: 80, p99Ms: 300 },
+    maxRecorded: 1000,
+  })
+  const genesys = await createFakeGenesys({ port: Number(process.env['FAKE_GENESYS_PORT'] ?? 4020), maxRecorded: 1000 })
+  meta.addNumber({ ...tenant.whatsapp })
+  genesys.addClient({ ...tenant.genesys })
+
+  const config = loadConfig({
+    ...process.env,
+    CREDENTIALS_KEY: process.env['CREDENTIALS_KEY'] ?? sandboxKey(),
+    S3_ACCESS_KEY: process.env['S3_ACCESS_KEY'] ?? 'gwb-local',
+    S3_SECRET_KEY: process.env['S3_SECRET_KEY'] ?? 'gwb-local-secret-key',
+    META_GRAPH_URL: meta.url,
+    GENESYS_API_URL: genesys.apiUrl,
+    GENESYS_LOGIN_URL: genesys.loginUrl,
+  })
+  const log = createLogger(config.logLevel)
+  const bridge = await startBridge(config, log)
+  await upsertTenant(bridge.resources.sql, config.credentialsKey, tenant)
+  await bridge.resources.directory.invalidateTenant(tenant.id)
+
+  log.info(
+    { ingest: `http://127.0.0.1:${bridge.port}`, fakeMeta: meta.url, fakeGenesys: genesys.url, tenant: tenant.id },
+    'sandbox ready: POST signed webhooks to /webhook/genesys (see README)',
+  )
+  // Show what the customer side "received", so a newcomer sees the flow end to end.
+  let lastSeq = -1
+  const timer = setInterval(() => {
+    for (const r of meta.received.filter((x) => x.seq > lastSeq)) {
+      lastSeq = r.seq
+      log.info(
+        { to: (r.body as { to?: string } | undefined)?.to, status: r.status, wamid: r.wamid, body: r.body },
+        'fake Meta received a send',
+      )
+    }
+  }, 500)
+
+  const stop = (): void => {
+    clearInterval(timer)
+    void bridge
+      .stop()
+      .then(() => Promise.all([meta.close(), genesys.close()]))
+      .finally(() => process.exit(0))
+  }
+  process.on('SIGTERM', stop)
+  process.on('SIGINT', stop)
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`sandbox failed to start: ${errorMessage(err)}\n`)
+  process.exit(1)
+})
