@@ -1,0 +1,297 @@
+import type { JSONValue } from 'postgres'
+import { Counter, type Registry } from 'prom-client'
+import type { FlowHandler } from '../consumer/record-runner.js'
+import { BridgeError, errorMessage } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { Metrics } from '../metrics.js'
+import { drop, fail, ok, retry, type StageResult } from '../processors/result.js'
+import { receiptForStatus, type TrackingStatus as ReceiptStatus } from '../processors/status-transition.js'
+import type { GenesysReceipt } from '../processors/types/genesys.js'
+import type { BridgeErrorEvent, DeadLetter, WhatsAppStatusEnvelope } from '../schemas/records.generated.js'
+import type { DeliveryStatus, PendingStatus, StatusInput, StatusOutcome, TrackingStatus } from '../sinks/db/tracking.js'
+import type { GenesysPostResult } from '../sinks/genesys-client.js'
+import { deadLetterRecord, errorEvent } from './failure-events.js'
+
+/** Everything the status flow talks to; the wiring passes the real sinks, tests may pass others. */
+export interface StatusPorts {
+  decode: (value: Buffer) => Promise<WhatsAppStatusEnvelope>
+  /** The batched, monotonic status applier (one SQL statement per flush). */
+  applyStatus: (s: StatusInput) => Promise<StatusOutcome>
+  /** Keeps a status whose send is not recorded yet (idempotent per wamid and status). */
+  savePending: (p: { wamid: string; status: DeliveryStatus; payload: JSONValue }) => Promise<void>
+  postReceipt: (tenantId: string, body: GenesysReceipt) => Promise<GenesysPostResult>
+  /** Attempt at which an unknown wamid is parked instead of retried (the earlier ones wait briefly). */
+  parkAtAttempt: number
+  publishError: (e: BridgeErrorEvent) => Promise<void>
+  publishDeadLetter: (d: DeadLetter) => Promise<void>
+  now: () => number
+  log: Logger
+  metrics?: Metrics
+}
+
+interface Prepared {
+  env: WhatsAppStatusEnvelope
+  status: DeliveryStatus | undefined
+  error: { code?: number; title?: string; message?: string; details?: string } | undefined
+  /**
+   * The receipt this status calls for, kept from the attempt that applied it: a retry after a
+   * Genesys 429 finds the row already moved (changed: false) and must still send it.
+   */
+  receipt?: GenesysReceipt | null
+}
+
+const deliveryStatuses: readonly string[] = ['sent', 'delivered', 'read', 'failed']
+
+/** Counts statuses parked in pending_statuses, re-driven from there, and expired there. */
+export function pendingStatusCounter(registry: Registry): Counter<'event'> {
+  const name = 'gwb_pending_statuses_total'
+  const existing = registry.getSingleMetric(name)
+  if (existing !== undefined) return existing as Counter<'event'>
+  return new Counter({
+    name,
+    help: 'Statuses whose send was not recorded yet: parked, re-driven, expired',
+    labelNames: ['event'],
+    registers: [registry],
+  })
+}
+
+/**
+ * whatsapp-status → tracking (monotonic in SQL) → Genesys receipt (Delivered / Failed).
+ *
+ * A status can arrive before the outbound flow recorded the wamid (Meta answers the send and
+ * reports `sent` within milliseconds). Such a status is retried once or twice with the runner's
+ * backoff, then parked in pending_statuses; the pending sweeper (below) re-produces it onto this
+ * topic as soon as the wamid is tracked, and drops it after the retention (Meta's send is
+ * recorded within seconds, so a status parked for days belongs to a message we never sent).
+ */
+export function statusFlow(p: StatusPorts): FlowHandler<Prepared> {
+  const pending = p.metrics === undefined ? undefined : pendingStatusCounter(p.metrics.registry)
+  const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
+    const end = p.metrics?.stageDuration.startTimer({ flow: 'status', stage: name })
+    try {
+      return await fn()
+    } finally {
+      end?.()
+    }
+  }
+
+  return {
+    flow: 'status',
+    async decode(value) {
+      const env = await p.decode(value)
+      const status = deliveryStatuses.includes(env.status) ? (env.status as DeliveryStatus) : undefined
+      return { env, status, error: firstError(env.item) }
+    },
+    orderingKey: (record) => record.key?.toString() ?? `${record.partition}`,
+
+    async handle(prepared, attempt) {
+      const { env, status, error } = prepared
+      if (status === undefined) return drop(`status ${env.status} is not tracked`)
+      if (prepared.receipt === undefined) {
+        const outcome = await stage('apply', () =>
+          p.applyStatus({
+            wamid: env.wamid,
+            status,
+            at: new Date(env.timestampMs),
+            ...(error?.code === undefined ? {} : { errorCode: String(error.code) }),
+            ...(status === 'failed' ? { errorText: errorText(error) } : {}),
+          }),
+        )
+        if (!outcome.found) {
+          if (attempt < p.parkAtAttempt) {
+            return retry(new BridgeError('GWB_NO_MAPPING', `send of ${env.wamid} not recorded yet`, { canRetry: true }))
+          }
+          await stage('park', () => p.savePending({ wamid: env.wamid, status, payload: pendingPayload(env) }))
+          pending?.inc({ event: 'parked' })
+          return drop('send not recorded yet: parked in pending_statuses')
+        }
+        prepared.receipt =
+          outcome.changed && outcome.genesysMessageId !== null
+            ? (receiptForStatus(status, receiptPrevious(outcome.previous), {
+                genesysMessageId: outcome.genesysMessageId,
+                toId: outcome.waId ?? env.waId,
+                time: env.timestampMs,
+                ...(error === undefined ? {} : { error }),
+              }) ?? null)
+            : null
+      }
+      const receipt = prepared.receipt
+      if (receipt === null) return drop('no receipt due (status unchanged or not reported to Genesys)')
+      const res = await stage('receipt', () => p.postReceipt(env.tenantId, receipt))
+      if (res.ok) {
+        p.metrics?.endToEnd.observe({ flow: 'status' }, (p.now() - env.receivedAtMs) / 1000)
+        return ok(receipt.status)
+      }
+      return receiptFailure(res)
+    },
+
+    async onFail({ env }, error, record, attempts) {
+      await p.publishError(
+        errorEvent(record, error, { tenantId: env.tenantId, messageId: env.wamid }, attempts, p.now()),
+      )
+    },
+
+    async onDeadLetter(prepared, error, record, attempts) {
+      await p.publishDeadLetter(deadLetterRecord(record, error, prepared?.env.tenantId, attempts, p.now()))
+    },
+  }
+}
+
+/** Rows not yet accepted by Meta rank below sent, as the receipt rule expects. */
+function receiptPrevious(s: TrackingStatus | null): ReceiptStatus | undefined {
+  if (s === null) return undefined
+  return s === 'sent' || s === 'delivered' || s === 'read' || s === 'failed' ? s : 'pending'
+}
+
+function receiptFailure(res: Extract<GenesysPostResult, { ok: false }>): StageResult<never> {
+  const text = `Genesys refused the receipt: HTTP ${res.status} ${res.error.message}`
+  const details = { httpStatus: res.status }
+  if (res.network === true || res.status === 429 || res.status >= 500) {
+    return retry(
+      new BridgeError('GWB_GENESYS_TRANSIENT', text, {
+        canRetry: true,
+        details,
+        ...(res.retryAfterMs === undefined ? {} : { retryAfterMs: res.retryAfterMs }),
+      }),
+    )
+  }
+  return fail(new BridgeError('GWB_GENESYS_PERMANENT', text, { details }))
+}
+
+function firstError(item: Buffer): Prepared['error'] {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(item.toString('utf8'))
+  } catch {
+    return undefined
+  }
+  const errors = (parsed as { errors?: unknown } | null)?.errors
+  if (!Array.isArray(errors)) return undefined
+  const e: unknown = errors[0]
+  if (typeof e !== 'object' || e === null) return undefined
+  const r = e as Record<string, unknown>
+  const data = r['error_data']
+  const details = typeof data === 'object' && data !== null ? (data as Record<string, unknown>)['details'] : undefined
+  const out: NonNullable<Prepared['error']> = {}
+  if (typeof r['code'] === 'number') out.code = r['code']
+  if (typeof r['title'] === 'string') out.title = r['title']
+  if (typeof r['message'] === 'string') out.message = r['message']
+  if (typeof details === 'string') out.details = details
+  return out
+}
+
+function errorText(e: Prepared['error']): string {
+  return e?.details || e?.message || e?.title || 'reported as failed'
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Pending statuses
+
+/** The parked envelope, so the sweeper can put it back on the topic exactly as it came. */
+function pendingPayload(env: WhatsAppStatusEnvelope): JSONValue {
+  return {
+    tenantId: env.tenantId,
+    phoneNumberId: env.phoneNumberId,
+    waId: env.waId,
+    wamid: env.wamid,
+    status: env.status,
+    timestampMs: env.timestampMs,
+    receivedAtMs: env.receivedAtMs,
+    item: env.item.toString('utf8'),
+    attempt: env.attempt,
+  }
+}
+
+export function envelopeOfPending(p: PendingStatus): WhatsAppStatusEnvelope | undefined {
+  const v = p.payload
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined
+  const o = v as Record<string, unknown>
+  const s = (k: string): string | undefined => (typeof o[k] === 'string' ? o[k] : undefined)
+  const n = (k: string): number | undefined => (typeof o[k] === 'number' ? o[k] : undefined)
+  const tenantId = s('tenantId')
+  const phoneNumberId = s('phoneNumberId')
+  const waId = s('waId')
+  const item = s('item')
+  const timestampMs = n('timestampMs')
+  if (tenantId === undefined || phoneNumberId === undefined || waId === undefined || item === undefined) return
+  if (timestampMs === undefined) return undefined
+  return {
+    tenantId,
+    phoneNumberId,
+    waId,
+    wamid: p.wamid,
+    status: p.status,
+    timestampMs,
+    receivedAtMs: n('receivedAtMs') ?? p.receivedAt.getTime(),
+    item: Buffer.from(item, 'utf8'),
+    attempt: (n('attempt') ?? 0) + 1,
+  }
+}
+
+export interface PendingSweeperPorts {
+  /** Removes and returns the parked statuses whose wamid is tracked now (at most `limit`). */
+  takeReady: (limit: number) => Promise<PendingStatus[]>
+  /** Puts statuses back (a re-produce that failed). */
+  restore: (items: PendingStatus[]) => Promise<void>
+  /** Drops statuses parked before the cut-off; returns how many. */
+  expire: (olderThan: Date) => Promise<number>
+  /** Produces onto the status topic; resolves once Kafka acknowledged. */
+  republish: (key: string, env: WhatsAppStatusEnvelope) => Promise<void>
+  intervalMs: number
+  maxAgeMs: number
+  now: () => number
+  log: Logger
+  metrics?: Metrics
+}
+
+/**
+ * Every few seconds: parked statuses whose send is recorded now go back onto the status topic (so
+ * receipts, retries and dead letters work as for any status), and those older than the retention
+ * are dropped. Safe with several status processes: taking is a DELETE … RETURNING, so each row
+ * goes to one of them.
+ */
+export function startPendingSweeper(p: PendingSweeperPorts): { stop: () => Promise<void> } {
+  const counter = p.metrics === undefined ? undefined : pendingStatusCounter(p.metrics.registry)
+  let running: Promise<void> | undefined
+  let stopped = false
+  const sweep = async (): Promise<void> => {
+    const ready = await p.takeReady(500)
+    const republished: PendingStatus[] = []
+    try {
+      for (const item of ready) {
+        const env = envelopeOfPending(item)
+        if (env === undefined) {
+          p.log.warn({ wamid: item.wamid }, 'unreadable pending status dropped')
+          continue
+        }
+        await p.republish(`${env.tenantId}:${env.waId}`, env)
+        republished.push(item)
+        counter?.inc({ event: 'redriven' })
+      }
+    } catch (err) {
+      await p.restore(ready.filter((r) => !republished.includes(r)))
+      throw err
+    }
+    const expired = await p.expire(new Date(p.now() - p.maxAgeMs))
+    if (expired > 0) {
+      counter?.inc({ event: 'expired' }, expired)
+      p.log.warn({ expired }, 'pending statuses expired without a recorded send')
+    }
+  }
+  const timer = setInterval(() => {
+    if (running !== undefined || stopped) return
+    running = sweep()
+      .catch((err: unknown) => p.log.warn({ err: errorMessage(err) }, 'pending status sweep failed'))
+      .finally(() => {
+        running = undefined
+      })
+  }, p.intervalMs)
+  timer.unref()
+  return {
+    async stop() {
+      stopped = true
+      clearInterval(timer)
+      await running
+    },
+  }
+}
