@@ -1,0 +1,162 @@
+import type { Config } from '../../config/config.js'
+import { parseGenesysWebhook } from '../../processors/parse-genesys-webhook.js'
+import { BUCKETS, safeSegment, utcDay } from '../../processors/object-keys.js'
+import type { GenesysOutboundEnvelope } from '../../schemas/records.generated.js'
+import { getTenant } from '../../sinks/db/tenants.js'
+import { createObjectStore } from '../../sinks/object-store.js'
+import { bool, dateFlag, intFlag, parseFlags, requireStr, str } from '../args.js'
+import { withKafka, withProducer, withSql } from '../context.js'
+import { CliFailure, UsageError } from '../errors.js'
+import { line, type Command } from '../io.js'
+
+const CMD = 'archive replay'
+
+export const archiveHelp = `usage: gwb archive replay --tenant <id> --since <date> [--until <date>] [--direction outbound]
+                          [--conversation <id>] [--resend] [--dry-run] [--progress-every N]
+
+Reads the raw Genesys webhooks archived in S3 (bucket webhooks-outbound, keys
+{tenant}/{yyyy-MM-dd}/{ms}-{conversation}-{discriminator}.json) received in the range and produces
+them onto genesys-outbound exactly as ingest would. Same dedup semantics as "gwb replay": messages
+already sent are skipped unless --resend. --until is exclusive (a date means the end of that day).
+`
+
+/** `{ms}-{conversation}-{partition}-{offset}.json` or `{ms}-{conversation}.json` → receipt time. */
+const KEY = /^(\d{10,16})-.+\.json$/
+
+export interface ArchiveSummary {
+  listed: number
+  matched: number
+  produced: number
+  skipped: number
+}
+
+export const archive: Command = async (config, args, out) => {
+  const [sub, ...rest] = args
+  if (sub !== 'replay') {
+    throw new UsageError(
+      sub === undefined ? 'archive: missing subcommand (replay)' : `archive: unknown subcommand "${sub}"; use replay`,
+    )
+  }
+  const p = parseFlags(CMD, rest, {
+    tenant: { type: 'string' },
+    since: { type: 'string' },
+    until: { type: 'string' },
+    direction: { type: 'string' },
+    conversation: { type: 'string' },
+    resend: { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
+    'progress-every': { type: 'string' },
+  })
+  const tenantId = requireStr(CMD, p, 'tenant')
+  const since = dateFlag(CMD, p, 'since', 'start')
+  if (since === undefined) throw new UsageError(`${CMD}: --since is required`)
+  const until = dateFlag(CMD, p, 'until', 'end') ?? new Date()
+  if (until <= since) throw new UsageError(`${CMD}: --until must be after --since`)
+  const direction = str(p, 'direction') ?? 'outbound'
+  if (direction !== 'outbound') {
+    throw new UsageError(`${CMD}: --direction ${direction} is not supported; only outbound (Genesys webhooks)`)
+  }
+  await replayArchive(config, out, {
+    tenantId,
+    since,
+    until,
+    conversation: str(p, 'conversation'),
+    resend: bool(p, 'resend'),
+    dryRun: bool(p, 'dry-run'),
+    progressEvery: intFlag(CMD, p, 'progress-every', 1) ?? 500,
+  })
+}
+
+export async function replayArchive(
+  config: Config,
+  out: Parameters<Command>[2],
+  o: {
+    tenantId: string
+    since: Date
+    until: Date
+    conversation: string | undefined
+    resend: boolean
+    dryRun: boolean
+    progressEvery: number
+  },
+): Promise<ArchiveSummary> {
+  const tenant = await withSql(config, (sql) => getTenant(sql, o.tenantId))
+  if (tenant === undefined) throw new CliFailure(`no tenant ${o.tenantId}`)
+  if (tenant.status !== 'active') {
+    throw new CliFailure(`tenant ${o.tenantId} is inactive; ingest would refuse its webhooks (enable it first)`)
+  }
+  const bucket = BUCKETS.webhooksOutbound
+  const topic = config.kafka.topics.genesysOutbound
+  const store = createObjectStore(config.s3)
+  const s: ArchiveSummary = { listed: 0, matched: 0, produced: 0, skipped: 0 }
+  try {
+    const keys: { key: string; ms: number }[] = []
+    for (let day = utcMidnight(o.since); day < o.until.getTime(); day += 86_400_000) {
+      const prefix = `${safeSegment(o.tenantId)}/${utcDay(new Date(day))}/`
+      for (const obj of await store.listObjects(bucket, prefix)) {
+        s.listed++
+        const m = KEY.exec(obj.key.slice(prefix.length))
+        const ms = Number(m?.[1])
+        if (m !== null && ms >= o.since.getTime() && ms < o.until.getTime()) keys.push({ key: obj.key, ms })
+      }
+    }
+    // Receipt order is the order ingest produced them in, which keeps each conversation in order.
+    keys.sort((a, b) => a.ms - b.ms || (a.key < b.key ? -1 : 1))
+    line(out, `archive ${bucket}: ${keys.length} webhook(s) of ${o.tenantId} in range${o.dryRun ? ' (dry run)' : ''}`)
+
+    await withKafka(config, async ({ kafka, codec }) => {
+      const feed = async (send: ((key: string, env: GenesysOutboundEnvelope) => Promise<void>) | undefined) => {
+        for (const [i, k] of keys.entries()) {
+          const payload = await store.getObject(bucket, k.key)
+          const parsed = parseGenesysWebhook(payload, Number.MAX_SAFE_INTEGER)
+          if (!parsed.ok) {
+            line(out, `  ${k.key}: does not parse (${parsed.reason}); skipped`)
+            s.skipped++
+            continue
+          }
+          const msg = parsed.value
+          if (msg.channel.id !== tenant.genesysIntegrationId) {
+            line(out, `  ${k.key}: integration ${msg.channel.id} is not ${o.tenantId}'s; skipped`)
+            s.skipped++
+            continue
+          }
+          if (o.conversation !== undefined && msg.conversationId !== o.conversation) continue
+          s.matched++
+          // The envelope ingest builds (src/ingest/genesys-webhook.ts), receipt time from the key.
+          const env: GenesysOutboundEnvelope = {
+            tenantId: tenant.id,
+            integrationId: msg.channel.id,
+            messageId: msg.id,
+            conversationId: msg.conversationId ?? null,
+            toId: msg.channel.to.id,
+            receivedAtMs: k.ms,
+            payload,
+            attempt: 0,
+            resend: o.resend,
+          }
+          if (send !== undefined) {
+            await send(msg.conversationId ?? msg.channel.to.id, env)
+            s.produced++
+          }
+          if ((i + 1) % o.progressEvery === 0) {
+            line(out, `  progress: ${i + 1}/${keys.length}, matched ${s.matched}, produced ${s.produced}`)
+          }
+        }
+      }
+      if (o.dryRun) await feed(undefined)
+      else {
+        await withProducer(kafka, (producer) =>
+          feed((key, env) => producer.send({ topic, key, value: codec.encode(topic, env) })),
+        )
+      }
+    })
+  } finally {
+    store.close()
+  }
+  line(out, `listed ${s.listed}, matched ${s.matched}, produced ${s.produced}, skipped ${s.skipped}`)
+  return s
+}
+
+function utcMidnight(d: Date): number {
+  return Date.parse(`${utcDay(d)}T00:00:00.000Z`)
+}

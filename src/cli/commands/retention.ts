@@ -1,0 +1,40 @@
+import { ALL_BUCKETS } from '../../processors/object-keys.js'
+import { createObjectStore } from '../../sinks/object-store.js'
+import { intFlag, parseFlags } from '../args.js'
+import { UsageError } from '../errors.js'
+import { line, type Command } from '../io.js'
+
+const CMD = 'retention sweep'
+
+export const retentionHelp = `usage: gwb retention sweep [--days N]
+
+Applies the retention (RETENTION_DAYS, or --days) to the archive and media buckets: a lifecycle
+rule where the S3 server supports it, otherwise deletes the objects older than the retention now.
+`
+
+export const retention: Command = async (config, args, out) => {
+  const [sub, ...rest] = args
+  if (sub !== 'sweep') {
+    throw new UsageError(
+      sub === undefined ? 'retention: missing subcommand (sweep)' : `retention: unknown subcommand "${sub}"; use sweep`,
+    )
+  }
+  const p = parseFlags(CMD, rest, { days: { type: 'string' } })
+  const days = intFlag(CMD, p, 'days', 1) ?? config.s3.retentionDays
+  const store = createObjectStore(config.s3)
+  try {
+    await store.ensureBuckets([...ALL_BUCKETS])
+    const cutoff = new Date(Date.now() - days * 86_400_000)
+    for (const bucket of ALL_BUCKETS) {
+      const mode = await store.applyRetention(bucket, days)
+      if (mode === 'lifecycle') {
+        line(out, `${bucket}: lifecycle rule set, objects expire after ${days} days`)
+      } else {
+        const removed = await store.sweepExpired(bucket, cutoff)
+        line(out, `${bucket}: no lifecycle support; deleted ${removed} objects older than ${cutoff.toISOString()}`)
+      }
+    }
+  } finally {
+    store.close()
+  }
+}

@@ -1,0 +1,86 @@
+import pino from 'pino'
+import type { Kafka } from 'kafkajs'
+import type { Config } from '../config/config.js'
+import { loadSchemaMap } from '../app/resources.js'
+import { createLogger, type Logger } from '../log.js'
+import { topicCatalog, type TopicSpec } from '../schemas/catalog.js'
+import { createTenantDirectory, type TenantDirectory } from '../sinks/cache/directory.js'
+import { createCache, createRedis } from '../sinks/cache/redis.js'
+import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
+import { createKafka } from '../sinks/kafka/client.js'
+import { createRecordProducer, type RecordProducer } from '../sinks/kafka/producer.js'
+import { registerSchemas, type TopicCodec } from '../sinks/schema-registry.js'
+import { UsageError } from './errors.js'
+
+/** Logs go to stderr, so stdout carries only the command's result. */
+export function cliLogger(config: Config): Logger {
+  return createLogger(config.logLevel, pino.destination({ fd: 2, sync: true }))
+}
+
+export async function withSql<T>(config: Config, run: (sql: Sql) => Promise<T>): Promise<T> {
+  const sql = createDb(config.databaseUrl, { max: 2, applicationName: 'gwb-cli' })
+  try {
+    return await run(sql)
+  } finally {
+    await closeDb(sql)
+  }
+}
+
+/** Postgres plus the tenant directory (Redis), for commands that must invalidate caches. */
+export async function withDirectory<T>(
+  config: Config,
+  run: (sql: Sql, directory: TenantDirectory) => Promise<T>,
+): Promise<T> {
+  return withSql(config, async (sql) => {
+    const redis = createRedis(config.redisUrl)
+    const cache = createCache(redis, { prefix: '', logger: cliLogger(config) })
+    try {
+      const directory = createTenantDirectory({ sql, cache, key: config.credentialsKey, localTtlMs: 1 })
+      return await run(sql, directory)
+    } finally {
+      await cache.close()
+      redis.disconnect()
+    }
+  })
+}
+
+export interface KafkaContext {
+  kafka: Kafka
+  codec: TopicCodec
+  specs: TopicSpec[]
+  log: Logger
+}
+
+export async function withKafka<T>(config: Config, run: (k: KafkaContext) => Promise<T>): Promise<T> {
+  const log = cliLogger(config)
+  const specs = topicCatalog(config.kafka.topics)
+  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap())
+  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cli`, log })
+  return run({ kafka, codec, specs, log })
+}
+
+export async function withProducer<T>(kafka: Kafka, run: (p: RecordProducer) => Promise<T>): Promise<T> {
+  const producer = await createRecordProducer(kafka, { lingerMs: 5 })
+  try {
+    return await run(producer)
+  } finally {
+    await producer.close()
+  }
+}
+
+/**
+ * A topic flag: the stable short name (`genesys-outbound`) or the full name with the configured
+ * prefix. Only topics of the catalog are accepted, so a typo names the choices.
+ */
+export function resolveTopic(command: string, config: Config, specs: readonly TopicSpec[], name: string): TopicSpec {
+  const prefix = topicPrefix(config)
+  const hit = specs.find((s) => s.topic === name || s.topic === `${prefix}${name}`)
+  if (hit !== undefined) return hit
+  const choices = specs.map((s) => s.topic.slice(prefix.length)).join(', ')
+  throw new UsageError(`${command}: unknown topic "${name}"; one of ${choices}`)
+}
+
+export function topicPrefix(config: Config): string {
+  const t = config.kafka.topics.genesysOutbound
+  return t.slice(0, t.length - 'genesys-outbound'.length)
+}

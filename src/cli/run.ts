@@ -1,0 +1,103 @@
+import { loadConfig, type Config } from '../config/config.js'
+import type { Env } from '../config/parse-env.js'
+import { errorMessage, isBridgeError } from '../errors.js'
+import { archive, archiveHelp } from './commands/archive.js'
+import { deadLetters, deadLettersHelp } from './commands/dead-letters.js'
+import { migrateCommand, migrateHelp } from './commands/migrate.js'
+import { replay, replayHelp } from './commands/replay.js'
+import { retention, retentionHelp } from './commands/retention.js'
+import { tenants, tenantsHelp } from './commands/tenants.js'
+import { CliFailure, UsageError } from './errors.js'
+import type { Command, Output } from './io.js'
+
+interface Entry {
+  run: Command
+  help: string
+  summary: string
+}
+
+export const commands: Record<string, Entry> = {
+  migrate: { run: migrateCommand, help: migrateHelp, summary: 'apply the database migrations' },
+  tenants: { run: tenants, help: tenantsHelp, summary: 'add, list, show, disable, enable, rotate tenants' },
+  replay: { run: replay, help: replayHelp, summary: 'replay a topic by offset or time range' },
+  archive: { run: archive, help: archiveHelp, summary: 'replay raw webhooks from the S3 archive' },
+  'dead-letters': { run: deadLetters, help: deadLettersHelp, summary: 'list and re-drive dead letters' },
+  retention: { run: retention, help: retentionHelp, summary: 'apply the archive retention' },
+}
+
+export function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((c) => c.length))
+  const list = Object.entries(commands)
+    .map(([name, e]) => `  ${name.padEnd(width)}  ${e.summary}`)
+    .join('\n')
+  return `usage: gwb <command> [options]   (gwb <command> --help for its options)
+
+${list}
+
+Configuration comes from the same environment variables as the bridge (see docs/cli.md).
+Exit codes: 0 done, 1 failed, 2 usage or configuration error.
+`
+}
+
+const isHelp = (a: string | undefined): boolean => a === '--help' || a === '-h' || a === 'help'
+
+/**
+ * The whole CLI as a function: parses the command line, loads the configuration from `env` once,
+ * runs the command and maps every expected error to a message and an exit code (never a stack).
+ */
+export async function runCli(argv: readonly string[], env: Env, out: Output, err: Output): Promise<number> {
+  const [name, ...args] = argv
+  if (name === undefined || isHelp(name)) {
+    ;(name === undefined ? err : out).write(usage())
+    return name === undefined ? 2 : 0
+  }
+  const entry = commands[name]
+  if (entry === undefined) {
+    err.write(`gwb: unknown command "${name}"\n\n${usage()}`)
+    return 2
+  }
+  if (args.some(isHelp)) {
+    out.write(entry.help)
+    return 0
+  }
+  let config: Config
+  try {
+    config = loadConfig(env)
+  } catch (e) {
+    err.write(`gwb: ${errorMessage(e)}\n`)
+    return 2
+  }
+  return runCommand(entry.run, config, args, out, err)
+}
+
+export async function runCommand(
+  command: Command,
+  config: Config,
+  args: readonly string[],
+  out: Output,
+  err: Output,
+): Promise<number> {
+  try {
+    await command(config, args, out)
+    return 0
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err.write(`gwb ${e.message}\n(see --help)\n`)
+      return 2
+    }
+    if (e instanceof CliFailure) {
+      err.write(`gwb: ${e.message}\n`)
+      return 1
+    }
+    err.write(`gwb: failed: ${isBridgeError(e) ? `${e.code}: ` : ''}${errorMessage(e)}\n`)
+    if (env_debug()) err.write(`${e instanceof Error ? (e.stack ?? '') : ''}\n`)
+    return 1
+  }
+}
+
+/** Stacks only on request; the entry point sets this from GWB_DEBUG. */
+let debug = false
+export const setDebug = (on: boolean): void => {
+  debug = on
+}
+const env_debug = (): boolean => debug
