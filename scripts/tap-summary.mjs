@@ -1,31 +1,37 @@
 // Reads a TAP stream (tap --reporter=tap), passes it through, and ends with "N passed, N failed".
-// A test is each t.test() block of a file (indent 4); a file that fails without a failing block
-// (a crash or timeout) counts as one failed test, and so does each failed check (--extra-failed).
+// A test is a t.test() block with no blocks inside it (a leaf), or a file with no blocks. A block
+// or file that fails while all its children passed (a crash, a timeout, a bad plan) counts as one
+// more failed test, and so does each failed check given by --extra-failed (build, lint, types).
 import { createInterface } from 'node:readline'
 
 const extraIdx = process.argv.indexOf('--extra-failed')
 const extraFailed = extraIdx === -1 ? 0 : Number(process.argv[extraIdx + 1] ?? 0)
 let passed = 0
 let failed = 0
-let fileFailedBlocks = 0
+let skipped = 0
+// Per indent level: did a result line appear among the children / did a child fail?
+const childSeen = new Map()
+const childFailed = new Map()
 
-const rl = createInterface({ input: process.stdin })
-for await (const line of rl) {
+for await (const line of createInterface({ input: process.stdin })) {
   process.stdout.write(`${line}\n`)
-  const block = /^ {4}(not )?ok \d+ /.exec(line)
-  if (block) {
-    if (block[1]) {
-      failed++
-      fileFailedBlocks++
-    } else if (!/# SKIP|# TODO/i.test(line)) passed++
-    continue
-  }
-  const file = /^(not )?ok \d+ /.exec(line)
-  if (file) {
-    if (file[1] && fileFailedBlocks === 0) failed++
-    fileFailedBlocks = 0
-  }
+  const m = /^( *)(not )?ok \d+ .*# time=/.exec(line)
+  if (!m) continue
+  const depth = m[1].length
+  const isFail = m[2] !== undefined
+  const hadChildren = childSeen.get(depth + 4) === true
+  const childrenFailed = childFailed.get(depth + 4) === true
+  childSeen.set(depth + 4, false)
+  childFailed.set(depth + 4, false)
+  childSeen.set(depth, true)
+  if (isFail) childFailed.set(depth, true)
+  if (!hadChildren) {
+    if (isFail) failed++
+    else if (/# SKIP|# TODO/i.test(line)) skipped++
+    else passed++
+  } else if (isFail && !childrenFailed) failed++
 }
 failed += extraFailed
+if (skipped > 0) console.log(`# ${skipped} skipped (not counted as passed)`)
 console.log(`${passed} passed, ${failed} failed`)
 process.exit(failed > 0 || passed === 0 ? 1 : 0)

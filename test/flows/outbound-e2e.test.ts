@@ -1,39 +1,115 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { startHarness } from '../helpers/bridge-harness.js'
+import { BUCKETS } from '../../src/processors/object-keys.js'
+import { startHarness, type Harness } from '../helpers/bridge-harness.js'
 
-t.test('a signed text webhook reaches the fake Meta once, tracked and archived', async (t) => {
+const customer = '447700900123'
+
+async function trackingRow(h: Harness, id: string, want: string) {
+  const sql = h.bridge.resources.sql
+  for (let i = 0; i < 100; i++) {
+    const rows = await sql<{ status: string; wamid: string | null }[]>`
+      select status, wamid from message_tracking where direction = 'outbound' and genesys_message_id = ${id}`
+    if (rows[0]?.status === want) return rows[0]
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`tracking row ${id} never reached ${want}`)
+}
+
+t.test('outbound flow on the real stack', async (t) => {
   const h = await startHarness()
   t.teardown(() => h.close())
-  const conversationId = randomUUID()
-  const body = h.genesys.buildOutbound({
-    integrationId: h.tenant.genesys.integrationId,
-    conversationId,
-    toId: '447700900123',
-    text: 'We can help you with that',
-  })
-  const res = await h.postGenesys(body)
-  t.equal(res.status, 200, res.body)
 
-  const got = await h.meta.waitFor((r) => r.status === 200, 20_000)
-  t.same(got.body, {
-    messaging_product: 'whatsapp',
-    recipient_type: 'individual',
-    to: '447700900123',
-    type: 'text',
-    text: { preview_url: false, body: 'We can help you with that' },
-  })
-  t.equal(got.token, h.tenant.whatsapp.accessToken)
-  t.equal(got.phoneNumberId, h.tenant.whatsapp.phoneNumberId)
+  t.test(
+    'a signed text webhook reaches the fake Meta once, with a tracking row and an archived raw object',
+    async (t) => {
+      const conversationId = randomUUID()
+      const body = h.genesys.buildOutbound({
+        integrationId: h.tenant.genesys.integrationId,
+        conversationId,
+        toId: customer,
+        text: 'We can help you with that',
+      })
+      const raw = JSON.stringify(body)
+      const res = await h.postGenesys(body, { raw })
+      t.equal(res.status, 200, res.body)
 
-  const id = (body as { id: string }).id
-  const sql = h.bridge.resources.sql
-  let row: { status: string; wamid: string | null }[] = []
-  for (let i = 0; i < 100 && row[0]?.status !== 'sent'; i++) {
-    row =
-      await sql`select status, wamid from message_tracking where direction = 'outbound' and genesys_message_id = ${id}`
-    if (row[0]?.status !== 'sent') await new Promise((r) => setTimeout(r, 100))
-  }
-  t.equal(row[0]?.status, 'sent')
-  t.equal(row[0]?.wamid, got.wamid)
+      const got = await h.meta.waitFor((r) => r.status === 200 && r.raw.includes('We can help you with that'), 20_000)
+      t.same(got.body, {
+        messaging_product: 'whatsapp',
+        recipient_type: 'individual',
+        to: customer,
+        type: 'text',
+        text: { preview_url: false, body: 'We can help you with that' },
+      })
+      t.equal(got.token, h.tenant.whatsapp.accessToken, 'the tenant’s WhatsApp token')
+      t.equal(got.phoneNumberId, h.tenant.whatsapp.phoneNumberId)
+
+      const id = (body as { id: string }).id
+      const row = await trackingRow(h, id, 'sent')
+      t.equal(row.wamid, got.wamid, 'the wamid Meta answered is tracked')
+
+      const store = h.bridge.resources.store
+      let keys: string[] = []
+      for (let i = 0; i < 100 && keys.length === 0; i++) {
+        keys = (await store.listObjects(BUCKETS.webhooksOutbound, `${h.tenant.id}/`))
+          .map((o) => o.key)
+          .filter((k) => k.includes(conversationId))
+        if (keys.length === 0) await new Promise((r) => setTimeout(r, 100))
+      }
+      t.equal(keys.length, 1, 'one archived object for the webhook')
+      const archived = await store.getObject(BUCKETS.webhooksOutbound, keys[0] as string)
+      t.equal(archived.toString(), raw, 'archived bytes are the raw body exactly')
+    },
+  )
+
+  t.test('an attachment (PDF) reaches Meta as a document link whose bytes equal the original', async (t) => {
+    const pdf = Buffer.concat([
+      Buffer.from('%PDF-1.4\n'),
+      Buffer.from(randomUUID().repeat(500)),
+      Buffer.from('\n%%EOF'),
+    ])
+    const url = h.genesys.addDownload(pdf, 'application/pdf', { requireAuth: true, filename: 'invoice.pdf' })
+    const body = h.genesys.buildOutbound({
+      integrationId: h.tenant.genesys.integrationId,
+      conversationId: randomUUID(),
+      toId: customer,
+      text: 'Here is your invoice',
+      attachment: { url, mime: 'application/pdf', mediaType: 'File', filename: 'invoice.pdf' },
+    })
+    t.equal((await h.postGenesys(body)).status, 200)
+    const got = await h.meta.waitFor((r) => r.status === 200 && r.raw.includes('invoice.pdf'), 20_000)
+    const sent = got.body as { type: string; document: { link: string; filename: string; caption?: string } }
+    t.equal(sent.type, 'document')
+    t.equal(sent.document.filename, 'invoice.pdf')
+    t.equal(sent.document.caption, 'Here is your invoice')
+    t.match(sent.document.link, /^http:\/\/127\.0\.0\.1:\d+\/media-outbound\//, 'a presigned link to our copy')
+    for (let i = 0; i < 50 && got.linkStatus === undefined; i++) await new Promise((r) => setTimeout(r, 100))
+    t.equal(got.linkStatus, 200, 'the fake Meta could download the link')
+    t.ok(got.linkBody?.equals(pdf), 'downloaded bytes equal the original attachment')
+  })
+
+  t.test('the same webhook posted twice is sent once', async (t) => {
+    const body = h.genesys.buildOutbound({
+      integrationId: h.tenant.genesys.integrationId,
+      conversationId: randomUUID(),
+      toId: customer,
+      text: `twice ${randomUUID()}`,
+    })
+    const id = (body as { id: string }).id
+    t.equal((await h.postGenesys(body)).status, 200)
+    await trackingRow(h, id, 'sent')
+    t.equal((await h.postGenesys(body)).status, 200, 'a Genesys retry is acknowledged')
+    // A third copy after the second: when it has been handled, the second surely has been too.
+    const marker = h.genesys.buildOutbound({
+      integrationId: h.tenant.genesys.integrationId,
+      conversationId: (body as { conversationId: string }).conversationId,
+      toId: customer,
+      text: `marker ${randomUUID()}`,
+    })
+    t.equal((await h.postGenesys(marker)).status, 200)
+    await trackingRow(h, (marker as { id: string }).id, 'sent')
+    const text = (body as { text: string }).text
+    t.equal(h.meta.received.filter((r) => r.raw.includes(text)).length, 1, 'the customer got it once')
+  })
 })

@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto'
+import type { Kafka } from 'kafkajs'
+import type { RecordName, RecordTypes } from '../../src/schemas/catalog.js'
+import type { TopicCodec } from '../../src/sinks/schema-registry.js'
+
+/** Reads a topic from the beginning until `predicate` holds for a decoded record, or times out. */
+export async function waitForRecord<N extends RecordName>(
+  kafka: Kafka,
+  codec: TopicCodec,
+  topic: string,
+  predicate: (r: RecordTypes[N]) => boolean,
+  timeoutMs = 20_000,
+): Promise<RecordTypes[N]> {
+  const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}` })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  const seen: RecordTypes[N][] = []
+  try {
+    return await new Promise<RecordTypes[N]>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`no matching record on ${topic} within ${timeoutMs} ms; saw ${JSON.stringify(seen)}`)),
+        timeoutMs,
+      )
+      void consumer.run({
+        eachMessage: async ({ message }) => {
+          if (message.value === null) return
+          const r = await codec.decode<N>(topic, message.value)
+          seen.push(r)
+          if (predicate(r)) {
+            clearTimeout(timer)
+            resolve(r)
+          }
+        },
+      })
+    })
+  } finally {
+    await consumer.disconnect()
+  }
+}
+
+/** Sum of the high watermarks of a topic: grows by one per record produced. */
+export async function topicSize(kafka: Kafka, topic: string): Promise<number> {
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic)
+    return offsets.reduce((n, o) => n + Number(o.high), 0)
+  } finally {
+    await admin.disconnect()
+  }
+}
