@@ -1,7 +1,7 @@
 import { deadLetterTopic, type Config } from '../config/config.js'
 import { startConsumerGroup, type RunningGroup } from '../consumer/consumer-group.js'
 import type { FlowHandler } from '../consumer/record-runner.js'
-import { BridgeError } from '../errors.js'
+import { BridgeError, errorMessage } from '../errors.js'
 import { archiveFlow } from '../flows/archive.js'
 import { inboundFlow, type InboundPorts } from '../flows/inbound.js'
 import { outboundFlow, type OutboundPorts } from '../flows/outbound.js'
@@ -63,8 +63,13 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
           const active = (await listTenants(r.sql)).filter(
             (x) => x.status === 'active' && (tenantId === undefined || x.id === tenantId),
           )
-          const creds = await Promise.all(active.map((x) => r.directory.whatsappCredentials(x.id)))
-          return creds.flatMap((c) => (c === undefined ? [] : [c.verifyToken]))
+          // One tenant with unreadable credentials must not stop every other tenant's handshake.
+          const creds = await Promise.allSettled(active.map((x) => r.directory.whatsappCredentials(x.id)))
+          return creds.flatMap((c, i) => {
+            if (c.status === 'fulfilled') return c.value === undefined ? [] : [c.value.verifyToken]
+            log.warn({ tenantId: active[i]?.id, err: errorMessage(c.reason) }, 'verify token unreadable')
+            return []
+          })
         },
         produce: (records) => r.producer.sendAll(records.map((rec) => metaRecord(r, rec))),
       }),

@@ -4,7 +4,8 @@ import { startBridge, type RunningBridge } from '../../src/app/bridge.js'
 import type { Config } from '../../src/config/config.js'
 import { createFakeGenesys, type FakeGenesys } from '../../src/fakes/fake-genesys.js'
 import { createFakeMeta, type FakeMeta } from '../../src/fakes/fake-meta.js'
-import { signGenesys } from '../../src/fakes/sign.js'
+import { metaJson } from '../../src/fakes/meta-webhooks.js'
+import { signGenesys, signMeta } from '../../src/fakes/sign.js'
 import type { TenantSpec } from '../../src/processors/tenant-spec.js'
 import { upsertTenant } from '../../src/sinks/db/tenants.js'
 import { testConfig, testLog } from './stack.js'
@@ -18,6 +19,16 @@ export interface Harness {
   url: string
   /** Posts a body to /webhook/genesys signed with the tenant's secret (or the given signature). */
   postGenesys: (body: unknown, opts?: { signature?: string; raw?: string }) => Promise<{ status: number; body: string }>
+  /**
+   * Posts a Meta webhook to /webhook/meta, serialised as Meta does and signed with the app secret of
+   * `opts.tenant` (default: the harness tenant), or with the given signature / raw body.
+   */
+  postMeta: (
+    payload: unknown,
+    opts?: { signature?: string; raw?: string; tenant?: TenantSpec },
+  ) => Promise<{ status: number; body: string }>
+  /** GET /webhook/meta with the given query string. */
+  getMeta: (query: string) => Promise<{ status: number; body: string; contentType: string | undefined }>
   newTenant: (overrides?: Partial<TenantSpec>) => Promise<TenantSpec>
   close: () => Promise<void>
 }
@@ -93,6 +104,25 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
         body: raw,
       })
       return { status: res.statusCode, body: await res.body.text() }
+    },
+    async postMeta(payload, opts = {}) {
+      const raw = opts.raw ?? metaJson(payload)
+      const secret = (opts.tenant ?? tenant).whatsapp.appSecret
+      const res = await request(`${url}/webhook/meta`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-hub-signature-256': opts.signature ?? signMeta(raw, secret) },
+        body: raw,
+      })
+      return { status: res.statusCode, body: await res.body.text() }
+    },
+    async getMeta(query) {
+      const res = await request(`${url}/webhook/meta?${query}`, { method: 'GET' })
+      const ct = res.headers['content-type']
+      return {
+        status: res.statusCode,
+        body: await res.body.text(),
+        contentType: typeof ct === 'string' ? ct : undefined,
+      }
     },
     async close() {
       await bridge.stop()
