@@ -1,0 +1,156 @@
+import type { KafkajsCeiling, ProducerPerformanceResult } from './kafka-ceiling.js'
+import type { LatencySummary } from './stats.js'
+
+export interface StepResult {
+  label: string
+  targetRate: number
+  seconds: number
+  connections: number
+  requests: number
+  /** Responses per second (any status). */
+  achievedRate: number
+  /** 200s per second. */
+  acceptedRate: number
+  /** Arrivals at the fake Meta per second, first send to last arrival. */
+  deliveredRate: number
+  statuses: Record<string, number>
+  errors: number
+  timeouts: number
+  ingestMs: LatencySummary
+  autocannonLatencyMs: { p50: number; p97_5: number; p99: number; max: number }
+  endToEndMs: LatencySummary
+  sent: number
+  delivered: number
+  lost: number
+  duplicated: number
+  outOfOrder: number
+  unacknowledged: number
+  drainedAll: boolean
+  drainSeconds: number
+  bridgeCpuPercent: number
+  bridgePeakRssMb: number
+  /** The machine's 1-minute load average when the step started (other work on the machine shows here). */
+  loadAvg1mAtStart: number
+  holds: boolean
+  why: string[]
+}
+
+export interface IngestCeiling {
+  server: string
+  connections: number
+  seconds: number
+  rate: number
+  errors: number
+  latencyMs: LatencySummary
+  cpuPercent: number
+}
+
+export interface BenchResult {
+  name: string
+  runId: string
+  startedAt: string
+  finishedAt?: string
+  command: string
+  machine: { cpu: string; cores: number; ramGb: number; kernel: string }
+  versions: Record<string, string>
+  settings: {
+    metaLatency: { medianMs: number; p99Ms: number }
+    conversations: number
+    partitions: number
+    outboundProcs: number
+    bridgeEnv: Record<string, string>
+    stepSeconds: number
+    percentiles: string
+    loadGenerator: string
+  }
+  steps: StepResult[]
+  search: { heldRate: number; seconds: number; criterion: string } | undefined
+  ceilings: {
+    ingest: IngestCeiling[]
+    kafkajs: KafkajsCeiling | undefined
+    producerPerformance: ProducerPerformanceResult | undefined
+  }
+  unmatchedArrivals?: number
+}
+
+const n = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : String(v))
+
+/** The generated part of BENCHMARKS.md for one run. Pure. */
+export function renderMarkdown(r: BenchResult, svgPath: string): string {
+  const s = r.settings
+  const env = Object.entries(s.bridgeEnv)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ')
+  const lines: string[] = []
+  lines.push(`### Run \`${r.name}\` (${r.startedAt})`)
+  lines.push('')
+  lines.push(`Command: \`${r.command}\``)
+  lines.push('')
+  lines.push(
+    `Machine: ${r.machine.cpu}, ${r.machine.cores} cores, ${r.machine.ramGb} GB RAM, Linux ${r.machine.kernel}; ` +
+      `every server on it. Versions: ${Object.entries(r.versions)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}.`,
+  )
+  lines.push('')
+  lines.push(
+    `Settings: fake Meta latency median ${s.metaLatency.medianMs} ms / p99 ${s.metaLatency.p99Ms} ms; ` +
+      `${s.conversations} conversations; ${s.partitions} partitions; ${s.outboundProcs} outbound process(es); ` +
+      `bridge env ${env === '' ? '(defaults)' : `\`${env}\``}; ${s.stepSeconds} s per step; ` +
+      `percentiles ${s.percentiles}; load ${s.loadGenerator}.`,
+  )
+  lines.push('')
+  lines.push(
+    '| offered/s | achieved/s | delivered/s | ingest p50 / p95 / p99 / max ms | e2e p50 / p95 / p99 / max ms | errors | lost | dup | out of order | bridge CPU % | peak RSS MB | load avg | holds |',
+  )
+  lines.push('|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|')
+  for (const st of r.steps) {
+    const i = st.ingestMs
+    const e = st.endToEndMs
+    lines.push(
+      `| ${st.targetRate} | ${st.achievedRate} | ${st.deliveredRate} | ${n(i.p50)} / ${n(i.p95)} / ${n(i.p99)} / ${n(i.max)} | ` +
+        `${n(e.p50)} / ${n(e.p95)} / ${n(e.p99)} / ${n(e.max)} | ${st.errors} | ${st.lost} | ${st.duplicated} | ${st.outOfOrder} | ` +
+        `${st.bridgeCpuPercent} | ${st.bridgePeakRssMb} | ${st.loadAvg1mAtStart} | ${st.holds ? 'yes' : `no: ${st.why.join('; ')}`} |`,
+    )
+  }
+  lines.push('')
+  if (r.search !== undefined) {
+    lines.push(
+      `Search: highest rate held for ${r.search.seconds} s: **${r.search.heldRate} req/s** (${r.search.criterion}).`,
+    )
+    lines.push('')
+  }
+  lines.push(`![latency vs rate](${svgPath})`)
+  lines.push('')
+  const c = r.ceilings
+  if (c.ingest.length > 0 || c.kafkajs !== undefined || c.producerPerformance !== undefined) {
+    lines.push('Ceilings measured in the same run (same broker, same record size):')
+    lines.push('')
+    lines.push('| what | rate | latency p50 / p99 / max ms | notes |')
+    lines.push('|---|---:|---|---|')
+    for (const g of c.ingest) {
+      lines.push(
+        `| ingest, ${g.server}, unthrottled, ${g.connections} connections | ${g.rate} req/s | ${n(g.latencyMs.p50)} / ${n(g.latencyMs.p99)} / ${n(g.latencyMs.max)} | ${g.errors} errors, server CPU ${g.cpuPercent}% |`,
+      )
+    }
+    if (c.kafkajs !== undefined) {
+      const k = c.kafkajs
+      lines.push(
+        `| kafkajs produce (project producer: batched sendBatch, acks=-1) | ${k.produceRate} rec/s | – | ${k.records} × ${k.recordBytes} B, ${k.partitions} partitions |`,
+      )
+      lines.push(
+        `| kafkajs produce → consume (eachBatch) | ${k.endToEndRate} rec/s | ${n(k.latencyMs.p50)} / ${n(k.latencyMs.p99)} / ${n(k.latencyMs.max)} | send call to consume |`,
+      )
+    }
+    const p = c.producerPerformance
+    if (p !== undefined) {
+      if (p.available) {
+        lines.push(
+          `| Kafka ProducerPerformance (acks=all, linger.ms=2) | ${n(p.recordsPerSec)} rec/s | ${n(p.p50Ms)} / ${n(p.p99Ms)} / ${n(p.maxLatencyMs)} | \`${p.line ?? ''}\` |`,
+        )
+      } else lines.push(`| Kafka ProducerPerformance | skipped | – | ${p.reason ?? ''} |`)
+    }
+    lines.push('')
+  }
+  return lines.join('\n')
+}
