@@ -419,7 +419,7 @@ async function runStep(rate: number, seconds: number, url: string, label: string
   const from = deliveries.length
   const pids = bridgePids()
   const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0)
-  const loadAvg = Math.round(loadavg()[0] * 100) / 100
+  const loadAvg = Math.round((loadavg()[0] ?? 0) * 100) / 100
   let peakRss = 0
   const rssTimer = setInterval(() => {
     peakRss = Math.max(
