@@ -41,7 +41,7 @@ loss/duplicates/reordering, bridge CPU and RSS, plus Kafka and HTTP ceilings fro
                            e2e p99 < 1.5 s; rates from --search-rates (default 500,1000,1500,2000,3000,4000,5000)
   --meta-latency m,p99     fake Meta latency median,p99 ms (default 150,600)
   --conversations <n>      conversations the load is spread over (default 2000)
-  --connections <n>        autocannon connections (default: max(16, rate/25))
+  --connections <n>        autocannon connections (default: max(32, rate/10))
   --partitions <n>         TOPIC_PARTITIONS (default 12)
   --outbound-procs <n>     bridge processes running the outbound role (default 1: one process, all roles)
   --bridge-env K=V         extra bridge environment (repeatable), e.g. PROCESSING_CONCURRENCY=1024
@@ -391,7 +391,7 @@ async function drive(load: Load): Promise<LoadOutcome> {
     connections: load.connections,
     duration: load.seconds,
     ...(load.rate !== undefined ? { overallRate: load.rate } : {}),
-    ignoreCoordinatedOmission: true,
+    ...(load.rate !== undefined ? { ignoreCoordinatedOmission: true } : {}),
     timeout: 10,
     pipelining: 1,
     setupClient,
@@ -415,7 +415,7 @@ async function drive(load: Load): Promise<LoadOutcome> {
 }
 
 async function runStep(rate: number, seconds: number, url: string, label: string): Promise<StepResult> {
-  const connections = Number(a.connections ?? Math.max(16, Math.ceil(rate / 25)))
+  const connections = Number(a.connections ?? Math.max(32, Math.ceil(rate / 10)))
   const from = deliveries.length
   const pids = bridgePids()
   const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0)
@@ -606,7 +606,7 @@ try {
     for (const r of rates) {
       const s = await runStep(r, duration, url, `step ${r}`)
       result.steps.push(s)
-      if (!s.drainedAll || s.deliveredRate < 0.5 * r) {
+      if (!s.drainedAll || s.deliveredRate < 0.5 * s.acceptedRate) {
         say(`  saturated at ${r} req/s; skipping higher rates`)
         break
       }
