@@ -16,7 +16,7 @@ export const archiveHelp = `usage: gwb archive replay --tenant <id> --since <dat
 
 Reads the raw Genesys webhooks archived in S3 (bucket webhooks-outbound, keys
 {tenant}/{yyyy-MM-dd}/{ms}-{conversation}-{discriminator}.json) received in the range and produces
-them onto genesys-outbound exactly as ingest would. Same dedup semantics as "gwb replay": messages
+them onto genesys-outbound exactly as ingest would (each message id once per run). Same dedup semantics as "gwb replay": messages
 already sent are skipped unless --resend. --until is exclusive (a date means the end of that day).
 `
 
@@ -105,6 +105,7 @@ export async function replayArchive(
     line(out, `archive ${bucket}: ${keys.length} webhook(s) of ${o.tenantId} in range${o.dryRun ? ' (dry run)' : ''}`)
 
     await withKafka(config, async ({ kafka, codec }) => {
+      const seen = new Set<string>()
       const feed = async (send: ((key: string, env: GenesysOutboundEnvelope) => Promise<void>) | undefined) => {
         for (const [i, k] of keys.entries()) {
           const payload = await store.getObject(bucket, k.key)
@@ -121,6 +122,9 @@ export async function replayArchive(
             continue
           }
           if (o.conversation !== undefined && msg.conversationId !== o.conversation) continue
+          // A replayed webhook is archived again under a new key: feed each message once per run.
+          if (seen.has(msg.id)) continue
+          seen.add(msg.id)
           s.matched++
           // The envelope ingest builds (src/ingest/genesys-webhook.ts), receipt time from the key.
           const env: GenesysOutboundEnvelope = {

@@ -123,6 +123,7 @@ export async function runReplay(config: Config, plan: ReplayPlan, out: Output): 
       `replaying ${topic}: ${total} records in range on ${ranges.filter((r) => r.end > r.start).length} partition(s)${plan.dryRun ? ' (dry run)' : ''}${plan.resend ? ' with resend' : ''}`,
     )
     const s: ReplaySummary = { scanned: 0, matched: 0, produced: 0, incomplete: [] }
+    const seen = new Set<string>()
     const run = async (produce: ((key: string | null, value: Buffer) => Promise<void>) | undefined): Promise<void> => {
       let inFlight: Promise<void>[] = []
       const result = await scanRanges(kafka, {
@@ -131,7 +132,7 @@ export async function runReplay(config: Config, plan: ReplayPlan, out: Output): 
         onRecord: async (r) => {
           s.scanned++
           if (r.value !== null) {
-            const value = await select(codec, plan, r.value)
+            const value = await select(codec, plan, r.value, seen)
             if (value !== undefined) {
               s.matched++
               if (produce !== undefined) {
@@ -191,13 +192,20 @@ async function planRanges(
 
 interface Envelope {
   tenantId: string
+  messageId?: string
+  wamid?: string
   conversationId?: string | null
   resend?: boolean
   attempt?: number
 }
 
 /** The bytes to re-produce when the record matches the filter, else undefined. */
-async function select(codec: TopicCodec, plan: ReplayPlan, value: Buffer): Promise<Buffer | undefined> {
+async function select(
+  codec: TopicCodec,
+  plan: ReplayPlan,
+  value: Buffer,
+  seen: Set<string>,
+): Promise<Buffer | undefined> {
   const topic = plan.spec.topic
   const needsDecode = plan.filter.tenant !== undefined || plan.filter.conversation !== undefined || plan.resend
   if (!needsDecode) return value
@@ -211,5 +219,11 @@ async function select(codec: TopicCodec, plan: ReplayPlan, value: Buffer): Promi
   if (plan.filter.tenant !== undefined && env.tenantId !== plan.filter.tenant) return undefined
   if (plan.filter.conversation !== undefined && env.conversationId !== plan.filter.conversation) return undefined
   if (!plan.resend) return value
+  // A range holding a message twice (the original and an earlier replay's copy) resends it once.
+  const id = env.messageId ?? env.wamid
+  if (id !== undefined) {
+    if (seen.has(id)) return undefined
+    seen.add(id)
+  }
   return codec.encode(topic, { ...env, resend: true, attempt: 0 } as never)
 }
