@@ -1,6 +1,7 @@
 import t from 'tap'
 import { randomBytes, randomUUID } from 'node:crypto'
-import { inboundMedia, inboundText, newWamid, statusUpdate } from '../../src/fakes/meta-webhooks.js'
+import { inboundMedia, inboundText, metaJson, newWamid, statusUpdate } from '../../src/fakes/meta-webhooks.js'
+import { BUCKETS } from '../../src/processors/object-keys.js'
 import type { GenesysReceived } from '../../src/fakes/fake-genesys.js'
 import type { TenantSpec } from '../../src/processors/tenant-spec.js'
 import { startHarness, type Harness } from '../helpers/bridge-harness.js'
@@ -183,6 +184,26 @@ t.test('inbound flow end to end', async (t) => {
     )
     await h.genesys.waitFor((r) => r.kind === 'message' && bodyOf(r).text === 'thanks', 20_000)
     t.equal((await h.bridge.resources.mappings.byWa(h.tenant.id, waId))?.conversationId, conversationId)
+  })
+
+  t.test('the raw webhook is archived byte for byte under webhooks-inbound', async (t) => {
+    const tenant = await h.newTenant()
+    const raw = metaJson(
+      h.meta.buildWebhook({
+        phoneNumberId: tenant.whatsapp.phoneNumberId,
+        messages: [inboundText({ from: waIdOf(), body: 'caf\u00e9 \u2615 / archive me' })],
+      }),
+    )
+    t.equal((await h.postMeta(undefined, { raw, tenant })).status, 200)
+    const store = h.bridge.resources.store
+    const objects = await until('archived', async () => {
+      const list = await store.listObjects(BUCKETS.webhooksInbound, `${tenant.id}/`)
+      return list.length > 0 ? list : undefined
+    })
+    t.equal(objects.length, 1)
+    const key = (objects[0] as { key: string }).key
+    t.match(key, tenant.whatsapp.phoneNumberId)
+    t.equal((await store.getObject(BUCKETS.webhooksInbound, key)).toString('utf8'), raw)
   })
 
   t.test('Genesys 429 with Retry-After: 2 is retried no sooner and delivered once', async (t) => {
