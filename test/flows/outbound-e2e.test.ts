@@ -1,20 +1,10 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { BUCKETS } from '../../src/processors/object-keys.js'
-import { startHarness, type Harness } from '../helpers/bridge-harness.js'
+import { startHarness } from '../helpers/bridge-harness.js'
+import { waitForTracking } from '../helpers/tracking.js'
 
 const customer = '447700900123'
-
-async function trackingRow(h: Harness, id: string, want: string) {
-  const sql = h.bridge.resources.sql
-  for (let i = 0; i < 100; i++) {
-    const rows = await sql<{ status: string; wamid: string | null }[]>`
-      select status, wamid from message_tracking where direction = 'outbound' and genesys_message_id = ${id}`
-    if (rows[0]?.status === want) return rows[0]
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error(`tracking row ${id} never reached ${want}`)
-}
 
 t.test('outbound flow on the real stack', async (t) => {
   const h = await startHarness()
@@ -46,7 +36,7 @@ t.test('outbound flow on the real stack', async (t) => {
       t.equal(got.phoneNumberId, h.tenant.whatsapp.phoneNumberId)
 
       const id = (body as { id: string }).id
-      const row = await trackingRow(h, id, 'sent')
+      const row = await waitForTracking(h.bridge.resources.sql, id, 'sent')
       t.equal(row.wamid, got.wamid, 'the wamid Meta answered is tracked')
 
       const store = h.bridge.resources.store
@@ -98,7 +88,7 @@ t.test('outbound flow on the real stack', async (t) => {
     })
     const id = (body as { id: string }).id
     t.equal((await h.postGenesys(body)).status, 200)
-    await trackingRow(h, id, 'sent')
+    await waitForTracking(h.bridge.resources.sql, id, 'sent')
     t.equal((await h.postGenesys(body)).status, 200, 'a Genesys retry is acknowledged')
     // A third copy after the second: when it has been handled, the second surely has been too.
     const marker = h.genesys.buildOutbound({
@@ -108,7 +98,7 @@ t.test('outbound flow on the real stack', async (t) => {
       text: `marker ${randomUUID()}`,
     })
     t.equal((await h.postGenesys(marker)).status, 200)
-    await trackingRow(h, (marker as { id: string }).id, 'sent')
+    await waitForTracking(h.bridge.resources.sql, (marker as { id: string }).id, 'sent')
     const text = (body as { text: string }).text
     t.equal(h.meta.received.filter((r) => r.raw.includes(text)).length, 1, 'the customer got it once')
   })

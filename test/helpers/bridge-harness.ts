@@ -99,7 +99,9 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          'x-hub-signature-256': opts.signature ?? signGenesys(raw, tenant.genesys.webhookSecret),
+          ...(opts.signature === ''
+            ? {}
+            : { 'x-hub-signature-256': opts.signature ?? signGenesys(raw, tenant.genesys.webhookSecret) }),
         },
         body: raw,
       })

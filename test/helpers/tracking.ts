@@ -1,0 +1,28 @@
+import type { Sql } from '../../src/sinks/db/client.js'
+
+export interface TrackingRowView {
+  status: string
+  wamid: string | null
+  attempts: number
+  error_code: string | null
+}
+
+/** Polls the tracking row of an outbound message until it reaches `want` (writes are batched). */
+export async function waitForTracking(
+  sql: Sql,
+  genesysMessageId: string,
+  want: string,
+  timeoutMs = 10_000,
+): Promise<TrackingRowView> {
+  const deadline = Date.now() + timeoutMs
+  let last: TrackingRowView | undefined
+  while (Date.now() < deadline) {
+    const rows = await sql<TrackingRowView[]>`
+      select status, wamid, attempts, error_code from message_tracking
+      where direction = 'outbound' and genesys_message_id = ${genesysMessageId}`
+    last = rows[0]
+    if (last?.status === want) return last
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  throw new Error(`tracking row ${genesysMessageId} is ${last?.status ?? 'missing'}, never ${want}`)
+}
