@@ -110,12 +110,14 @@ export interface ProducerPerformanceResult {
 }
 
 /** Kafka's own org.apache.kafka.tools.ProducerPerformance, if `scripts/services.sh perf-tools` provides it. */
-export function producerPerformance(opts: {
+export async function producerPerformance(opts: {
   root: string
+  brokers: string[]
   topic: string
+  partitions: number
   records: number
   recordBytes: number
-}): ProducerPerformanceResult {
+}): Promise<ProducerPerformanceResult> {
   const got = spawnSync('bash', [join(opts.root, 'scripts/services.sh'), 'perf-tools'], {
     encoding: 'utf8',
     timeout: 600_000,
@@ -124,6 +126,11 @@ export function producerPerformance(opts: {
   if (got.status !== 0 || !existsSync(join(libs, 'VERSION'))) {
     return { available: false, reason: `perf-tools unavailable: ${(got.stderr ?? '').trim().split('\n').pop() ?? ''}` }
   }
+  // The broker does not auto-create topics.
+  const admin = createKafka({ brokers: opts.brokers, clientId: 'gwb-bench-pp', log: pino({ level: 'silent' }) }).admin()
+  await admin.connect()
+  await admin.createTopics({ topics: [{ topic: opts.topic, numPartitions: opts.partitions }], waitForLeaders: true })
+  await admin.disconnect()
   const args = [
     '-Xmx512m',
     '-cp',

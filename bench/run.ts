@@ -638,10 +638,12 @@ try {
       partitions,
     })
     say(`  kafkajs produce→consume: ${JSON.stringify(result.ceilings.kafkajs)}`)
-    result.ceilings.producerPerformance = producerPerformance({
+    result.ceilings.producerPerformance = await producerPerformance({
       root: projectRoot,
+      brokers: [baseEnv['KAFKA_BROKERS'] as string],
       topic: `bench-${runId}-ceiling-pp`,
-      records: quick ? 100_000 : 500_000,
+      partitions,
+      records: quick ? 30_000 : 200_000,
       recordBytes,
     })
     say(`  ProducerPerformance: ${JSON.stringify(result.ceilings.producerPerformance)}`)
