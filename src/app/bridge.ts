@@ -300,7 +300,8 @@ function pendingSweeper(r: Resources) {
       delete from pending_statuses p
       where (p.wamid, p.status) in (
         select q.wamid, q.status from pending_statuses q
-        where exists (select 1 from message_tracking m where m.direction = 'outbound' and m.wamid = q.wamid)
+        where q.payload->>'topic' = ${t.whatsappStatus}
+          and exists (select 1 from message_tracking m where m.direction = 'outbound' and m.wamid = q.wamid)
         order by q.received_at
         limit ${limit}
         for update skip locked)

@@ -84,7 +84,7 @@ export function statusFlow(p: StatusPorts): FlowHandler<Prepared> {
     },
     orderingKey: (record) => record.key?.toString() ?? `${record.partition}`,
 
-    async handle(prepared, attempt) {
+    async handle(prepared, attempt, record) {
       const { env, status, error } = prepared
       if (status === undefined) return drop(`status ${env.status} is not tracked`)
       if (prepared.receipt === undefined) {
@@ -101,7 +101,9 @@ export function statusFlow(p: StatusPorts): FlowHandler<Prepared> {
           if (attempt < p.parkAtAttempt) {
             return retry(new BridgeError('GWB_NO_MAPPING', `send of ${env.wamid} not recorded yet`, { canRetry: true }))
           }
-          await stage('park', () => p.savePending({ wamid: env.wamid, status, payload: pendingPayload(env) }))
+          await stage('park', () =>
+            p.savePending({ wamid: env.wamid, status, payload: pendingPayload(env, record.topic) }),
+          )
           pending?.inc({ event: 'parked' })
           return drop('send not recorded yet: parked in pending_statuses')
         }
@@ -187,9 +189,13 @@ function errorText(e: Prepared['error']): string {
 // ---------------------------------------------------------------------------------------------------
 // Pending statuses
 
-/** The parked envelope, so the sweeper can put it back on the topic exactly as it came. */
-function pendingPayload(env: WhatsAppStatusEnvelope): JSONValue {
+/**
+ * The parked envelope, so the sweeper can put it back exactly as it came, and the topic it came
+ * from: installs sharing one database (topic prefixes) each re-drive only their own.
+ */
+function pendingPayload(env: WhatsAppStatusEnvelope, topic: string): JSONValue {
   return {
+    topic,
     tenantId: env.tenantId,
     phoneNumberId: env.phoneNumberId,
     waId: env.waId,
@@ -229,7 +235,7 @@ export function envelopeOfPending(p: PendingStatus): WhatsAppStatusEnvelope | un
 }
 
 export interface PendingSweeperPorts {
-  /** Removes and returns the parked statuses whose wamid is tracked now (at most `limit`). */
+  /** Removes and returns this topic's parked statuses whose wamid is tracked now (at most `limit`). */
   takeReady: (limit: number) => Promise<PendingStatus[]>
   /** Puts statuses back (a re-produce that failed). */
   restore: (items: PendingStatus[]) => Promise<void>
