@@ -12,12 +12,14 @@ import { metaWebhookRoutes, type MetaIngestRecord } from '../ingest/meta-webhook
 import type { Logger } from '../log.js'
 import { createMetrics } from '../metrics.js'
 import { BUCKETS } from '../processors/object-keys.js'
+import { createSemaphore } from '../semaphore.js'
 import { failedReceipt } from '../processors/build-receipt.js'
 import { parseMetaWebhook, splitMetaWebhook } from '../processors/split-meta-webhook.js'
 import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.js'
 import { listTenants } from '../sinks/db/tenants.js'
 import {
   createStatusApplier,
+  lookupByMessageIds,
   savePendingStatus,
   sweepPendingStatuses,
   type PendingStatus,
@@ -210,6 +212,10 @@ function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publishError'
     rehostMedia: (tenantId, need) => r.media.outbound(tenantId, need),
     claimer: r.claimer,
     tracking: r.tracking,
+    claimState: async (messageId) => (await lookupByMessageIds(r.sql, 'outbound', [messageId])).get(messageId),
+    sendSlots: createSemaphore(r.config.meta.connections),
+    // Longer than a Meta call can take, so a live owner finishing its send is never reported in doubt.
+    claimLeaseMs: r.config.meta.timeoutMs * 2,
     meta: r.meta,
     touchActivity: (id, at) => r.toucher.touch(id, at),
     sendFailedReceipt: async (tenantId, f) => {

@@ -12,6 +12,7 @@ import type { GenesysOutbound, GenesysReasonCode } from '../processors/types/gen
 import type { BridgeErrorEvent, DeadLetter, GenesysOutboundEnvelope } from '../schemas/records.generated.js'
 import type { Claimer, TrackingWriter } from '../sinks/db/tracking.js'
 import type { MetaClient } from '../sinks/meta-client.js'
+import type { Semaphore } from '../semaphore.js'
 import { deadLetterRecord, errorEvent } from './failure-events.js'
 
 export interface ConversationMapping {
@@ -31,6 +32,15 @@ export interface OutboundPorts {
   rehostMedia: (tenantId: string, need: MediaNeed) => Promise<StageResult<string>>
   claimer: Claimer
   tracking: TrackingWriter
+  /** Status and claim time of a message someone else claimed (for in-doubt decisions). */
+  claimState: (messageId: string) => Promise<{ status: string; claimedAt: Date | null } | undefined>
+  /**
+   * One slot per connection to Meta, taken BEFORE the claim: a claimed message must go on the
+   * wire at once, not wait in a connection queue, because a crash between claim and send loses it.
+   */
+  sendSlots: Semaphore
+  /** How long a claim held by another owner may stay unresolved before it counts as in doubt. */
+  claimLeaseMs: number
   meta: MetaClient
   sendFailedReceipt: (
     tenantId: string,
@@ -73,6 +83,35 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
     const learned = { tenantId: env.tenantId, conversationId: conv, waId: env.toId, phoneNumberId: creds.phoneNumberId }
     await p.learnMapping(learned)
     return learned
+  }
+
+  /**
+   * Someone else holds the claim. A finished message (sent, failed, dead-lettered) is a duplicate.
+   * A claim still open is either another member finishing it during a rebalance (wait, so this
+   * conversation's next message cannot overtake it) or a member that died between claim and answer:
+   * then Meta may or may not have it, and with no idempotency key a resend could double it. After
+   * the lease it is reported in doubt (errors topic) and not resent; an operator can resend it.
+   */
+  const heldElsewhere = async (env: GenesysOutboundEnvelope): Promise<StageResult<unknown>> => {
+    const deadline = p.now() + p.claimLeaseMs
+    for (;;) {
+      const state = await p.claimState(env.messageId)
+      if (state === undefined || state.status !== 'claimed') return drop('already handled (dedup claim held)')
+      const claimedAt = state.claimedAt?.getTime() ?? 0
+      if (p.now() >= Math.max(deadline, claimedAt + p.claimLeaseMs)) {
+        p.log.warn({ messageId: env.messageId, tenantId: env.tenantId }, 'send outcome in doubt; not resent')
+        return fail(
+          new BridgeError(
+            'GWB_SEND_IN_DOUBT',
+            'a previous owner claimed this message and stopped before recording the outcome; not resent',
+            {
+              details: { inDoubt: true },
+            },
+          ),
+        )
+      }
+      await new Promise((r) => setTimeout(r, 200))
+    }
   }
 
   return {
@@ -119,16 +158,29 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
           reason: 'explicit resend (replay)',
         })
       }
-      const claim = { tenantId: env.tenantId, direction: 'outbound' as const, messageId: env.messageId }
-      const owned = await stage('claim', () =>
-        p.claimer.claim({ ...claim, conversationId: mapping.conversationId, waId: mapping.waId }),
-      )
-      if (!owned) return drop('already sent or in flight (dedup claim held)')
-
       const creds = await p.whatsappCredentials(env.tenantId)
-      const res = await stage('send', () =>
-        p.meta.sendMessage({ phoneNumberId: creds.phoneNumberId, accessToken: creds.accessToken, body: body.value }),
-      )
+      const release = await p.sendSlots.acquire()
+      let res: Awaited<ReturnType<MetaClient['sendMessage']>>
+      try {
+        const owned = await stage('claim', () =>
+          p.claimer.claim({
+            tenantId: env.tenantId,
+            direction: 'outbound',
+            messageId: env.messageId,
+            conversationId: mapping.conversationId,
+            waId: mapping.waId,
+          }),
+        )
+        if (!owned) {
+          release()
+          return await heldElsewhere(env)
+        }
+        res = await stage('send', () =>
+          p.meta.sendMessage({ phoneNumberId: creds.phoneNumberId, accessToken: creds.accessToken, body: body.value }),
+        )
+      } finally {
+        release()
+      }
       if (res.ok) {
         p.metrics?.endToEnd.observe({ flow: 'outbound' }, (p.now() - env.receivedAtMs) / 1000)
         await stage('track', () =>
@@ -165,6 +217,8 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
 
     async onFail({ env }, error, record, attempts) {
       await p.publishError(errorEvent(record, error, ids(env), attempts, p.now()))
+      // In doubt: it may have been delivered, so neither the row nor the agent is told it failed.
+      if (error.code === 'GWB_SEND_IN_DOUBT') return
       // Failures before the claim (no mapping, bad content) have no row yet: claiming creates it,
       // and a row that exists already is just marked.
       await p.claimer.claim({ tenantId: env.tenantId, direction: 'outbound', messageId: env.messageId })
