@@ -120,7 +120,7 @@ export function loadConfig(env: Env): Config {
     meta: {
       graphUrl: r.url('META_GRAPH_URL', 'https://graph.facebook.com', ['http:', 'https:']),
       apiVersion: r.string('META_API_VERSION', 'v21.0'),
-      connections: r.int('META_CONNECTIONS', 64, 1, 1024),
+      connections: r.int('META_CONNECTIONS', 512, 1, 4096),
       timeoutMs: r.int('META_TIMEOUT_MS', 10_000, 100, 120_000),
     },
     genesys: {
@@ -132,7 +132,7 @@ export function loadConfig(env: Env): Config {
       timeoutMs: r.int('GENESYS_TIMEOUT_MS', 10_000, 100, 120_000),
     },
     processing: {
-      concurrency: r.int('PROCESSING_CONCURRENCY', 256, 1, 10_000),
+      concurrency: r.int('PROCESSING_CONCURRENCY', 2048, 1, 20_000),
       maxAttempts: r.int('MAX_ATTEMPTS', 3, 1, 20),
       retryBaseMs: r.int('RETRY_BASE_MS', 500, 1, 600_000),
       retryMaxMs: r.int('RETRY_MAX_MS', 30_000, 1, 3_600_000),

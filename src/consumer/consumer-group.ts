@@ -37,7 +37,8 @@ export async function startConsumerGroup<T>(
   const consumer = kafka.consumer({
     groupId: opts.groupId,
     allowAutoTopicCreation: false,
-    sessionTimeout: 30_000,
+    // A killed member holds its partitions until the session times out: keep that pause short.
+    sessionTimeout: 10_000,
     heartbeatInterval: 3000,
     maxWaitTimeInMs: 50,
     maxBytesPerPartition: 1024 * 1024,

@@ -8,11 +8,14 @@ import { metaJson } from '../../src/fakes/meta-webhooks.js'
 import { signGenesys, signMeta } from '../../src/fakes/sign.js'
 import type { TenantSpec } from '../../src/processors/tenant-spec.js'
 import { upsertTenant } from '../../src/sinks/db/tenants.js'
-import { testConfig, testLog } from './stack.js'
+import { testEnv, testLog } from './stack.js'
+import { loadConfig } from '../../src/config/config.js'
 
 export interface Harness {
   bridge: RunningBridge
   config: Config
+  /** The environment the bridge was configured from: give it to child bridge processes. */
+  env: Record<string, string>
   meta: FakeMeta
   genesys: FakeGenesys
   tenant: TenantSpec
@@ -59,10 +62,10 @@ export function tenantSpec(): TenantSpec {
 }
 
 /** A bridge on the real stack (own topics, groups and tenant), with both fakes in front of it. */
-export async function startHarness(env: Record<string, string> = {}): Promise<Harness> {
+export async function startHarness(envOverrides: Record<string, string> = {}): Promise<Harness> {
   const meta = await createFakeMeta({ latency: 5 })
   const genesys = await createFakeGenesys({})
-  const config = testConfig({
+  const env = testEnv({
     HTTP_PORT: '0',
     HTTP_HOST: '127.0.0.1',
     TOPIC_PARTITIONS: '4',
@@ -71,8 +74,9 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
     GENESYS_LOGIN_URL: genesys.loginUrl,
     RETRY_BASE_MS: '50',
     RETRY_MAX_MS: '400',
-    ...env,
+    ...envOverrides,
   })
+  const config = loadConfig(env)
   const bridge = await startBridge(config, testLog)
   const url = `http://127.0.0.1:${bridge.port}`
 
@@ -88,6 +92,7 @@ export async function startHarness(env: Record<string, string> = {}): Promise<Ha
   return {
     bridge,
     config,
+    env,
     meta,
     genesys,
     tenant,

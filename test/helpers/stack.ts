@@ -4,7 +4,12 @@ import { loadConfig, type Config } from '../../src/config/config.js'
 
 /** Endpoints come from the environment (scripts/services.sh env), with the script's defaults. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({
+  return loadConfig(testEnv(overrides))
+}
+
+/** The environment of a test bridge: also what a child bridge process of the same test gets. */
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  return {
     S3_ACCESS_KEY: 'gwb-local',
     S3_SECRET_KEY: 'gwb-local-secret-key',
     CREDENTIALS_KEY: Buffer.alloc(32, 42).toString('base64'),
@@ -13,7 +18,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     TOPIC_PREFIX: `t-${randomUUID().slice(0, 8)}-`,
     LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
     ...overrides,
-  })
+  }
 }
 
 function pickEnv(): Record<string, string> {

@@ -1,4 +1,4 @@
-import { CompressionTypes, type Kafka, type Producer } from 'kafkajs'
+import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafkajs'
 import { createBatcher } from '../../batcher.js'
 import { BridgeError, errorMessage } from '../../errors.js'
 import type { Metrics } from '../../metrics.js'
@@ -26,7 +26,13 @@ export async function createRecordProducer(
   kafka: Kafka,
   opts: { lingerMs: number; maxBatch?: number; metrics?: Metrics; timeoutMs?: number },
 ): Promise<RecordProducer> {
-  const producer: Producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false })
+  const producer: Producer = kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    // murmur2 like the Java client, so every producer of a topic (ingest, CLI replay, other tools) maps a key to the same partition.
+    createPartitioner: Partitioners.DefaultPartitioner,
+  })
   await producer.connect()
   const timeoutMs = opts.timeoutMs ?? 5000
 
