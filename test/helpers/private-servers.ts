@@ -1,0 +1,389 @@
+/**
+ * Private instances of the real servers for fault tests: same installed binaries as
+ * scripts/services.sh (Kafka and S3Proxy jars under .services/, the machine's PostgreSQL 15 and
+ * Redis 7), each with its own data folder and free port, so a test can stop and restart its own
+ * server without touching the shared ones that other tests use. Every instance is killed at
+ * teardown and, as a last resort, when the test process exits.
+ */
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createConnection, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { Kafka, logLevel } from 'kafkajs'
+import { projectRoot } from '../../src/paths.js'
+
+const run = promisify(execFile)
+const services = join(projectRoot, '.services')
+const confDir = join(projectRoot, 'scripts/services')
+const PG_BIN = process.env['PG_BIN'] ?? '/usr/lib/postgresql/15/bin'
+
+export interface PrivateServer {
+  readonly name: string
+  readonly port: number
+  /** The value for the bridge's env variable (KAFKA_BROKERS, DATABASE_URL, REDIS_URL, S3_ENDPOINT). */
+  readonly endpoint: string
+  readonly dir: string
+  /** Starts it (first start included) and resolves once it serves. */
+  start: () => Promise<void>
+  /** Stops it; `kill` is SIGKILL (or `pg_ctl -m immediate`), otherwise a clean stop. */
+  stop: (how?: 'clean' | 'kill') => Promise<void>
+  readonly running: boolean
+  /** Stops it if running and removes its data folder. */
+  close: () => Promise<void>
+}
+
+/** Last resort when a test process dies without its teardown: no private server outlives it. */
+const exitHooks = new Set<() => void>()
+process.on('exit', () => {
+  for (const h of exitHooks) {
+    try {
+      h()
+    } catch {
+      // best effort
+    }
+  }
+})
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.unref()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address()
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+async function waitUntil(what: string, check: () => Promise<boolean>, timeoutMs: number, alive?: () => boolean) {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    if (alive !== undefined && !alive()) throw new Error(`${what} exited before it was ready`)
+    if (await check().catch(() => false)) return
+    if (Date.now() > deadline) throw new Error(`${what} not ready after ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 250))
+  }
+}
+
+/** Sends `payload` to a TCP port and resolves with what came back first (or '' on error). */
+function tcpAsk(port: number, payload: string, timeoutMs = 1000): Promise<string> {
+  return new Promise((resolve) => {
+    const sock = createConnection({ host: '127.0.0.1', port })
+    const done = (v: string): void => {
+      sock.destroy()
+      resolve(v)
+    }
+    sock.setTimeout(timeoutMs, () => done(''))
+    sock.on('error', () => done(''))
+    sock.on('connect', () => sock.write(payload))
+    sock.on('data', (d) => done(d.toString()))
+  })
+}
+
+const privateDir = (name: string): string => {
+  const dir = join(services, 'private', `${name}-${randomBytes(4).toString('hex')}`)
+  mkdirSync(dir, { recursive: true })
+  return dir
+}
+
+/** A server that is a child process of the test: start spawns it, stop signals it. */
+function childServer(opts: {
+  name: string
+  port: number
+  endpoint: string
+  dir: string
+  command: () => { cmd: string; args: string[]; env?: NodeJS.ProcessEnv }
+  ready: () => Promise<boolean>
+  readyTimeoutMs: number
+}): PrivateServer {
+  let child: ChildProcess | undefined
+  let exited: Promise<void> = Promise.resolve()
+  let out = ''
+  const kill = (): void => {
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  }
+  const server: PrivateServer = {
+    name: opts.name,
+    port: opts.port,
+    endpoint: opts.endpoint,
+    dir: opts.dir,
+    get running() {
+      return child !== undefined && child.exitCode === null && child.signalCode === null
+    },
+    async start() {
+      if (server.running) return
+      const { cmd, args, env } = opts.command()
+      const c = spawn(cmd, args, { cwd: opts.dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+      child = c
+      exitHooks.add(kill)
+      exited = new Promise((resolve) => c.on('exit', () => resolve()))
+      const keep = (d: Buffer): void => {
+        out = (out + d.toString()).slice(-20_000)
+      }
+      c.stdout?.on('data', keep)
+      c.stderr?.on('data', keep)
+      try {
+        await waitUntil(opts.name, opts.ready, opts.readyTimeoutMs, () => c.exitCode === null && c.signalCode === null)
+      } catch (err) {
+        kill()
+        throw new Error(`${(err as Error).message}\n--- ${opts.name} output ---\n${out.slice(-4000)}`)
+      }
+    },
+    async stop(how = 'clean') {
+      if (!server.running || child === undefined) return
+      const c = child
+      c.kill(how === 'kill' ? 'SIGKILL' : 'SIGTERM')
+      const timer = setTimeout(() => c.kill('SIGKILL'), 30_000)
+      await exited
+      clearTimeout(timer)
+      exitHooks.delete(kill)
+    },
+    async close() {
+      await server.stop('kill')
+      rmSync(opts.dir, { recursive: true, force: true })
+    },
+  }
+  return server
+}
+
+// -------------------------------------------------------------------------------------- Kafka
+
+/** A one-node KRaft Kafka from .services/kafka/libs on its own port pair, data dir and heap. */
+export async function privateKafka(): Promise<PrivateServer> {
+  const libs = join(services, 'kafka/libs')
+  if (!existsSync(join(libs, 'VERSION'))) throw new Error(`no Kafka jars in ${libs}: run scripts/services.sh fetch`)
+  const dir = privateDir('kafka')
+  const port = await freePort()
+  let controller = await freePort()
+  while (controller === port) controller = await freePort()
+  const props = [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.bootstrap.servers=127.0.0.1:${controller}`,
+    'controller.listener.names=CONTROLLER',
+    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
+    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    `log.dirs=${join(dir, 'data')}`,
+    'offsets.topic.replication.factor=1',
+    'offsets.topic.num.partitions=4',
+    'transaction.state.log.replication.factor=1',
+    'transaction.state.log.min.isr=1',
+    'share.coordinator.state.topic.replication.factor=1',
+    'share.coordinator.state.topic.min.isr=1',
+    'default.replication.factor=1',
+    'min.insync.replicas=1',
+    'group.initial.rebalance.delay.ms=0',
+    'auto.create.topics.enable=false',
+    'num.partitions=4',
+    'num.network.threads=2',
+    'num.io.threads=2',
+    '',
+  ].join('\n')
+  const propsFile = join(dir, 'server.properties')
+  writeFileSync(propsFile, props)
+  const java = process.env['JAVA'] ?? 'java'
+  const cp = `${libs}/*`
+  // A Kafka cluster id is 16 random bytes in URL-safe Base64 without padding.
+  const clusterId = randomBytes(16).toString('base64url')
+  await run(
+    java,
+    ['-Xmx128m', '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile, '--standalone'],
+    {
+      cwd: dir,
+    },
+  )
+  const ready = async (): Promise<boolean> => {
+    const admin = new Kafka({
+      brokers: [`127.0.0.1:${port}`],
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 1000,
+      retry: { retries: 0 },
+    }).admin()
+    try {
+      await admin.connect()
+      const c = await admin.describeCluster()
+      return c.brokers.length > 0
+    } finally {
+      await admin.disconnect().catch(() => undefined)
+    }
+  }
+  return childServer({
+    name: 'private Kafka',
+    port,
+    endpoint: `127.0.0.1:${port}`,
+    dir,
+    readyTimeoutMs: 90_000,
+    ready,
+    command: () => ({
+      cmd: java,
+      args: [
+        '-Xms256m',
+        '-Xmx384m',
+        '-XX:+UseSerialGC',
+        '-XX:TieredStopAtLevel=1',
+        '-Djava.awt.headless=true',
+        `-Dkafka.logs.dir=${join(dir, 'logs')}`,
+        `-Dlog4j2.configurationFile=${join(confDir, 'kafka/log4j2.properties')}`,
+        '-cp',
+        cp,
+        'kafka.Kafka',
+        propsFile,
+      ],
+    }),
+  })
+}
+
+// ---------------------------------------------------------------------------------------- Redis
+
+export async function privateRedis(): Promise<PrivateServer> {
+  const dir = privateDir('redis')
+  const port = await freePort()
+  return childServer({
+    name: 'private Redis',
+    port,
+    endpoint: `redis://127.0.0.1:${port}/0`,
+    dir,
+    readyTimeoutMs: 15_000,
+    ready: async () => (await tcpAsk(port, 'PING\r\n')).startsWith('+PONG'),
+    command: () => ({
+      cmd: 'redis-server',
+      args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no'],
+    }),
+  })
+}
+
+// ------------------------------------------------------------------------------------- S3Proxy
+
+export const S3_ACCESS_KEY = 'gwb-local'
+export const S3_SECRET_KEY = 'gwb-local-secret-key'
+
+export async function privateS3(): Promise<PrivateServer> {
+  const libs = join(services, 's3/libs')
+  if (!existsSync(join(libs, 'VERSION'))) throw new Error(`no S3Proxy jars in ${libs}: run scripts/services.sh fetch`)
+  const dir = privateDir('s3')
+  mkdirSync(join(dir, 'data'))
+  const port = await freePort()
+  const conf = join(dir, 's3proxy.conf')
+  writeFileSync(
+    conf,
+    [
+      `s3proxy.endpoint=http://127.0.0.1:${port}`,
+      's3proxy.authorization=aws-v2-or-v4',
+      `s3proxy.identity=${S3_ACCESS_KEY}`,
+      `s3proxy.credential=${S3_SECRET_KEY}`,
+      's3proxy.virtual-host=',
+      'jclouds.provider=filesystem-nio2',
+      `jclouds.filesystem.basedir=${join(dir, 'data')}`,
+      `jclouds.identity=${S3_ACCESS_KEY}`,
+      `jclouds.credential=${S3_SECRET_KEY}`,
+      '',
+    ].join('\n'),
+  )
+  return childServer({
+    name: 'private S3Proxy',
+    port,
+    endpoint: `http://127.0.0.1:${port}`,
+    dir,
+    readyTimeoutMs: 60_000,
+    // Anonymous GET / is refused (403) once the S3 API is served.
+    ready: async () => /^HTTP\/1\.[01] (200|403)/.test(await tcpAsk(port, 'GET / HTTP/1.0\r\n\r\n')),
+    command: () => ({
+      cmd: process.env['JAVA'] ?? 'java',
+      args: [
+        '-Xms64m',
+        '-Xmx192m',
+        '-XX:+UseSerialGC',
+        '-XX:TieredStopAtLevel=1',
+        `-Dlogback.configurationFile=${join(confDir, 's3proxy/logback.xml')}`,
+        '-cp',
+        `${libs}/*`,
+        'org.gaul.s3proxy.Main',
+        '--properties',
+        conf,
+      ],
+    }),
+  })
+}
+
+// ----------------------------------------------------------------------------------- PostgreSQL
+
+/**
+ * initdb in a temp folder, trust auth, its own port and socket folder, database `gwb`. PostgreSQL
+ * refuses to run as root, so as root the binaries run as the `postgres` user (which owns the folder).
+ * pg_ctl detaches the postmaster, so the exit hook stops it with `pg_ctl stop -m immediate`.
+ */
+export async function privatePostgres(): Promise<PrivateServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'gwb-private-pg-'))
+  const data = join(dir, 'data')
+  const asRoot = process.getuid?.() === 0
+  if (asRoot) {
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim())
+    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim())
+    chownSync(dir, uid, gid)
+  }
+  const bin = (name: string): [string, string[]] =>
+    asRoot ? ['runuser', ['-u', 'postgres', '--', join(PG_BIN, name)]] : [join(PG_BIN, name), []]
+  const pg = async (name: string, args: string[]): Promise<string> => {
+    const [cmd, pre] = bin(name)
+    const { stdout } = await run(cmd, [...pre, ...args], { cwd: dir })
+    return stdout
+  }
+  const pgSync = (name: string, args: string[]): void => {
+    const [cmd, pre] = bin(name)
+    execFileSync(cmd, [...pre, ...args], { cwd: dir, stdio: 'ignore', timeout: 20_000 })
+  }
+  const port = await freePort()
+  await pg('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'])
+  const options = [
+    `-p ${port}`,
+    `-k ${dir}`,
+    '-c listen_addresses=127.0.0.1',
+    '-c max_connections=60',
+    '-c shared_buffers=16MB',
+    '-c fsync=off',
+    '-c synchronous_commit=off',
+    '-c full_page_writes=off',
+  ].join(' ')
+  let running = false
+  const stopHook = (): void => {
+    if (running) pgSync('pg_ctl', ['-D', data, 'stop', '-m', 'immediate', '-w'])
+  }
+  let created = false
+  const server: PrivateServer = {
+    name: 'private PostgreSQL',
+    port,
+    endpoint: `postgres://postgres@127.0.0.1:${port}/gwb`,
+    dir,
+    get running() {
+      return running
+    },
+    async start() {
+      if (running) return
+      await pg('pg_ctl', ['-D', data, '-o', options, '-l', join(dir, 'postgres.log'), '-w', '-t', '60', 'start'])
+      running = true
+      exitHooks.add(stopHook)
+      if (!created) {
+        await pg('createdb', ['-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', 'gwb'])
+        created = true
+      }
+    },
+    async stop(how = 'clean') {
+      if (!running) return
+      await pg('pg_ctl', ['-D', data, 'stop', '-m', how === 'kill' ? 'immediate' : 'fast', '-w', '-t', '60'])
+      running = false
+      exitHooks.delete(stopHook)
+    },
+    async close() {
+      await server.stop('kill').catch(() => undefined)
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  return server
+}
