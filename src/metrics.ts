@@ -1,10 +1,14 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { GenesysApi } from './sinks/genesys-api.js'
+import type { MetaClient, MetaDownloadResult, MetaMediaInfoResult, MetaSendResult } from './sinks/meta-client.js'
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2.5, 5, 10, 30]
 
 /** One registry per process; labels are bounded (route, stage, outcome, topic), never an id. */
 export function createMetrics() {
   const registry = new Registry()
+  // Caches count their own lookups; the counter reads those totals at each scrape.
+  const cacheSources = new Map<string, () => { hits: number; misses: number }>()
   collectDefaultMetrics({ register: registry, prefix: 'gwb_process_' })
   const m = {
     registry,
@@ -89,9 +93,65 @@ export function createMetrics() {
       help: 'Cache lookups by cache and result (hit, miss)',
       labelNames: ['cache', 'result'],
       registers: [registry],
+      collect() {
+        this.reset()
+        for (const [cache, stats] of cacheSources) {
+          const s = stats()
+          this.inc({ cache, result: 'hit' }, s.hits)
+          this.inc({ cache, result: 'miss' }, s.misses)
+        }
+      },
     }),
+    /** Feeds gwb_cache_lookups_total{cache=name} from a cache's own running totals. */
+    watchCache(name: string, stats: () => { hits: number; misses: number }): void {
+      cacheSources.set(name, stats)
+    },
   }
   return m
 }
 
 export type Metrics = ReturnType<typeof createMetrics>
+
+type Outcome = { ok: true; status?: number } | { ok: false; status: number; network?: true }
+
+/** The HTTP status; "2xx" for a success that does not carry one, "network" when no answer came. */
+const statusLabel = (res: Outcome): string => {
+  if (res.ok) return res.status === undefined ? '2xx' : String(res.status)
+  return res.network === true || res.status === 0 ? 'network' : String(res.status)
+}
+
+/** Times a call into gwb_external_request_duration_seconds; a throw is labelled status="error". */
+async function timed<R extends Outcome>(
+  metrics: Metrics,
+  target: string,
+  operation: string,
+  call: () => Promise<R>,
+): Promise<R> {
+  const end = metrics.externalDuration.startTimer({ target, operation })
+  try {
+    const res = await call()
+    end({ status: statusLabel(res) })
+    return res
+  } catch (err) {
+    end({ status: 'error' })
+    throw err
+  }
+}
+
+/** The same client, each call timed per operation and answer status (target="meta"). */
+export function instrumentMetaClient(meta: MetaClient, metrics: Metrics): MetaClient {
+  return {
+    sendMessage: (req) => timed<MetaSendResult>(metrics, 'meta', 'send', () => meta.sendMessage(req)),
+    getMediaUrl: (req) => timed<MetaMediaInfoResult>(metrics, 'meta', 'media_info', () => meta.getMediaUrl(req)),
+    downloadMedia: (req) => timed<MetaDownloadResult>(metrics, 'meta', 'media_download', () => meta.downloadMedia(req)),
+    close: () => meta.close(),
+  }
+}
+
+/** The same API, each post timed per kind (message, receipt, event) and answer status (target="genesys"). */
+export function instrumentGenesysApi(genesys: GenesysApi, metrics: Metrics): GenesysApi {
+  return {
+    ...genesys,
+    post: (tenantId, kind, body) => timed(metrics, 'genesys', kind, () => genesys.post(tenantId, kind, body)),
+  }
+}
