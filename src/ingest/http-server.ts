@@ -2,6 +2,7 @@ import uWS from 'uWebSockets.js'
 import { errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
+import { createRateLimiter, defaultRateLimit, sourceKey, type RateLimitConfig, type RateLimiter } from './rate-limit.js'
 
 export interface IncomingRequest {
   readonly method: string
@@ -18,7 +19,19 @@ export interface Reply {
   status: number
   body: string
   contentType?: string
+  /** Extra response headers (for example Retry-After). */
+  headers?: Readonly<Record<string, string>>
 }
+
+/** Per-source limits applied before any route runs. Every field is optional; defaults are generous. */
+export interface IngestLimits {
+  /** Token bucket per source IP (IPv6: per /64); `false` turns it off. Default 2000/s, burst 4000. */
+  rate?: RateLimitConfig | false
+  /** A POST body must arrive whole within this many ms of the request line, else 408. Default 30 000. */
+  bodyTimeoutMs?: number
+}
+
+export const defaultBodyTimeoutMs = 30_000
 
 export interface Route {
   method: 'GET' | 'POST'
@@ -48,6 +61,7 @@ const statusText: Record<number, string> = {
   403: '403 Forbidden',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
+  408: '408 Request Timeout',
   411: '411 Length Required',
   413: '413 Payload Too Large',
   415: '415 Unsupported Media Type',
@@ -57,6 +71,20 @@ const statusText: Record<number, string> = {
 }
 
 const nowMs = (): number => performance.timeOrigin + performance.now()
+
+function writeReply(res: uWS.HttpResponse, reply: Reply, closeConnection = false): void {
+  res.cork(() => {
+    res.writeStatus(statusText[reply.status] ?? String(reply.status))
+    res.writeHeader('Content-Type', reply.contentType ?? 'text/plain')
+    for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value)
+    res.end(reply.body, closeConnection)
+  })
+}
+
+/** The peer's address, read synchronously (uWS frees it after the handler returns). */
+function remoteSource(res: uWS.HttpResponse): string {
+  return sourceKey(Buffer.from(res.getRemoteAddressAsText()).toString('latin1'))
+}
 
 /**
  * uWebSockets.js rules that matter here: headers and query must be read synchronously inside the
@@ -70,8 +98,25 @@ export function startHttpServer(opts: {
   routes: readonly Route[]
   log: Logger
   metrics?: Metrics
+  /** Per-source rate limit and body deadline; omitted fields take the defaults. */
+  limits?: IngestLimits
 }): Promise<HttpServer> {
   const app = uWS.App()
+  const rateConfig = opts.limits?.rate ?? defaultRateLimit
+  const limiter: RateLimiter | undefined = rateConfig === false ? undefined : createRateLimiter(rateConfig)
+  const bodyTimeoutMs = opts.limits?.bodyTimeoutMs ?? defaultBodyTimeoutMs
+  /** True when the request may go on; otherwise a 429 has been sent. Counts every request, routed or not. */
+  const admit = (res: uWS.HttpResponse, routeName: string): boolean => {
+    if (limiter === undefined) return true
+    const taken = limiter.take(remoteSource(res), performance.now())
+    if (taken.ok) return true
+    opts.metrics?.httpRequests.inc({ route: routeName, status: 429 })
+    writeReply(res, {
+      ...jsonError(429, 'rate_limited', `too many requests from this source; retry in ${taken.retryAfterSec} s`),
+      headers: { 'Retry-After': String(taken.retryAfterSec) },
+    })
+    return false
+  }
   const byPath = new Map<string, Route[]>()
   for (const r of opts.routes) byPath.set(r.path, [...(byPath.get(r.path) ?? []), r])
 
@@ -79,6 +124,7 @@ export function startHttpServer(opts: {
     app.any(path, (res, req) => {
       const method = req.getCaseSensitiveMethod().toUpperCase()
       const route = routes.find((r) => r.method === method)
+      if (!admit(res, route?.name ?? path)) return
       if (route === undefined) {
         const allow = routes.map((r) => r.method).join(', ')
         res.cork(() => {
@@ -89,10 +135,11 @@ export function startHttpServer(opts: {
         opts.metrics?.httpRequests.inc({ route: path, status: 405 })
         return
       }
-      serve(res, req, route, opts)
+      serve(res, req, route, { ...opts, bodyTimeoutMs })
     })
   }
   app.any('/*', (res, req) => {
+    if (!admit(res, 'not_found')) return
     const path = req.getUrl()
     res.cork(() => {
       res.writeStatus(statusText[404] as string).writeHeader('Content-Type', 'application/json')
@@ -115,13 +162,15 @@ function serve(
   res: uWS.HttpResponse,
   req: uWS.HttpRequest,
   route: Route,
-  opts: { maxBodyBytes: number; log: Logger; metrics?: Metrics },
+  opts: { maxBodyBytes: number; bodyTimeoutMs: number; log: Logger; metrics?: Metrics },
 ): void {
   const receivedAtMs = nowMs()
   const endTimer = opts.metrics?.httpDuration.startTimer({ route: route.name })
   let aborted = false
+  const timer: { deadline?: NodeJS.Timeout } = {}
   res.onAborted(() => {
     aborted = true
+    clearTimeout(timer.deadline)
   })
   const headers: Record<string, string> = {}
   for (const h of route.headers) headers[h] = req.getHeader(h)
@@ -129,15 +178,16 @@ function serve(
   const path = req.getUrl()
   const declared = req.getHeader('content-length')
 
-  const send = (reply: Reply): void => {
+  let sent = false
+  /** `closeConnection` when the body was not read to its end: the socket cannot be reused. */
+  const send = (reply: Reply, closeConnection = false): void => {
+    if (sent) return
+    sent = true
+    clearTimeout(timer.deadline)
     endTimer?.()
     opts.metrics?.httpRequests.inc({ route: route.name, status: reply.status })
     if (aborted) return
-    res.cork(() => {
-      res.writeStatus(statusText[reply.status] ?? String(reply.status))
-      res.writeHeader('Content-Type', reply.contentType ?? 'text/plain')
-      res.end(reply.body)
-    })
+    writeReply(res, reply, closeConnection)
   }
   const run = (body: Buffer): void => {
     const request: IncomingRequest = { method: route.method, path, query, headers, body, receivedAtMs }
@@ -155,22 +205,31 @@ function serve(
   }
   if (declared !== '' && Number(declared) > opts.maxBodyBytes) {
     // Refuse before reading: a declared oversize body never costs us memory.
-    send(jsonError(413, 'body_too_large', `body exceeds ${opts.maxBodyBytes} bytes`))
+    send(jsonError(413, 'body_too_large', `body exceeds ${opts.maxBodyBytes} bytes`), true)
     return
   }
   const chunks: Buffer[] = []
   let size = 0
   let refused = false
+  // A sender trickling its body holds a connection and a buffer: it gets a deadline, then a 408.
+  timer.deadline = setTimeout(() => {
+    refused = true
+    chunks.length = 0
+    send(jsonError(408, 'body_timeout', `the body did not arrive within ${opts.bodyTimeoutMs} ms`), true)
+  }, opts.bodyTimeoutMs)
   res.onData((chunk, isLast) => {
     if (refused) return
     size += chunk.byteLength
     if (size > opts.maxBodyBytes) {
       refused = true
-      send(jsonError(413, 'body_too_large', `body exceeds ${opts.maxBodyBytes} bytes`))
+      chunks.length = 0
+      send(jsonError(413, 'body_too_large', `body exceeds ${opts.maxBodyBytes} bytes`), true)
       return
     }
     // uWS reuses the chunk's memory after this callback returns: copy it.
     chunks.push(Buffer.from(new Uint8Array(chunk)))
-    if (isLast) run(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size))
+    if (!isLast) return
+    clearTimeout(timer.deadline)
+    run(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size))
   })
 }
