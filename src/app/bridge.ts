@@ -1,5 +1,6 @@
 import { deadLetterTopic, type Config } from '../config/config.js'
 import { startConsumerGroup, type RunningGroup } from '../consumer/consumer-group.js'
+import { startLagMonitor, type LagTarget } from '../consumer/lag-monitor.js'
 import type { FlowHandler } from '../consumer/record-runner.js'
 import { BridgeError, errorMessage } from '../errors.js'
 import { archiveFlow } from '../flows/archive.js'
@@ -87,7 +88,9 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
   })
 
   const groups: RunningGroup[] = []
+  const lagTargets: LagTarget[] = []
   const start = async <T>(role: string, topic: string, handler: FlowHandler<T>): Promise<void> => {
+    lagTargets.push({ groupId: `${config.kafka.groupPrefix}${role}`, topic })
     groups.push(
       await startConsumerGroup(
         r.kafka,
@@ -167,6 +170,8 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
       }),
     )
   }
+  // gwb_consumer_lag_records per partition of each group of this process.
+  stoppers.push(startLagMonitor(r.kafka, lagTargets, { metrics, log }).stop)
   log.info({ roles: config.roles, port: server.port }, 'bridge started')
 
   return {
@@ -186,9 +191,10 @@ function commonPorts(r: Resources) {
     now: Date.now,
     publishError: (e: BridgeErrorEvent) =>
       r.producer.send({ topic: topics.errors, key: e.tenantId, value: r.codec.encode(topics.errors, e) }),
-    publishDeadLetter: (d: DeadLetter) => {
+    publishDeadLetter: async (d: DeadLetter) => {
       const topic = deadLetterTopic(d.sourceTopic)
-      return r.producer.send({ topic, key: d.tenantId, value: r.codec.encode(topic, d) })
+      await r.producer.send({ topic, key: d.tenantId, value: r.codec.encode(topic, d) })
+      r.metrics.deadLetters.inc({ topic, code: d.code })
     },
   }
 }

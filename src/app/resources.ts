@@ -2,7 +2,7 @@ import type { Kafka } from 'kafkajs'
 import type { Redis } from 'ioredis'
 import type { Config } from '../config/config.js'
 import type { Logger } from '../log.js'
-import type { Metrics } from '../metrics.js'
+import { instrumentGenesysApi, instrumentMetaClient, type Metrics } from '../metrics.js'
 import { migrationsPath } from '../paths.js'
 import { topicCatalog, type RecordName } from '../schemas/catalog.js'
 import type { AvroType } from '../schemas/generate-types.js'
@@ -68,6 +68,7 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
   const redis = createRedis(config.redisUrl)
   const cacheLog = log.child({ component: 'cache' })
   const cache = createCache(redis, { prefix: '', logger: cacheLog })
+  metrics.watchCache('redis', () => cache.stats())
   const directory = createTenantDirectory({ sql, cache, key: config.credentialsKey, localTtlMs: 5000 })
   const mappings = createMappingResolver({ sql, cache, localTtlMs: 5000 })
   const toucher = createActivityToucher(sql, {
@@ -83,14 +84,18 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
     // S3 away at start must not stop messages: the archive and media paths retry on their own.
     log.warn({ err: String(err) }, 'object storage unavailable at start; archive and media will retry')
   })
-  const meta = createMetaClient({
-    graphUrl: config.meta.graphUrl,
-    apiVersion: config.meta.apiVersion,
-    connections: config.meta.connections,
-    headersTimeoutMs: config.meta.timeoutMs,
-    bodyTimeoutMs: config.meta.timeoutMs,
-  })
-  const genesys = createGenesysApi(config.genesys, directory)
+  // Timed per call: gwb_external_request_duration_seconds{target,operation,status}.
+  const meta = instrumentMetaClient(
+    createMetaClient({
+      graphUrl: config.meta.graphUrl,
+      apiVersion: config.meta.apiVersion,
+      connections: config.meta.connections,
+      headersTimeoutMs: config.meta.timeoutMs,
+      bodyTimeoutMs: config.meta.timeoutMs,
+    }),
+    metrics,
+  )
+  const genesys = instrumentGenesysApi(createGenesysApi(config.genesys, directory), metrics)
   const media = createMediaRehost({
     store,
     genesys,
