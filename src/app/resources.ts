@@ -10,6 +10,7 @@ import { loadSchemas } from '../schemas/load-schemas.js'
 import { createTenantDirectory, type TenantDirectory } from '../sinks/cache/directory.js'
 import { createMappingResolver, type MappingResolver } from '../sinks/cache/mapping-cache.js'
 import { createCache, createRedis } from '../sinks/cache/redis.js'
+import { createSendRateLimiter, type SendRateLimiter } from '../sinks/cache/send-rate-limiter.js'
 import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
 import { createActivityToucher, type ActivityToucher } from '../sinks/db/mappings.js'
 import { migrate } from '../sinks/db/migrate.js'
@@ -43,6 +44,7 @@ export interface Resources {
   meta: MetaClient
   genesys: GenesysApi
   media: MediaRehost
+  sendRate: SendRateLimiter
   close: () => Promise<void>
 }
 
@@ -66,6 +68,9 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
   const producer = await createRecordProducer(kafka, { lingerMs: config.kafka.produceLingerMs, metrics })
 
   const redis = createRedis(config.redisUrl)
+  // Connected before the first record, so the shared send budget is used from the start; a Redis
+  // that does not answer within a second is not waited for (it is a cache: everything falls back).
+  await Promise.race([redis.ping().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))])
   const cacheLog = log.child({ component: 'cache' })
   const cache = createCache(redis, { prefix: '', logger: cacheLog })
   metrics.watchCache('redis', () => cache.stats())
@@ -103,6 +108,13 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
     now: Date.now,
   })
 
+  const sendRate = createSendRateLimiter({
+    redis,
+    ratePerSecond: config.meta.sendRatePerNumber,
+    burst: config.meta.sendBurstPerNumber,
+    onFallback: () => metrics.cacheLookups.inc({ cache: 'send-rate', result: 'error' }),
+  })
+
   return {
     config,
     log,
@@ -121,6 +133,7 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
     meta,
     genesys,
     media,
+    sendRate,
     async close() {
       await producer.close()
       await Promise.allSettled([claimer.drain(), tracking.drain(), toucher.close()])

@@ -43,6 +43,9 @@ export interface Config {
     readonly apiVersion: string
     readonly connections: number
     readonly timeoutMs: number
+    /** Sends per second per business phone number, shared by every process (Meta's default is 80). */
+    readonly sendRatePerNumber: number
+    readonly sendBurstPerNumber: number
   }
   readonly genesys: {
     /** Overrides the per-region https://api.<domain> for every tenant (proxies, fakes). */
@@ -122,6 +125,8 @@ export function loadConfig(env: Env): Config {
       apiVersion: r.string('META_API_VERSION', 'v21.0'),
       connections: r.int('META_CONNECTIONS', 512, 1, 4096),
       timeoutMs: r.int('META_TIMEOUT_MS', 10_000, 100, 120_000),
+      sendRatePerNumber: r.int('META_SEND_RATE_PER_NUMBER', 80, 1, 100_000),
+      sendBurstPerNumber: r.int('META_SEND_BURST_PER_NUMBER', 80, 1, 100_000),
     },
     genesys: {
       apiUrl:

@@ -39,6 +39,8 @@ export interface OutboundPorts {
    * wire at once, not wait in a connection queue, because a crash between claim and send loses it.
    */
   sendSlots: Semaphore
+  /** Waits for the number's shared send budget, so the bridge never causes 130429 itself. */
+  sendRate: (phoneNumberId: string) => Promise<void>
   /** How long a claim held by another owner may stay unresolved before it counts as in doubt. */
   claimLeaseMs: number
   meta: MetaClient
@@ -159,6 +161,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         })
       }
       const creds = await p.whatsappCredentials(env.tenantId)
+      await stage('rate', () => p.sendRate(creds.phoneNumberId))
       const release = await p.sendSlots.acquire()
       let res: Awaited<ReturnType<MetaClient['sendMessage']>>
       try {

@@ -8,6 +8,7 @@ import { metaJson } from '../../src/fakes/meta-webhooks.js'
 import { signGenesys, signMeta } from '../../src/fakes/sign.js'
 import type { TenantSpec } from '../../src/processors/tenant-spec.js'
 import { upsertTenant } from '../../src/sinks/db/tenants.js'
+import type { Logger } from '../../src/log.js'
 import { testEnv, testLog } from './stack.js'
 import { loadConfig } from '../../src/config/config.js'
 
@@ -61,8 +62,14 @@ export function tenantSpec(): TenantSpec {
   }
 }
 
-/** A bridge on the real stack (own topics, groups and tenant), with both fakes in front of it. */
-export async function startHarness(envOverrides: Record<string, string> = {}): Promise<Harness> {
+/**
+ * A bridge on the real stack (own topics, groups and tenant), with both fakes in front of it.
+ * `opts.log` replaces the test logger (e.g. one that captures every line at debug).
+ */
+export async function startHarness(
+  envOverrides: Record<string, string> = {},
+  opts: { log?: Logger } = {},
+): Promise<Harness> {
   const meta = await createFakeMeta({ latency: 5 })
   const genesys = await createFakeGenesys({})
   const env = testEnv({
@@ -74,10 +81,13 @@ export async function startHarness(envOverrides: Record<string, string> = {}): P
     GENESYS_LOGIN_URL: genesys.loginUrl,
     RETRY_BASE_MS: '50',
     RETRY_MAX_MS: '400',
+    // Tests drive one number far above Meta's default 80/s; the limit has its own test.
+    META_SEND_RATE_PER_NUMBER: '100000',
+    META_SEND_BURST_PER_NUMBER: '100000',
     ...envOverrides,
   })
   const config = loadConfig(env)
-  const bridge = await startBridge(config, testLog)
+  const bridge = await startBridge(config, opts.log ?? testLog)
   const url = `http://127.0.0.1:${bridge.port}`
 
   const newTenant = async (overrides: Partial<TenantSpec> = {}): Promise<TenantSpec> => {
