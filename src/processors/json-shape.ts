@@ -64,12 +64,28 @@ export function compact<T extends object>(o: T): T {
   return o
 }
 
-/** JSON.parse of raw webhook bytes with a root-object check; deep nesting fails as a reason, not a crash. */
+/** Deeper than any real webhook (both platforms stay under 10); JSON.stringify recurses per level. */
+export const maxJsonDepth = 64
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
+
+/**
+ * JSON.parse of raw webhook bytes with a root-object check. Bytes that are not UTF-8 and nesting
+ * deeper than maxJsonDepth fail as a reason: a lossy decode would let the stored raw bytes and the
+ * parsed message disagree, and deep values overflow the stack of JSON.stringify later on.
+ */
 export function parseJsonObject(raw: Buffer, maxBytes: number): Json {
   if (raw.length > maxBytes) throw new ShapeError(`body is ${raw.length} bytes, more than ${maxBytes}`)
+  let text: string
+  try {
+    text = utf8.decode(raw)
+  } catch {
+    throw new ShapeError('body is not valid UTF-8')
+  }
+  const depth = jsonDepth(text)
+  if (depth > maxJsonDepth) throw new ShapeError(`body nests deeper than ${maxJsonDepth} levels`)
   let v: unknown
   try {
-    v = JSON.parse(raw.toString('utf8'))
+    v = JSON.parse(text)
   } catch (err) {
     throw new ShapeError(`body is not valid JSON (${err instanceof Error ? err.message : String(err)})`)
   }
@@ -83,4 +99,21 @@ export function runParser<T>(fn: () => T): Parsed<T> {
     if (err instanceof ShapeError) return { ok: false, reason: err.message }
     throw err
   }
+}
+
+/** Deepest [ or { nesting outside strings; stops counting once past the limit. */
+function jsonDepth(text: string): number {
+  let depth = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 0x5c) i++
+      else if (c === 0x22) inString = false
+    } else if (c === 0x22) inString = true
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > maxJsonDepth) return depth
+    } else if (c === 0x5d || c === 0x7d) depth--
+  }
+  return 0
 }
