@@ -48,7 +48,8 @@ export interface ObjectStore {
   listObjects(bucket: string, prefix: string): Promise<StoredObject[]>
   removeObjects(bucket: string, keys: readonly string[]): Promise<void>
   applyRetention(bucket: string, days: number): Promise<RetentionMode>
-  sweepExpired(bucket: string, olderThan: Date): Promise<number>
+  /** Deletes objects older than `olderThan`, under `prefix` (default: the whole bucket). */
+  sweepExpired(bucket: string, olderThan: Date, prefix?: string): Promise<number>
   close(): void
 }
 
@@ -188,9 +189,11 @@ export function createObjectStore(opts: ObjectStoreOptions): ObjectStore {
       }
     },
 
-    async sweepExpired(bucket, olderThan) {
+    async sweepExpired(bucket, olderThan, prefix = '') {
       const cutoff = olderThan.getTime()
-      const expired = (await listObjects(bucket, '')).filter((o) => o.lastModified.getTime() < cutoff).map((o) => o.key)
+      const expired = (await listObjects(bucket, prefix))
+        .filter((o) => o.lastModified.getTime() < cutoff)
+        .map((o) => o.key)
       await removeObjects(bucket, expired)
       return expired.length
     },

@@ -1,4 +1,4 @@
-import { ALL_BUCKETS } from '../../processors/object-keys.js'
+import { ALL_BUCKETS, safeSegment } from '../../processors/object-keys.js'
 import { createObjectStore } from '../../sinks/object-store.js'
 import { intFlag, parseFlags } from '../args.js'
 import { UsageError } from '../errors.js'
@@ -6,10 +6,11 @@ import { line, type Command } from '../io.js'
 
 const CMD = 'retention sweep'
 
-export const retentionHelp = `usage: gwb retention sweep [--days N]
+export const retentionHelp = `usage: gwb retention sweep [--days N] [--tenant ID]
 
 Applies the retention (RETENTION_DAYS, or --days) to the archive and media buckets: a lifecycle
 rule where the S3 server supports it, otherwise deletes the objects older than the retention now.
+--tenant limits the sweep to one tenant's objects (every key starts with the tenant id).
 `
 
 export const retention: Command = async (config, args, out) => {
@@ -19,19 +20,21 @@ export const retention: Command = async (config, args, out) => {
       sub === undefined ? 'retention: missing subcommand (sweep)' : `retention: unknown subcommand "${sub}"; use sweep`,
     )
   }
-  const p = parseFlags(CMD, rest, { days: { type: 'string' } })
+  const p = parseFlags(CMD, rest, { days: { type: 'string' }, tenant: { type: 'string' } })
+  const tenant = typeof p.values['tenant'] === 'string' ? p.values['tenant'] : undefined
   const days = intFlag(CMD, p, 'days', 1) ?? config.s3.retentionDays
   const store = createObjectStore(config.s3)
   try {
     await store.ensureBuckets([...ALL_BUCKETS])
     const cutoff = new Date(Date.now() - days * 86_400_000)
     for (const bucket of ALL_BUCKETS) {
-      const mode = await store.applyRetention(bucket, days)
+      const mode = tenant === undefined ? await store.applyRetention(bucket, days) : 'sweep-needed'
       if (mode === 'lifecycle') {
         line(out, `${bucket}: lifecycle rule set, objects expire after ${days} days`)
       } else {
-        const removed = await store.sweepExpired(bucket, cutoff)
-        line(out, `${bucket}: no lifecycle support; deleted ${removed} objects older than ${cutoff.toISOString()}`)
+        const removed = await store.sweepExpired(bucket, cutoff, tenant === undefined ? '' : `${safeSegment(tenant)}/`)
+        const scope = tenant === undefined ? 'no lifecycle support' : `tenant ${tenant}`
+        line(out, `${bucket}: ${scope}; deleted ${removed} objects older than ${cutoff.toISOString()}`)
       }
     }
   } finally {
