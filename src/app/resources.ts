@@ -13,6 +13,7 @@ import { createCache, createRedis } from '../sinks/cache/redis.js'
 import { createSendRateLimiter, type SendRateLimiter } from '../sinks/cache/send-rate-limiter.js'
 import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
 import { createActivityToucher, type ActivityToucher } from '../sinks/db/mappings.js'
+import { durableTracking } from '../sinks/db/durable-tracking.js'
 import { migrate } from '../sinks/db/migrate.js'
 import { createClaimer, createTrackingWriter, type Claimer, type TrackingWriter } from '../sinks/db/tracking.js'
 import { createGenesysApi, type GenesysApi } from '../sinks/genesys-api.js'
@@ -82,7 +83,7 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
   })
   const batch = { maxSize: 500, maxWaitMs: 2 }
   const claimer = createClaimer(sql, batch)
-  const tracking = createTrackingWriter(sql, batch)
+  const tracking = durableTracking(createTrackingWriter(sql, batch), { log: log.child({ component: 'tracking' }) })
 
   const store = createObjectStore(config.s3)
   await store.ensureBuckets([...ALL_BUCKETS]).catch((err: unknown) => {

@@ -1,0 +1,39 @@
+import { errorMessage } from '../../errors.js'
+import type { Logger } from '../../log.js'
+import type { TrackingWriter } from './tracking.js'
+
+/**
+ * Tracking writes that follow an external call record a fact that cannot be redone: Meta answered
+ * with a wamid, or said the message was not taken. If such a write failed and the record were
+ * retried from the start, the claim would still be held and the outcome would be lost (the wamid
+ * unknown, a retryable message stuck as in doubt). So these writes are retried here, with backoff,
+ * until the database takes them; the writes are idempotent state changes, so a repeat is harmless.
+ */
+export function durableTracking(
+  tracking: TrackingWriter,
+  opts: { log: Logger; baseMs?: number; maxMs?: number; giveUpAfterMs?: number },
+): TrackingWriter {
+  const baseMs = opts.baseMs ?? 100
+  const maxMs = opts.maxMs ?? 5000
+  const giveUpAfterMs = opts.giveUpAfterMs ?? 15 * 60_000
+  const persist = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    const started = Date.now()
+    for (let n = 0; ; n++) {
+      try {
+        return await fn()
+      } catch (err) {
+        if (Date.now() - started > giveUpAfterMs) throw err
+        if (n % 10 === 0) opts.log.warn({ err: errorMessage(err), what }, 'tracking write failed; retrying')
+        await new Promise((r) => setTimeout(r, Math.min(maxMs, baseMs * 2 ** n)))
+      }
+    }
+  }
+  return {
+    markSent: (i) => persist('markSent', () => tracking.markSent(i)),
+    markRetrying: (i) => persist('markRetrying', () => tracking.markRetrying(i)),
+    markFailed: (i) => persist('markFailed', () => tracking.markFailed(i)),
+    markDeadLettered: (i) => persist('markDeadLettered', () => tracking.markDeadLettered(i)),
+    release: (i) => persist('release', () => tracking.release(i)),
+    drain: () => tracking.drain(),
+  }
+}
