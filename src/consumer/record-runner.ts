@@ -85,13 +85,24 @@ export async function runRecord<T>(
   }
 
   let decoded: T
-  try {
-    if (record.value === null) throw new BridgeError('GWB_DECODE', 'record has no value (tombstone)')
-    decoded = await handler.decode(record.value)
-  } catch (err) {
-    const error = isBridgeError(err) ? err : new BridgeError('GWB_DECODE', errorMessage(err), { cause: err })
-    count('dead-letter')
-    return (await must('dead-letter', () => handler.onDeadLetter(undefined, error, record, 0))) ? 'done' : 'abandoned'
+  for (let n = 1; ; n++) {
+    try {
+      if (record.value === null) throw new BridgeError('GWB_DECODE', 'record has no value (tombstone)')
+      decoded = await handler.decode(record.value)
+      break
+    } catch (err) {
+      // The registry away is an outage: hold the offset and try again. Anything else that stops a
+      // record from decoding is poison: dead-letter it and move on.
+      if (isBridgeError(err) && err.canRetry) {
+        log.warn({ err: err.message, offset: record.offset }, 'cannot decode yet, offset held')
+        const ms = backoffDelay(n, { baseMs: opts.retryBaseMs, maxMs: opts.unknownErrorMaxMs, jitter: 0.5 }, random)
+        if (!(await sleep(ms, signal))) return 'abandoned'
+        continue
+      }
+      const error = isBridgeError(err) ? err : new BridgeError('GWB_DECODE', errorMessage(err), { cause: err })
+      count('dead-letter')
+      return (await must('dead-letter', () => handler.onDeadLetter(undefined, error, record, 0))) ? 'done' : 'abandoned'
+    }
   }
 
   for (let attempt = 1; ;) {

@@ -54,7 +54,15 @@ export async function registerSchemas(
     let t = writers.get(id)
     if (t === undefined) {
       const fetched = await registry.getSchema(id).catch((err: unknown) => {
-        throw new BridgeError('GWB_DECODE', `schema id ${id} is unknown to the registry: ${errorMessage(err)}`)
+        // Only the registry saying "no such id" makes the record unreadable; an unreachable
+        // registry is an outage to wait out, not a reason to dead-letter valid records.
+        if ((err as { status?: number }).status === 404) {
+          throw new BridgeError('GWB_DECODE', `schema id ${id} is unknown to the registry: ${errorMessage(err)}`)
+        }
+        throw new BridgeError('GWB_STORE_UNAVAILABLE', `schema registry unavailable: ${errorMessage(err)}`, {
+          canRetry: true,
+          cause: err,
+        })
       })
       t = avro.Type.forSchema((fetched as unknown as { toJSON(): avro.Schema }).toJSON())
       writers.set(id, t)
