@@ -16,7 +16,14 @@ export interface TopicNames {
 export interface Config {
   readonly roles: readonly Role[]
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
-  readonly http: { readonly host: string; readonly port: number; readonly maxBodyBytes: number }
+  readonly http: {
+    readonly host: string
+    readonly port: number
+    readonly maxBodyBytes: number
+    /** Requests per second per source address (0 = no limit); a platform's retries fit well inside. */
+    readonly ratePerSource: number
+    readonly burstPerSource: number
+  }
   readonly kafka: {
     readonly brokers: readonly string[]
     readonly clientId: string
@@ -98,6 +105,8 @@ export function loadConfig(env: Env): Config {
       host: r.string('HTTP_HOST', '0.0.0.0'),
       port: r.int('HTTP_PORT', 3000, 0, 65535),
       maxBodyBytes: r.int('HTTP_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+      ratePerSource: r.int('INGEST_RATE_PER_SOURCE', 10_000, 0, 1_000_000),
+      burstPerSource: r.int('INGEST_BURST_PER_SOURCE', 20_000, 1, 10_000_000),
     },
     kafka: {
       brokers: r.brokers('KAFKA_BROKERS', '127.0.0.1:9092'),

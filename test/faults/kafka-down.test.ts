@@ -1,7 +1,7 @@
 import t from 'tap'
 import { startHarness } from '../helpers/bridge-harness.js'
 import { privateKafka } from '../helpers/private-servers.js'
-import { checkDelivery, startTraffic } from './traffic.js'
+import { checkDelivery, startTraffic } from '../helpers/fault-traffic.js'
 
 /**
  * The test's own Kafka broker (same jars as the shared one, own port and data folder; the schema

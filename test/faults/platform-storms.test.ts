@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import type { GenesysReceived } from '../../src/fakes/fake-genesys.js'
 import { inboundText, newWamid } from '../../src/fakes/meta-webhooks.js'
 import { startHarness } from '../helpers/bridge-harness.js'
-import { checkDelivery, startTraffic } from './traffic.js'
+import { checkDelivery, startTraffic } from '../helpers/fault-traffic.js'
 
 /**
  * Storms of platform errors on the shared stack. MAX_ATTEMPTS is raised from 3 to 8 so that a

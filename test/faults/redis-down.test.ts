@@ -2,7 +2,7 @@ import t from 'tap'
 import { Redis } from 'ioredis'
 import { startHarness } from '../helpers/bridge-harness.js'
 import { privateRedis } from '../helpers/private-servers.js'
-import { checkDelivery, startTraffic } from './traffic.js'
+import { checkDelivery, startTraffic } from '../helpers/fault-traffic.js'
 
 t.test('Redis killed: the flow goes on from PostgreSQL and the cache fills again once Redis is back', async (t) => {
   const redis = await privateRedis()

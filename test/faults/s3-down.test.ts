@@ -5,7 +5,7 @@ import { BUCKETS } from '../../src/processors/object-keys.js'
 import { createObjectStore } from '../../src/sinks/object-store.js'
 import { startHarness } from '../helpers/bridge-harness.js'
 import { privateS3, S3_ACCESS_KEY, S3_SECRET_KEY } from '../helpers/private-servers.js'
-import { checkDelivery, startTraffic } from './traffic.js'
+import { checkDelivery, startTraffic } from '../helpers/fault-traffic.js'
 
 interface Receipt {
   id: string

@@ -74,10 +74,31 @@ export async function createRecordProducer(
     },
   })
 
+  // The deadline runs from when the caller handed the record over, not from when its batch left:
+  // a webhook that queued behind a batch timing out still gets its 503 within timeoutMs.
+  const add = (record: OutRecord): Promise<void> => {
+    const acked = batcher.add(record)
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new BridgeError('GWB_KAFKA_UNAVAILABLE', `Kafka did not acknowledge within ${timeoutMs} ms`, {
+              canRetry: true,
+            }),
+          ),
+        timeoutMs,
+      )
+    })
+    // If the deadline wins, a later failure of the batch has no one left to tell.
+    acked.catch(() => undefined)
+    return Promise.race([acked, deadline]).finally(() => clearTimeout(timer))
+  }
+
   return {
-    send: (record) => batcher.add(record),
+    send: add,
     sendAll: async (records) => {
-      await Promise.all(records.map((r) => batcher.add(r)))
+      await Promise.all(records.map(add))
     },
     close: async () => {
       await batcher.drain()

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Test } from 'tap'
 import type { ReceivedMessage } from '../../src/fakes/fake-meta.js'
-import type { Harness } from '../helpers/bridge-harness.js'
+import type { Harness } from './bridge-harness.js'
 
 export interface TrafficStats {
   /** Webhooks answered 200 (each message counts once, however many posts it took). */
