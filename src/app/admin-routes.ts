@@ -5,12 +5,18 @@ import type { Resources } from './resources.js'
 
 type Check = () => Promise<void>
 
-/** /health: the process is alive. /ready: Kafka, the registry and PostgreSQL answer. */
-export function adminRoutes(r: Resources): Route[] {
+/**
+ * Served by every process, whatever its roles, on HTTP_PORT. /health: the process is alive (no
+ * dependency checked, so a Kafka outage never gets a process restarted). /ready: Kafka, the
+ * registry and PostgreSQL answer; the body names this process's roles. /metrics: Prometheus text.
+ */
+export function adminRoutes(r: Resources): { routes: Route[]; close: () => Promise<void> } {
   const admin = r.kafka.admin()
   let adminConnected: Promise<void> | undefined
+  let closed = false
   const checks: Record<string, Check> = {
     kafka: async () => {
+      if (closed) throw new Error('stopping')
       adminConnected ??= admin.connect()
       await adminConnected
       await admin.describeCluster()
@@ -43,12 +49,18 @@ export function adminRoutes(r: Resources): Route[] {
     last = {
       at: Date.now(),
       status: allOk ? 200 : 503,
-      body: { status: allOk ? 'ready' : 'not_ready', checks: Object.fromEntries(results) },
+      body: { status: allOk ? 'ready' : 'not_ready', roles: r.config.roles, checks: Object.fromEntries(results) },
     }
     return last
   }
-  return [
-    { method: 'GET', path: '/health', name: 'health', headers: [], handler: () => json(200, { status: 'ok' }) },
+  const routes: Route[] = [
+    {
+      method: 'GET',
+      path: '/health',
+      name: 'health',
+      headers: [],
+      handler: () => json(200, { status: 'ok', roles: r.config.roles }),
+    },
     {
       method: 'GET',
       path: '/ready',
@@ -71,6 +83,14 @@ export function adminRoutes(r: Resources): Route[] {
       }),
     },
   ]
+  return {
+    routes,
+    // The probe's admin connection would otherwise keep the process (or a test) alive after stop.
+    async close() {
+      closed = true
+      if (adminConnected !== undefined) await admin.disconnect().catch(() => undefined)
+    },
+  }
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

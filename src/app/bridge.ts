@@ -40,7 +40,8 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
   const metrics = createMetrics()
   const r = await openResources(config, log, metrics)
   const t = config.kafka.topics
-  const routes: Route[] = adminRoutes(r)
+  const admin = adminRoutes(r)
+  const routes: Route[] = [...admin.routes]
   if (config.roles.includes('ingest')) {
     routes.push(
       genesysWebhookRoute({
@@ -171,7 +172,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
     )
   }
   // gwb_consumer_lag_records per partition of each group of this process.
-  stoppers.push(startLagMonitor(r.kafka, lagTargets, { metrics, log }).stop)
+  stoppers.push(startLagMonitor(r.kafka, lagTargets, { metrics, log }).stop, admin.close)
   log.info({ roles: config.roles, port: server.port }, 'bridge started')
 
   return {

@@ -114,7 +114,10 @@ export function startLagMonitor(
     async stop() {
       stopped = true
       clearTimeout(timer)
-      await running
+      // A round stuck on an unreachable broker must not hold up shutdown.
+      let wait: NodeJS.Timeout | undefined
+      await Promise.race([running, new Promise((resolve) => (wait = setTimeout(resolve, 3000)))])
+      clearTimeout(wait)
       await admin?.disconnect().catch(() => undefined)
       admin = undefined
     },
