@@ -1,0 +1,132 @@
+import t from 'tap'
+import { randomUUID } from 'node:crypto'
+import { request } from 'undici'
+import { startHarness } from '../helpers/bridge-harness.js'
+import { spawnBridge, type BridgeProcess } from '../helpers/bridge-process.js'
+
+const conversations = 500
+const perConversation = 10
+const total = conversations * perConversation
+/** Posting spread over about this long, so the kill and the join land mid-run. */
+const postingMs = 12_000
+
+/** The HTTP port a child bridge logged in its start line. */
+function portOf(p: BridgeProcess): number {
+  const m = /"port":(\d+),"msg":"bridge started"/.exec(p.output())
+  if (m === null) throw new Error(`no start line with a port:\n${p.output()}`)
+  return Number(m[1])
+}
+
+async function lagOf(port: number, group: string): Promise<number[]> {
+  const res = await request(`http://127.0.0.1:${port}/metrics`)
+  const text = await res.body.text()
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('gwb_consumer_lag_records{') && l.includes(`group="${group}"`))
+    .map((l) => Number(l.split(' ').pop()))
+}
+
+t.test(
+  'outbound scales out: 3 processes, one killed and one added mid-run, every message once and in order',
+  async (t) => {
+    // Ingest runs here; outbound runs in child processes, all members of one consumer group.
+    const h = await startHarness({ ROLES: 'ingest', TOPIC_PARTITIONS: '12' })
+    t.teardown(() => h.close())
+    h.meta.setLatency({ medianMs: 10, p99Ms: 40 })
+    const childEnv = { ...h.env, ROLES: 'outbound', HTTP_PORT: '0' }
+    const workers = await Promise.all([spawnBridge(childEnv), spawnBridge(childEnv), spawnBridge(childEnv)])
+    t.teardown(() => Promise.all(workers.map((w) => w.kill('SIGKILL'))))
+    const started = Date.now()
+
+    const run = randomUUID().slice(0, 8)
+    const waIdOf = (c: number) => `44790${String(c).padStart(7, '0')}`
+    const gapMs = postingMs / perConversation
+    let posted = 0
+    // One chain per conversation: each message is posted after the previous one was accepted, so
+    // the topic holds them in order; chains start staggered so the load is even.
+    const traffic = Promise.all(
+      Array.from({ length: conversations }, async (_, c) => {
+        const conversationId = randomUUID()
+        await new Promise((r) => setTimeout(r, (c / conversations) * gapMs))
+        for (let m = 0; m < perConversation; m++) {
+          const body = h.genesys.buildOutbound({
+            integrationId: h.tenant.genesys.integrationId,
+            conversationId,
+            toId: waIdOf(c),
+            text: `${run} c${c} m${m}`,
+          })
+          const res = await h.postGenesys(body)
+          if (res.status !== 200) throw new Error(`webhook refused: ${res.status} ${res.body}`)
+          posted++
+          await new Promise((r) => setTimeout(r, gapMs))
+        }
+      }),
+    )
+    const mine = (r: { status: number; raw: string }) => r.status === 200 && r.raw.includes(run)
+    const delivered = () => h.meta.received.filter(mine).length
+
+    await h.meta.waitForCount(1000, mine, 60_000)
+    const [victim, ...rest] = workers as [BridgeProcess, BridgeProcess, BridgeProcess]
+    t.equal(await victim.kill('SIGKILL'), 'SIGKILL', 'one process killed')
+    const deliveredAtKill = delivered()
+
+    await h.meta.waitForCount(2000, mine, 60_000)
+    const postedAtJoin = posted
+    const joined = await spawnBridge(childEnv)
+    workers.push(joined)
+    const survivors = [...rest, joined]
+
+    await traffic
+    t.equal(posted, total)
+    await h.meta.waitForCount(total, mine, 90_000)
+    const elapsed = Date.now() - started
+    // Late duplicates would arrive after the count is reached: leave them a moment to show.
+    await new Promise((r) => setTimeout(r, 1000))
+
+    const texts = h.meta.received.filter(mine).map((r) => (r.body as { text: { body: string } }).text.body)
+    t.ok(deliveredAtKill < total, `killed mid-run (${deliveredAtKill} of ${total} delivered at the kill)`)
+    t.ok(postedAtJoin < total, `joined mid-run (${postedAtJoin} of ${total} posted when the fourth started)`)
+    t.equal(new Set(texts).size, total, 'every message delivered')
+    t.equal(texts.length, total, 'none delivered twice')
+    const seqs = new Map<number, number[]>()
+    for (const x of texts) {
+      const m = /c(\d+) m(\d+)$/.exec(x)
+      if (m === null) continue
+      const c = Number(m[1])
+      seqs.set(c, [...(seqs.get(c) ?? []), Number(m[2])])
+    }
+    const outOfOrder = [...seqs.values()].filter((s) => s.some((v, i) => i > 0 && v < (s[i - 1] as number))).length
+    t.equal(outOfOrder, 0, 'order per conversation kept across the kill and the join')
+    t.comment(`${total} messages over ${conversations} conversations in ${(elapsed / 1000).toFixed(1)} s`)
+
+    // Every surviving process reports the group's lag, and it drains to zero.
+    const group = `${h.config.kafka.groupPrefix}outbound`
+    const deadline = Date.now() + 30_000
+    let lags: number[][] = []
+    while (Date.now() < deadline) {
+      lags = await Promise.all(survivors.map((w) => lagOf(portOf(w), group)))
+      if (lags.every((l) => l.length === 12 && l.every((v) => v === 0))) break
+      await new Promise((r) => setTimeout(r, 500))
+    }
+    t.same(
+      lags.map((l) => l.length),
+      [12, 12, 12],
+      'one lag series per partition in every process',
+    )
+    t.ok(
+      lags.every((l) => l.every((v) => v === 0)),
+      'lag drained to zero',
+    )
+
+    // Children log at info: no tenant secret in what they wrote.
+    const out = workers.map((w) => w.output()).join('')
+    for (const s of [
+      h.tenant.whatsapp.accessToken,
+      h.tenant.whatsapp.appSecret,
+      h.tenant.genesys.clientSecret,
+      h.tenant.genesys.webhookSecret,
+    ]) {
+      t.notOk(out.includes(s), 'no tenant secret in the children logs')
+    }
+  },
+)
