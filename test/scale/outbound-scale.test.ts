@@ -42,6 +42,7 @@ t.test(
     const waIdOf = (c: number) => `44790${String(c).padStart(7, '0')}`
     const gapMs = postingMs / perConversation
     let posted = 0
+    const idOf = new Map<string, string>()
     // One chain per conversation: each message is posted after the previous one was accepted, so
     // the topic holds them in order; chains start staggered so the load is even.
     const traffic = Promise.all(
@@ -55,6 +56,7 @@ t.test(
             toId: waIdOf(c),
             text: `${run} c${c} m${m}`,
           })
+          idOf.set(`${run} c${c} m${m}`, (body as { id: string }).id)
           const res = await h.postGenesys(body)
           if (res.status !== 200) throw new Error(`webhook refused: ${res.status} ${res.body}`)
           posted++
@@ -69,9 +71,11 @@ t.test(
     const [victim, ...rest] = workers as [BridgeProcess, BridgeProcess, BridgeProcess]
     t.equal(await victim.kill('SIGKILL'), 'SIGKILL', 'one process killed')
     const deliveredAtKill = delivered()
+    const killedAt = Date.now()
 
     await h.meta.waitForCount(2000, mine, 60_000)
     const postedAtJoin = posted
+    const joinedAt = Date.now()
     const joined = await spawnBridge(childEnv)
     workers.push(joined)
     const survivors = [...rest, joined]
@@ -88,6 +92,26 @@ t.test(
     t.ok(postedAtJoin < total, `joined mid-run (${postedAtJoin} of ${total} posted when the fourth started)`)
     t.equal(new Set(texts).size, total, 'every message delivered')
     t.equal(texts.length, total, 'none delivered twice')
+    if (texts.length !== total) {
+      // What a duplicate looked like: when each copy arrived, and what the workers logged at warn and up.
+      const copies = new Map<string, number[]>()
+      for (const r of h.meta.received.filter(mine)) {
+        const x = (r.body as { text: { body: string } }).text.body
+        copies.set(x, [...(copies.get(x) ?? []), r.arrivedAt - started])
+      }
+      const dups = [...copies].filter(([, at]) => at.length > 1)
+      t.comment(`${dups.length} duplicated; first: ${JSON.stringify(dups.slice(0, 5))}`)
+      const ids = dups.slice(0, 5).map(([x]) => idOf.get(x) ?? '')
+      const rows = await h.bridge.resources.sql`
+      select genesys_message_id, status, attempts, error_code, claimed_at, sent_at from message_tracking
+      where direction = 'outbound' and genesys_message_id = any(${ids})`
+      t.comment(`their tracking rows: ${JSON.stringify(rows)}`)
+      t.comment(`kill at ${killedAt - started} ms, join at ${joinedAt - started} ms`)
+      const warnings = workers
+        .flatMap((w) => w.output().split('\n'))
+        .filter((l) => /"level":(40|50|60)/.test(l) && !l.includes('kafkajs'))
+      t.comment(`worker warnings (${warnings.length}):\n${warnings.slice(0, 15).join('\n')}`)
+    }
     const seqs = new Map<number, number[]>()
     for (const x of texts) {
       const m = /c(\d+) m(\d+)$/.exec(x)
