@@ -4,6 +4,7 @@ import { startLagMonitor, type LagTarget } from '../consumer/lag-monitor.js'
 import type { FlowHandler } from '../consumer/record-runner.js'
 import { BridgeError, errorMessage } from '../errors.js'
 import { archiveFlow } from '../flows/archive.js'
+import { startRetention } from '../flows/retention.js'
 import { inboundFlow, type InboundPorts } from '../flows/inbound.js'
 import { outboundFlow, type OutboundPorts } from '../flows/outbound.js'
 import { startPendingSweeper, statusFlow, type StatusPorts } from '../flows/status.js'
@@ -86,6 +87,12 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
     routes,
     log,
     metrics,
+    limits: {
+      rate:
+        config.http.ratePerSource === 0
+          ? false
+          : { ratePerSec: config.http.ratePerSource, burst: config.http.burstPerSource },
+    },
   })
 
   const groups: RunningGroup[] = []
@@ -123,6 +130,8 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
     stoppers.push(pendingSweeper(r).stop)
   }
   if (config.roles.includes('archive')) {
+    const retention = startRetention({ store: r.store, days: config.s3.retentionDays, everyMs: 3_600_000, log })
+    stoppers.push(async () => retention.stop())
     await start(
       'archive-outbound',
       t.genesysOutbound,
@@ -221,6 +230,7 @@ function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publishError'
     tracking: r.tracking,
     claimState: async (messageId) => (await lookupByMessageIds(r.sql, 'outbound', [messageId])).get(messageId),
     sendSlots: createSemaphore(r.config.meta.connections),
+    sendRate: (phoneNumberId) => r.sendRate.acquire(phoneNumberId),
     // Longer than a Meta call can take, so a live owner finishing its send is never reported in doubt.
     claimLeaseMs: r.config.meta.timeoutMs * 2,
     meta: r.meta,
