@@ -2,11 +2,21 @@ import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { startHarness } from '../helpers/bridge-harness.js'
 import { spawnBridge } from '../helpers/bridge-process.js'
+import { waitDeliveredOrInDoubt } from '../helpers/delivery.js'
+import { collectRecords } from '../helpers/topic-reader.js'
 
 t.test('an outbound processor killed with SIGKILL mid-stream and restarted sends each message once', async (t) => {
   // Ingest runs here; the outbound role runs in child processes of the same topics and group.
-  const h = await startHarness({ ROLES: 'ingest' })
+  // A short Meta timeout keeps the claim lease (2x) short, so an in-doubt claim resolves quickly.
+  const h = await startHarness({ ROLES: 'ingest', META_TIMEOUT_MS: '5000' })
   t.teardown(() => h.close())
+  const errors = await collectRecords<'BridgeErrorEvent'>(
+    h.bridge.resources.kafka,
+    h.bridge.resources.codec,
+    h.config.kafka.topics.errors,
+  )
+  t.teardown(() => errors.stop())
+  const idOf = new Map<string, string>()
   h.meta.setLatency({ medianMs: 40, p99Ms: 150 })
   const childEnv = { ...h.env, ROLES: 'outbound', HTTP_PORT: '0' }
   let worker = await spawnBridge(childEnv)
@@ -27,6 +37,7 @@ t.test('an outbound processor killed with SIGKILL mid-stream and restarted sends
           toId: waIdOf(c),
           text: `${run} c${c} m${m}`,
         })
+        idOf.set(`${run} c${c} m${m}`, (body as { id: string }).id)
         const res = await h.postGenesys(body)
         if (res.status !== 200) throw new Error(`webhook refused: ${res.status}`)
         posted++
@@ -44,11 +55,18 @@ t.test('an outbound processor killed with SIGKILL mid-stream and restarted sends
   t.equal(posted, conversations * perConversation)
 
   const total = conversations * perConversation
-  await h.meta.waitForCount(total, mine, 120_000)
-  const texts = h.meta.received.filter(mine).map((r) => (r.body as { text: { body: string } }).text.body)
+  const { texts, inDoubt, missing } = await waitDeliveredOrInDoubt({
+    received: () => h.meta.received,
+    errors: errors.records,
+    idOf,
+    mine,
+    timeoutMs: 120_000,
+  })
   t.ok(deliveredAtKill < total, `killed mid-stream (${deliveredAtKill} of ${total} delivered at the kill)`)
-  t.equal(new Set(texts).size, total, 'every message delivered')
-  t.equal(texts.length, total, 'none delivered twice')
+  t.same(missing, [], 'every message delivered, or reported in doubt on the errors topic')
+  t.equal(texts.length, new Set(texts).size, 'none delivered twice')
+  t.ok(inDoubt.size < total / 10, `few in doubt: only sends in flight at the kill (${inDoubt.size})`)
+  t.comment(`${texts.length} delivered, ${inDoubt.size} reported in doubt`)
   let outOfOrder = 0
   for (let c = 0; c < conversations; c++) {
     const seq = texts.filter((x) => x.includes(` c${c} `)).map((x) => Number(/m(\d+)$/.exec(x)?.[1]))

@@ -49,3 +49,21 @@ export async function topicSize(kafka: Kafka, topic: string): Promise<number> {
     await admin.disconnect()
   }
 }
+
+/** Reads a topic from the beginning into an array until stopped (for counting what flows past). */
+export async function collectRecords<N extends RecordName>(
+  kafka: Kafka,
+  codec: TopicCodec,
+  topic: string,
+): Promise<{ records: RecordTypes[N][]; stop: () => Promise<void> }> {
+  const consumer = kafka.consumer({ groupId: `test-collector-${randomUUID()}` })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  const records: RecordTypes[N][] = []
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      if (message.value !== null) records.push(await codec.decode<N>(topic, message.value))
+    },
+  })
+  return { records, stop: () => consumer.disconnect() }
+}

@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto'
 import { request } from 'undici'
 import { startHarness } from '../helpers/bridge-harness.js'
 import { spawnBridge, type BridgeProcess } from '../helpers/bridge-process.js'
+import { waitDeliveredOrInDoubt } from '../helpers/delivery.js'
+import { collectRecords } from '../helpers/topic-reader.js'
 
 const conversations = 500
 const perConversation = 10
@@ -30,8 +32,15 @@ t.test(
   'outbound scales out: 3 processes, one killed and one added mid-run, every message once and in order',
   async (t) => {
     // Ingest runs here; outbound runs in child processes, all members of one consumer group.
-    const h = await startHarness({ ROLES: 'ingest', TOPIC_PARTITIONS: '12' })
+    // A short Meta timeout keeps the claim lease (2x) short, so in-doubt claims resolve quickly.
+    const h = await startHarness({ ROLES: 'ingest', TOPIC_PARTITIONS: '12', META_TIMEOUT_MS: '5000' })
     t.teardown(() => h.close())
+    const errors = await collectRecords<'BridgeErrorEvent'>(
+      h.bridge.resources.kafka,
+      h.bridge.resources.codec,
+      h.config.kafka.topics.errors,
+    )
+    t.teardown(() => errors.stop())
     h.meta.setLatency({ medianMs: 10, p99Ms: 40 })
     const childEnv = { ...h.env, ROLES: 'outbound', HTTP_PORT: '0' }
     const workers = await Promise.all([spawnBridge(childEnv), spawnBridge(childEnv), spawnBridge(childEnv)])
@@ -82,7 +91,13 @@ t.test(
 
     await traffic
     t.equal(posted, total)
-    await h.meta.waitForCount(total, mine, 90_000)
+    const { inDoubt, missing } = await waitDeliveredOrInDoubt({
+      received: () => h.meta.received,
+      errors: errors.records,
+      idOf,
+      mine,
+      timeoutMs: 90_000,
+    })
     const elapsed = Date.now() - started
     // Late duplicates would arrive after the count is reached: leave them a moment to show.
     await new Promise((r) => setTimeout(r, 1000))
@@ -90,9 +105,10 @@ t.test(
     const texts = h.meta.received.filter(mine).map((r) => (r.body as { text: { body: string } }).text.body)
     t.ok(deliveredAtKill < total, `killed mid-run (${deliveredAtKill} of ${total} delivered at the kill)`)
     t.ok(postedAtJoin < total, `joined mid-run (${postedAtJoin} of ${total} posted when the fourth started)`)
-    t.equal(new Set(texts).size, total, 'every message delivered')
-    t.equal(texts.length, total, 'none delivered twice')
-    if (texts.length !== total) {
+    t.same(missing, [], 'every message delivered, or reported in doubt on the errors topic')
+    t.equal(texts.length, new Set(texts).size, 'none delivered twice')
+    t.ok(inDoubt.size < total / 10, `few in doubt: only sends in flight at the kill (${inDoubt.size})`)
+    if (texts.length !== new Set(texts).size) {
       // What a duplicate looked like: when each copy arrived, and what the workers logged at warn and up.
       const copies = new Map<string, number[]>()
       for (const r of h.meta.received.filter(mine)) {

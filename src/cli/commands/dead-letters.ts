@@ -1,6 +1,7 @@
 import type { Consumer, Kafka } from 'kafkajs'
 import { deadLetterTopic, type Config } from '../../config/config.js'
-import { topicCatalog, type TopicSpec } from '../../schemas/catalog.js'
+import { topicCatalog, type RecordName, type TopicSpec } from '../../schemas/catalog.js'
+import type { TopicCodec } from '../../sinks/schema-registry.js'
 import type { DeadLetter } from '../../schemas/records.generated.js'
 import { bool, intFlag, parseFlags, requireStr } from '../args.js'
 import { resolveTopic, withKafka, withProducer } from '../context.js'
@@ -13,8 +14,8 @@ export const deadLettersHelp = `usage: gwb dead-letters list --topic <source top
 
 list     reads <topic>.dlq from the beginning: dead-letter partition:offset, time, code, message,
          tenant, source partition/offset, and whether it was re-driven already.
-redrive  re-produces the original key and value onto the source topic; the outbound flow re-claims a
-         dead-lettered message, so it is delivered once. Re-driven offsets are remembered in the
+redrive  re-produces the original key and value onto the source topic, marked as an explicit
+         resend (the flow sends it once more). Re-driven offsets are remembered in the
          consumer group <KAFKA_GROUP_PREFIX>dlq-redrive, so running --all twice re-drives nothing twice.
 `
 
@@ -206,11 +207,11 @@ const redrive: Command = async (config, args, out) => {
     if (dryRun) await redriveAll(undefined)
     else {
       await withProducer(kafka, (producer) =>
-        redriveAll((d) =>
+        redriveAll(async (d) =>
           producer.send({
             topic: spec.topic,
             key: d.key === null ? null : d.key.toString(),
-            value: d.value as Buffer,
+            value: await asResend(codec, spec.topic, spec.record, d.value as Buffer),
             headers: { 'gwb-redrive-of': `${dlq}` },
           }),
         ),
@@ -259,4 +260,17 @@ export const deadLetters: Command = async (config, args, out) => {
       ? 'dead-letters: missing subcommand (list, redrive)'
       : `dead-letters: unknown subcommand "${sub}"; one of list, redrive`,
   )
+}
+
+/**
+ * A re-drive is an operator's explicit decision to send again: a dead-lettered message may have
+ * reached the platform (no answer came), so its dedup claim is not taken over by a plain redelivery.
+ * Envelopes that carry a resend flag get it set (the flow then releases the claim and sends once
+ * more); other records go back unchanged.
+ */
+async function asResend(codec: TopicCodec, topic: string, record: RecordName, value: Buffer): Promise<Buffer> {
+  if (record !== 'GenesysOutboundEnvelope' && record !== 'WhatsAppInboundEnvelope') return value
+  const env = await codec.decode<typeof record>(topic, value).catch(() => undefined)
+  if (env === undefined) return value
+  return codec.encode(topic, { ...env, resend: true, attempt: 0 })
 }

@@ -50,7 +50,8 @@ export interface Claimer {
 
 /**
  * The claim that guarantees no double send: the row is inserted as 'claimed', or an existing row is
- * taken over only from 'retrying' (known not sent) or 'dead_lettered' (an explicit re-drive). The
+ * taken over only from 'retrying' (known not sent). A dead-lettered row is not claimable by a plain
+ * redelivery (its send may have happened): a re-drive releases it explicitly (the resend flag). The
  * database decides atomically; concurrent callers share one multi-row INSERT per flush.
  */
 export function createClaimer(sql: Sql, opts: BatchOptions): Claimer {
@@ -96,7 +97,7 @@ async function claimRows(sql: Sql, direction: Direction, rows: ClaimInput[]): Pr
       attempts = m.attempts + 1,
       conversation_id = coalesce(m.conversation_id, excluded.conversation_id),
       wa_id = coalesce(m.wa_id, excluded.wa_id)
-    where m.status in ('retrying', 'dead_lettered')
+    where m.status = 'retrying'
     returning m.${sql(col)} as id`
   return new Set(out.map((r) => r.id))
 }

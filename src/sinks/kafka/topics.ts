@@ -1,4 +1,4 @@
-import type { Kafka } from 'kafkajs'
+import type { Admin, Kafka } from 'kafkajs'
 import type { TopicSpec } from '../../schemas/catalog.js'
 
 /**
@@ -18,8 +18,10 @@ export async function ensureTopics(
     const existing = new Set(await admin.listTopics())
     const missing = specs.filter((s) => !existing.has(s.topic))
     if (missing.length > 0) {
+      // kafkajs's own waitForLeaders can throw UNKNOWN_TOPIC_OR_PARTITION while the new topics'
+      // metadata spreads (several processes starting at once); wait for the leaders ourselves.
       await admin.createTopics({
-        waitForLeaders: true,
+        waitForLeaders: false,
         topics: missing.map((s) => ({
           topic: s.topic,
           numPartitions: partitions,
@@ -28,8 +30,26 @@ export async function ensureTopics(
         })),
       })
     }
+    await waitForLeaders(
+      admin,
+      specs.map((s) => s.topic),
+    )
     return missing.map((s) => s.topic)
   } finally {
     await admin.disconnect()
+  }
+}
+
+async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      const { topics: meta } = await admin.fetchTopicMetadata({ topics })
+      if (meta.length === topics.length && meta.every((t) => t.partitions.every((p) => p.leader >= 0))) return
+    } catch (err) {
+      if (Date.now() > deadline) throw err
+    }
+    if (Date.now() > deadline) throw new Error(`topics have no leaders after ${timeoutMs} ms: ${topics.join(', ')}`)
+    await new Promise((r) => setTimeout(r, 100))
   }
 }

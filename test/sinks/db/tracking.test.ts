@@ -96,16 +96,24 @@ t.test('tracking against Postgres', async (t) => {
     )
   })
 
-  t.test('dead-lettered is claimable by a re-drive; failed is not; release makes anything claimable', async (t) => {
-    await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-dl' })
-    t.ok(await writer.markDeadLettered({ direction: 'outbound', messageId: 'g-dl', errorCode: 'T', errorText: 'x' }))
-    t.ok(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-dl' }))
-    t.ok(await writer.markFailed({ direction: 'outbound', messageId: 'g-dl', errorCode: '131047', errorText: 'w', at }))
-    t.notOk(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-dl' }))
-    t.ok(await writer.release({ direction: 'outbound', messageId: 'g-dl', reason: 'operator resend' }))
-    t.ok(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-dl' }))
-    t.notOk(await writer.release({ direction: 'outbound', messageId: 'nope', reason: 'x' }))
-  })
+  t.test(
+    'dead-lettered and failed are not claimable by a redelivery; release (a re-drive) makes anything claimable',
+    async (t) => {
+      await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-dl' })
+      t.ok(await writer.markDeadLettered({ direction: 'outbound', messageId: 'g-dl', errorCode: 'T', errorText: 'x' }))
+      // Its send may have reached Meta (no answer came): only an explicit release may send it again.
+      t.notOk(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-dl' }))
+      t.ok(await writer.release({ direction: 'outbound', messageId: 'g-dl', reason: 'operator re-drive' }))
+      t.ok(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-dl' }))
+      t.ok(
+        await writer.markFailed({ direction: 'outbound', messageId: 'g-dl', errorCode: '131047', errorText: 'w', at }),
+      )
+      t.notOk(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-dl' }))
+      t.ok(await writer.release({ direction: 'outbound', messageId: 'g-dl', reason: 'operator resend' }))
+      t.ok(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-dl' }))
+      t.notOk(await writer.release({ direction: 'outbound', messageId: 'nope', reason: 'x' }))
+    },
+  )
 
   t.test('inbound rows are keyed by wamid and record the Genesys id', async (t) => {
     t.ok(await writer.markSent({ direction: 'inbound', messageId: 'wamid.in-1', genesysMessageId: 'gen-9', at }))
