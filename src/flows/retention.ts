@@ -32,13 +32,11 @@ export function startRetention(opts: {
       running = false
     }
   }
-  const first = setTimeout(() => void sweep(), 60_000)
+  // Not at start: every process start would list every bucket. Expiry is counted in days; an hour late is nothing.
   const timer = setInterval(() => void sweep(), opts.everyMs)
-  first.unref()
   timer.unref()
   return {
     stop() {
-      clearTimeout(first)
       clearInterval(timer)
     },
   }
