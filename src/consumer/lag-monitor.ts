@@ -118,8 +118,11 @@ export function startLagMonitor(
       let wait: NodeJS.Timeout | undefined
       await Promise.race([running, new Promise((resolve) => (wait = setTimeout(resolve, 3000)))])
       clearTimeout(wait)
-      await admin?.disconnect().catch(() => undefined)
+      const a = admin
       admin = undefined
+      // A connect still under way would open its socket after a plain disconnect: let it finish first.
+      await connected?.catch(() => undefined)
+      await a?.disconnect().catch(() => undefined)
     },
   }
 }
