@@ -233,10 +233,3 @@ t.test('an outbound-only process still serves /health, /ready and /metrics', asy
   t.equal(lag.length, h.config.kafka.partitions)
   t.equal((await h.postGenesys({})).status, 404, 'no ingest route in this process')
 })
-
-// Open issue: in a clean clone this file's process can stay alive after every test has passed and
-// every bridge was stopped (one socket left open, not found yet; production exits explicitly after
-// stop). Exit once tap has the results rather than hang CI for the file timeout.
-t.teardown(() => {
-  setTimeout(() => process.exit(process.exitCode ?? 0), 5000).unref()
-})

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto'
+import t from 'tap'
 import { request } from 'undici'
 import { startBridge, type RunningBridge } from '../../src/app/bridge.js'
 import type { Config } from '../../src/config/config.js'
@@ -147,3 +148,10 @@ export async function startHarness(
     },
   }
 }
+
+// Open issue: in a clean clone a test file's process could stay alive after every test passed and
+// every bridge was stopped (a socket left open, not found yet; production exits explicitly after stop).
+// Once tap has the file's results, exit rather than hang CI until the file timeout.
+t.teardown(() => {
+  setTimeout(() => process.exit(process.exitCode ?? 0), 5000).unref()
+})
