@@ -96,8 +96,14 @@ t.test('inbound flow end to end', async (t) => {
     t.same(receipts.map((r) => (r.body as { id: string; status: string }).id).sort(), [s1.id, s2.id].sort())
     t.ok(receipts.every((r) => (r.body as { status: string }).status === 'Delivered'))
 
-    const inboundRows = await sql<{ wamid: string; status: string; genesys_message_id: string | null }[]>`
-      select wamid, status, genesys_message_id from message_tracking where tenant_id = ${tenant.id} and direction = 'inbound'`
+    // Tracking writes are batched: the row is recorded just after Genesys answered, so poll briefly.
+    let inboundRows: { wamid: string; status: string; genesys_message_id: string | null }[] = []
+    for (let i = 0; i < 100; i++) {
+      inboundRows = await sql<{ wamid: string; status: string; genesys_message_id: string | null }[]>`
+        select wamid, status, genesys_message_id from message_tracking where tenant_id = ${tenant.id} and direction = 'inbound'`
+      if (inboundRows.length === 3 && inboundRows.every((r) => r.status === 'sent')) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
     t.equal(inboundRows.length, 3)
     t.ok(
       inboundRows.every((r) => r.status === 'sent' && r.genesys_message_id !== null),
