@@ -1,6 +1,17 @@
 import type { RecordMeta } from '../consumer/record-runner.js'
 import type { BridgeError } from '../errors.js'
+import type { Logger } from '../log.js'
+import type { Metrics } from '../metrics.js'
 import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.js'
+
+/** What every flow needs besides its own sinks: failure topics, the clock, logs and metrics. */
+export interface CommonPorts {
+  publishError: (e: BridgeErrorEvent) => Promise<void>
+  publishDeadLetter: (d: DeadLetter) => Promise<void>
+  now: () => number
+  log: Logger
+  metrics?: Metrics
+}
 
 /** The errors-topic record of a permanent failure. */
 export function errorEvent(

@@ -1,21 +1,19 @@
 import type { FlowHandler } from '../consumer/record-runner.js'
 import { BridgeError } from '../errors.js'
-import type { Logger } from '../log.js'
-import type { Metrics } from '../metrics.js'
 import { drop, fail, ok, retry, type StageResult } from '../processors/result.js'
 import type { MetaInboundItem } from '../processors/split-meta-webhook.js'
 import { inboundMediaRef, transformInbound, type InboundMediaRef } from '../processors/transform-inbound.js'
 import type { MetaInboundMessage, MetaMediaRef } from '../processors/types/meta.js'
-import type { BridgeErrorEvent, DeadLetter, WhatsAppInboundEnvelope } from '../schemas/records.generated.js'
+import type { WhatsAppInboundEnvelope } from '../schemas/records.generated.js'
 import type { Claimer, TrackingWriter } from '../sinks/db/tracking.js'
 import type { GenesysPostResult } from '../sinks/genesys-client.js'
 import type { StoredMedia } from '../sinks/media.js'
 import type { MetaClient } from '../sinks/meta-client.js'
-import { deadLetterRecord, errorEvent } from './failure-events.js'
+import { deadLetterRecord, errorEvent, type CommonPorts } from './failure-events.js'
 import type { ConversationMapping } from './outbound.js'
 
 /** Everything the inbound flow talks to; the wiring passes the real sinks, tests may pass others. */
-export interface InboundPorts {
+export interface InboundPorts extends CommonPorts {
   decode: (value: Buffer) => Promise<WhatsAppInboundEnvelope>
   /** The tenant's Genesys Open Messaging integration id (channel.to.id of the inbound body). */
   integrationId: (tenantId: string) => Promise<string>
@@ -36,11 +34,6 @@ export interface InboundPorts {
   postMessage: (tenantId: string, body: unknown) => Promise<GenesysPostResult>
   claimer: Claimer
   tracking: TrackingWriter
-  publishError: (e: BridgeErrorEvent) => Promise<void>
-  publishDeadLetter: (d: DeadLetter) => Promise<void>
-  now: () => number
-  log: Logger
-  metrics?: Metrics
 }
 
 interface Prepared {

@@ -1,7 +1,5 @@
 import type { FlowHandler } from '../consumer/record-runner.js'
 import { BridgeError } from '../errors.js'
-import type { Logger } from '../log.js'
-import type { Metrics } from '../metrics.js'
 import { pairLimitDelay } from '../processors/backoff.js'
 import { classifyMetaError, receiptReasonForExhausted } from '../processors/classify-meta-error.js'
 import { receiptReasonForError } from '../processors/build-receipt.js'
@@ -9,11 +7,11 @@ import { parseGenesysWebhook } from '../processors/parse-genesys-webhook.js'
 import { drop, fail, ok, retry, type StageResult } from '../processors/result.js'
 import { needsMedia, transformOutbound, type MediaNeed } from '../processors/transform-outbound.js'
 import type { GenesysOutbound, GenesysReasonCode } from '../processors/types/genesys.js'
-import type { BridgeErrorEvent, DeadLetter, GenesysOutboundEnvelope } from '../schemas/records.generated.js'
+import type { GenesysOutboundEnvelope } from '../schemas/records.generated.js'
 import type { Claimer, TrackingWriter } from '../sinks/db/tracking.js'
 import type { MetaClient } from '../sinks/meta-client.js'
 import type { Semaphore } from '../semaphore.js'
-import { deadLetterRecord, errorEvent } from './failure-events.js'
+import { deadLetterRecord, errorEvent, type CommonPorts } from './failure-events.js'
 
 export interface ConversationMapping {
   tenantId: string
@@ -23,7 +21,7 @@ export interface ConversationMapping {
 }
 
 /** Everything the outbound flow talks to; the wiring passes the real sinks, tests may pass others. */
-export interface OutboundPorts {
+export interface OutboundPorts extends CommonPorts {
   decode: (value: Buffer) => Promise<GenesysOutboundEnvelope>
   mappingByConversation: (conversationId: string) => Promise<ConversationMapping | undefined>
   learnMapping: (m: ConversationMapping) => Promise<void>
@@ -48,12 +46,7 @@ export interface OutboundPorts {
     tenantId: string,
     r: { messageId: string; toId: string; reason: GenesysReasonCode; text: string },
   ) => Promise<void>
-  publishError: (e: BridgeErrorEvent) => Promise<void>
-  publishDeadLetter: (d: DeadLetter) => Promise<void>
   touchActivity: (conversationId: string, at: Date) => void
-  now: () => number
-  log: Logger
-  metrics?: Metrics
 }
 
 interface Prepared {

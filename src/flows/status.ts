@@ -7,13 +7,13 @@ import type { Metrics } from '../metrics.js'
 import { drop, fail, ok, retry, type StageResult } from '../processors/result.js'
 import { receiptForStatus, type TrackingStatus as ReceiptStatus } from '../processors/status-transition.js'
 import type { GenesysReceipt } from '../processors/types/genesys.js'
-import type { BridgeErrorEvent, DeadLetter, WhatsAppStatusEnvelope } from '../schemas/records.generated.js'
+import type { WhatsAppStatusEnvelope } from '../schemas/records.generated.js'
 import type { DeliveryStatus, PendingStatus, StatusInput, StatusOutcome, TrackingStatus } from '../sinks/db/tracking.js'
 import type { GenesysPostResult } from '../sinks/genesys-client.js'
-import { deadLetterRecord, errorEvent } from './failure-events.js'
+import { deadLetterRecord, errorEvent, type CommonPorts } from './failure-events.js'
 
 /** Everything the status flow talks to; the wiring passes the real sinks, tests may pass others. */
-export interface StatusPorts {
+export interface StatusPorts extends CommonPorts {
   decode: (value: Buffer) => Promise<WhatsAppStatusEnvelope>
   /** The batched, monotonic status applier (one SQL statement per flush). */
   applyStatus: (s: StatusInput) => Promise<StatusOutcome>
@@ -22,11 +22,6 @@ export interface StatusPorts {
   postReceipt: (tenantId: string, body: GenesysReceipt) => Promise<GenesysPostResult>
   /** Attempt at which an unknown wamid is parked instead of retried (the earlier ones wait briefly). */
   parkAtAttempt: number
-  publishError: (e: BridgeErrorEvent) => Promise<void>
-  publishDeadLetter: (d: DeadLetter) => Promise<void>
-  now: () => number
-  log: Logger
-  metrics?: Metrics
 }
 
 interface Prepared {

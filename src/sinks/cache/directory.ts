@@ -1,5 +1,4 @@
-import { BridgeError, isBridgeError } from '../../errors.js'
-import type { Sql } from '../db/client.js'
+import { fromDb, type Sql } from '../db/client.js'
 import { decryptJson, encryptJson } from '../db/crypto.js'
 import {
   findByIntegrationId,
@@ -74,16 +73,6 @@ const plain = (t: Tenant): DirectoryTenant => ({
   whatsappPhoneNumberId: t.whatsappPhoneNumberId,
   status: t.status,
 })
-
-/** A Postgres failure on a lookup is a retryable store outage, not a bad record. */
-async function fromDb<T>(what: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run()
-  } catch (err) {
-    if (isBridgeError(err)) throw err
-    throw new BridgeError('GWB_STORE_UNAVAILABLE', `postgres lookup of ${what} failed`, { canRetry: true, cause: err })
-  }
-}
 
 export function createTenantDirectory(opts: TenantDirectoryOptions): TenantDirectory {
   const { sql, cache, key } = opts

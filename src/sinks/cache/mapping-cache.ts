@@ -1,5 +1,4 @@
-import { BridgeError, isBridgeError } from '../../errors.js'
-import type { Sql } from '../db/client.js'
+import { fromDb, type Sql } from '../db/client.js'
 import { getByConversation, getByWa, upsertMapping, type Mapping } from '../db/mappings.js'
 import { createLocalCache } from './local.js'
 import type { Cache } from './redis.js'
@@ -32,15 +31,6 @@ const identity = (m: Mapping): Mapping => ({
   waId: m.waId,
   phoneNumberId: m.phoneNumberId,
 })
-
-async function fromDb<T>(what: string, run: () => Promise<T>): Promise<T> {
-  try {
-    return await run()
-  } catch (err) {
-    if (isBridgeError(err)) throw err
-    throw new BridgeError('GWB_STORE_UNAVAILABLE', `postgres lookup of ${what} failed`, { canRetry: true, cause: err })
-  }
-}
 
 export function createMappingResolver(opts: MappingResolverOptions): MappingResolver {
   const { sql, cache } = opts

@@ -1,3 +1,4 @@
+import { BridgeError, isBridgeError } from '../../errors.js'
 import postgres from 'postgres'
 
 export type Sql = postgres.Sql
@@ -38,4 +39,14 @@ export function createDb(url: string, opts: DbOptions): Sql {
 
 export async function closeDb(sql: Sql, timeoutSeconds = 5): Promise<void> {
   await sql.end({ timeout: timeoutSeconds })
+}
+
+/** A Postgres failure on a lookup is a retryable store outage, not a bad record. */
+export async function fromDb<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (err) {
+    if (isBridgeError(err)) throw err
+    throw new BridgeError('GWB_STORE_UNAVAILABLE', `postgres lookup of ${what} failed`, { canRetry: true, cause: err })
+  }
 }
