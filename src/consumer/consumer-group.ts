@@ -46,6 +46,16 @@ export async function startConsumerGroup<T>(
   })
   const scheduler = createKeyScheduler(opts.maxInFlight)
   const trackers = new Map<number, PartitionTracker>()
+  /**
+   * Partitions this member owns, each with the generation it was (re)assigned in. kafkajs has no
+   * revoke callback, so a record queued behind its key when its partition moves to another member
+   * would still run here while the new owner re-reads it from the committed offset: two members
+   * working one conversation at once. A queued record runs only if its partition is still ours in
+   * the generation it was fetched in; records already running finish (the dedup claim and the wait
+   * for a claim held elsewhere keep them from overtaking the new owner).
+   */
+  const owned = new Map<number, number>()
+  let generation = 0
   const abort = new AbortController()
   let stopping = false
 
@@ -83,7 +93,10 @@ export async function startConsumerGroup<T>(
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     // Partitions that left us: forget their state; their new owner starts at the committed offset.
     const mine = new Set((e.payload.memberAssignment[opts.topic] ?? []).map(Number))
+    generation++
     for (const p of trackers.keys()) if (!mine.has(p)) trackers.delete(p)
+    for (const p of owned.keys()) if (!mine.has(p)) owned.delete(p)
+    for (const p of mine) if (!owned.has(p)) owned.set(p, generation)
     log.info({ partitions: [...mine] }, 'partitions assigned')
   })
 
@@ -94,10 +107,13 @@ export async function startConsumerGroup<T>(
     isRunning,
     isStale,
   }: EachBatchPayload): Promise<void> => {
+    const gen = owned.get(batch.partition)
+    // A batch fetched before a rebalance took its partition away: the new owner reads it.
+    if (gen === undefined) return
     const tracker = trackerOf(batch.partition)
     let started = 0
     for (const m of batch.messages) {
-      if (!isRunning() || isStale() || stopping) return
+      if (!isRunning() || isStale() || stopping || owned.get(batch.partition) !== gen) return
       // Each started record runs its synchronous first steps (decode, parse, cache hits) in
       // microtasks; yielding now and then lets webhooks in the same process be answered meanwhile.
       if (++started % 32 === 0) await new Promise((r) => setImmediate(r))
@@ -115,6 +131,11 @@ export async function startConsumerGroup<T>(
         deps.metrics?.inFlight.inc({ flow: handler.flow })
         void scheduler.run(key, async () => {
           try {
+            if (owned.get(record.partition) !== gen) {
+              // Handed over while it waited behind its key: not ours to run any more.
+              deps.metrics?.outcomes.inc({ flow: handler.flow, outcome: 'handed-over' })
+              return
+            }
             const outcome = await runRecord(handler, record, opts, { log, metrics: deps.metrics, signal: abort.signal })
             if (outcome === 'done') tracker.finish(offset)
           } finally {

@@ -6,10 +6,11 @@ import { receiptReasonForError } from '../processors/build-receipt.js'
 import { parseGenesysWebhook } from '../processors/parse-genesys-webhook.js'
 import { drop, fail, ok, retry, type StageResult } from '../processors/result.js'
 import { needsMedia, transformOutbound, type MediaNeed } from '../processors/transform-outbound.js'
+import type { MetaSendBody } from '../processors/types/meta.js'
 import type { GenesysOutbound, GenesysReasonCode } from '../processors/types/genesys.js'
 import type { GenesysOutboundEnvelope } from '../schemas/records.generated.js'
 import type { Claimer, TrackingWriter } from '../sinks/db/tracking.js'
-import type { MetaClient } from '../sinks/meta-client.js'
+import type { MetaClient, MetaSendResult } from '../sinks/meta-client.js'
 import type { Semaphore } from '../semaphore.js'
 import { deadLetterRecord, errorEvent, type CommonPorts } from './failure-events.js'
 
@@ -81,16 +82,20 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
   }
 
   /**
-   * Someone else holds the claim. A finished message (sent, failed, dead-lettered) is a duplicate.
+   * Someone else holds the claim. A finished message (sent, failed, dead-lettered) is a duplicate;
+   * one whose attempt failed and is known not sent ('retrying') may be claimed here.
    * A claim still open is either another member finishing it during a rebalance (wait, so this
    * conversation's next message cannot overtake it) or a member that died between claim and answer:
    * then Meta may or may not have it, and with no idempotency key a resend could double it. After
    * the lease it is reported in doubt (errors topic) and not resent; an operator can resend it.
    */
-  const heldElsewhere = async (env: GenesysOutboundEnvelope): Promise<StageResult<unknown>> => {
+  const heldElsewhere = async (env: GenesysOutboundEnvelope): Promise<StageResult<unknown> | 'claimable'> => {
     const deadline = p.now() + p.claimLeaseMs
     for (;;) {
       const state = await p.claimState(env.messageId)
+      // 'retrying' is not done: treating it as a duplicate would let this conversation's next
+      // message overtake it while its owner backs off.
+      if (state?.status === 'retrying') return 'claimable'
       if (state === undefined || state.status !== 'claimed') return drop('already handled (dedup claim held)')
       const claimedAt = state.claimedAt?.getTime() ?? 0
       if (p.now() >= Math.max(deadline, claimedAt + p.claimLeaseMs)) {
@@ -106,6 +111,44 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         )
       }
       await new Promise((r) => setTimeout(r, 200))
+    }
+  }
+
+  /**
+   * Claims the message and sends it, or learns that it is someone else's. The rate budget and a
+   * connection are taken first, so a claimed message goes on the wire at once.
+   */
+  const claimAndSend = async (
+    env: GenesysOutboundEnvelope,
+    mapping: ConversationMapping,
+    creds: { accessToken: string; phoneNumberId: string },
+    body: MetaSendBody,
+  ): Promise<{ kind: 'sent'; res: MetaSendResult } | StageResult<unknown>> => {
+    for (;;) {
+      await stage('rate', () => p.sendRate(creds.phoneNumberId))
+      const release = await p.sendSlots.acquire()
+      try {
+        const owned = await stage('claim', () =>
+          p.claimer.claim({
+            tenantId: env.tenantId,
+            direction: 'outbound',
+            messageId: env.messageId,
+            conversationId: mapping.conversationId,
+            waId: mapping.waId,
+          }),
+        )
+        if (owned) {
+          const res = await stage('send', () =>
+            p.meta.sendMessage({ phoneNumberId: creds.phoneNumberId, accessToken: creds.accessToken, body }),
+          )
+          return { kind: 'sent', res }
+        }
+      } finally {
+        release()
+      }
+      const held = await heldElsewhere(env)
+      // The other owner's attempt failed and is known not sent: claim it here, in this order.
+      if (held !== 'claimable') return held
     }
   }
 
@@ -154,29 +197,9 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         })
       }
       const creds = await p.whatsappCredentials(env.tenantId)
-      await stage('rate', () => p.sendRate(creds.phoneNumberId))
-      const release = await p.sendSlots.acquire()
-      let res: Awaited<ReturnType<MetaClient['sendMessage']>>
-      try {
-        const owned = await stage('claim', () =>
-          p.claimer.claim({
-            tenantId: env.tenantId,
-            direction: 'outbound',
-            messageId: env.messageId,
-            conversationId: mapping.conversationId,
-            waId: mapping.waId,
-          }),
-        )
-        if (!owned) {
-          release()
-          return await heldElsewhere(env)
-        }
-        res = await stage('send', () =>
-          p.meta.sendMessage({ phoneNumberId: creds.phoneNumberId, accessToken: creds.accessToken, body: body.value }),
-        )
-      } finally {
-        release()
-      }
+      const sent = await claimAndSend(env, mapping, creds, body.value)
+      if (sent.kind !== 'sent') return sent
+      const res = sent.res
       if (res.ok) {
         p.metrics?.endToEnd.observe({ flow: 'outbound' }, (p.now() - env.receivedAtMs) / 1000)
         await stage('track', () =>

@@ -137,12 +137,7 @@ t.test(
     }
     const disordered = [...seqs].filter(([, s]) => s.some((v, i) => i > 0 && v < (s[i - 1] as number)))
     if (disordered.length > 0) t.comment(`out of order: ${JSON.stringify(disordered.slice(0, 5))}`)
-    // Open defect: with a SIGKILL and a join in the same run, some conversations (0 to ~30 of 500 here)
-    // arrive out of order across the rebalance; the single-kill test (test/flows/outbound-kill) keeps
-    // order. Reported, not counted as passing, until the rebalance hand-over is fixed.
-    t.equal(disordered.length, 0, 'order per conversation kept across the kill and the join', {
-      todo: disordered.length > 0 ? 'order across a kill plus a join is an open defect' : false,
-    })
+    t.equal(disordered.length, 0, 'order per conversation kept across the kill and the join')
     t.comment(`${total} messages over ${conversations} conversations in ${(elapsed / 1000).toFixed(1)} s`)
 
     // Every surviving process reports the group's lag, and it drains to zero.

@@ -1,0 +1,149 @@
+import t from 'tap'
+import { randomUUID } from 'node:crypto'
+import { buildOutbound } from '../../src/fakes/genesys-webhooks.js'
+import { outboundFlow, type OutboundPorts } from '../../src/flows/outbound.js'
+import { createLogger } from '../../src/log.js'
+import type { GenesysOutboundEnvelope } from '../../src/schemas/records.generated.js'
+import type { TrackingStatus } from '../../src/sinks/db/tracking.js'
+import { createSemaphore } from '../../src/semaphore.js'
+
+/**
+ * The claim hand-over between two owners of one conversation (a rebalance), on literals: an
+ * in-memory claim table with the database's rules stands in for message_tracking.
+ */
+
+interface Row {
+  status: TrackingStatus
+  claimedAt: Date
+}
+
+function ports(table: Map<string, Row>, sent: string[], leaseMs: number): OutboundPorts {
+  const set = (id: string, from: TrackingStatus[], to: TrackingStatus): Promise<boolean> => {
+    const row = table.get(id)
+    if (row === undefined || !from.includes(row.status)) return Promise.resolve(false)
+    row.status = to
+    return Promise.resolve(true)
+  }
+  return {
+    publishError: () => Promise.resolve(),
+    publishDeadLetter: () => Promise.resolve(),
+    now: () => Date.now(),
+    log: createLogger('silent'),
+    decode: (value) => Promise.resolve(JSON.parse(value.toString(), revive) as GenesysOutboundEnvelope),
+    mappingByConversation: (conversationId) =>
+      Promise.resolve({ tenantId: 'tn', conversationId, waId: '447700900001', phoneNumberId: 'pn' }),
+    learnMapping: () => Promise.resolve(),
+    whatsappCredentials: () => Promise.resolve({ accessToken: 'token', phoneNumberId: 'pn' }),
+    rehostMedia: () => Promise.reject(new Error('no media in this test')),
+    claimer: {
+      // The database's rule: a new row is claimed, an existing one only from 'retrying'.
+      claim: ({ messageId }) => {
+        const row = table.get(messageId)
+        if (row !== undefined && row.status !== 'retrying') return Promise.resolve(false)
+        table.set(messageId, { status: 'claimed', claimedAt: new Date() })
+        return Promise.resolve(true)
+      },
+      drain: () => Promise.resolve(),
+    },
+    tracking: {
+      markSent: ({ messageId }) => set(messageId, ['claimed', 'retrying', 'dead_lettered'], 'sent'),
+      markRetrying: ({ messageId }) => set(messageId, ['claimed'], 'retrying'),
+      markFailed: ({ messageId }) => set(messageId, ['claimed', 'retrying', 'dead_lettered'], 'failed'),
+      markDeadLettered: ({ messageId }) => set(messageId, ['claimed', 'retrying'], 'dead_lettered'),
+      release: ({ messageId }) => set(messageId, ['claimed', 'sent', 'failed', 'dead_lettered'], 'retrying'),
+      drain: () => Promise.resolve(),
+    },
+    claimState: (id) => Promise.resolve(table.get(id)),
+    sendSlots: createSemaphore(4),
+    sendRate: () => Promise.resolve(),
+    claimLeaseMs: leaseMs,
+    meta: {
+      sendMessage: ({ body }) => {
+        sent.push((body as { text: { body: string } }).text.body)
+        return Promise.resolve({ ok: true, wamid: `wamid.${randomUUID()}`, waId: '447700900001', status: 200 })
+      },
+      getMediaUrl: () => Promise.reject(new Error('unused')),
+      downloadMedia: () => Promise.reject(new Error('unused')),
+      close: () => Promise.resolve(),
+    },
+    sendFailedReceipt: () => Promise.resolve(),
+    touchActivity: () => undefined,
+  }
+}
+
+function revive(key: string, value: unknown): unknown {
+  return key === 'payload' ? Buffer.from(value as string, 'base64') : value
+}
+
+function record(text: string, conversationId: string): { value: Buffer; id: string } {
+  const body = buildOutbound({ integrationId: 'int', conversationId, toId: '447700900001', text })
+  const id = (body as { id: string }).id
+  const env: GenesysOutboundEnvelope = {
+    tenantId: 'tn',
+    integrationId: 'int',
+    messageId: id,
+    conversationId,
+    toId: '447700900001',
+    receivedAtMs: Date.now(),
+    payload: Buffer.from(JSON.stringify(body)),
+    attempt: 0,
+    resend: false,
+  }
+  const value = Buffer.from(JSON.stringify({ ...env, payload: env.payload.toString('base64') }))
+  return { value, id }
+}
+
+const meta = { topic: 'x', partition: 0, offset: 0, key: null, value: null }
+
+t.test(
+  'a message whose other owner is backing off (retrying) is claimed and sent here, before the next one',
+  async (t) => {
+    const table = new Map<string, Row>()
+    const sent: string[] = []
+    const flow = outboundFlow(ports(table, sent, 10_000))
+    const conv = randomUUID()
+    const first = record('m1', conv)
+    const second = record('m2', conv)
+    // The previous owner claimed m1, then Meta answered 500: known not sent, it backs off.
+    table.set(first.id, { status: 'claimed', claimedAt: new Date() })
+    setTimeout(() => {
+      const row = table.get(first.id)
+      if (row !== undefined) row.status = 'retrying'
+    }, 300)
+
+    const r1 = await flow.handle(await flow.decode(first.value), 1, meta)
+    t.equal(r1.kind, 'ok', 'm1 sent by this owner, not dropped as a duplicate')
+    const r2 = await flow.handle(await flow.decode(second.value), 1, meta)
+    t.equal(r2.kind, 'ok')
+    t.same(sent, ['m1', 'm2'], 'each once, in order')
+    t.equal(table.get(first.id)?.status, 'sent')
+  },
+)
+
+t.test('a message another owner finished is a duplicate: dropped, not sent', async (t) => {
+  const table = new Map<string, Row>()
+  const sent: string[] = []
+  const flow = outboundFlow(ports(table, sent, 10_000))
+  const m = record('done already', randomUUID())
+  table.set(m.id, { status: 'claimed', claimedAt: new Date() })
+  setTimeout(() => {
+    const row = table.get(m.id)
+    if (row !== undefined) row.status = 'sent'
+  }, 300)
+  const r = await flow.handle(await flow.decode(m.value), 1, meta)
+  t.equal(r.kind, 'drop', 'waited for the other owner, then dropped')
+  t.same(sent, [])
+})
+
+t.test('a claim nobody resolves within the lease is reported in doubt and not resent', async (t) => {
+  const table = new Map<string, Row>()
+  const sent: string[] = []
+  const flow = outboundFlow(ports(table, sent, 400))
+  const m = record('owner died', randomUUID())
+  table.set(m.id, { status: 'claimed', claimedAt: new Date() })
+  const r = await flow.handle(await flow.decode(m.value), 1, meta)
+  t.equal(r.kind, 'fail')
+  t.equal(r.kind === 'fail' ? r.error.code : '', 'GWB_SEND_IN_DOUBT')
+  t.same(sent, [], 'nothing sent')
+  t.equal(table.get(m.id)?.status, 'claimed', 'the row is left for an operator')
+})
