@@ -102,6 +102,12 @@ export function createMetrics() {
         }
       },
     }),
+    // Its own counter: gwb_cache_lookups_total is rebuilt from the caches' totals at every scrape.
+    sendRateFallbacks: new Counter({
+      name: 'gwb_send_rate_fallbacks_total',
+      help: 'Sends paced by the process-local limit because the shared budget in Redis was unreachable',
+      registers: [registry],
+    }),
     /** Feeds gwb_cache_lookups_total{cache=name} from a cache's own running totals. */
     watchCache(name: string, stats: () => { hits: number; misses: number }): void {
       cacheSources.set(name, stats)

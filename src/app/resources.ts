@@ -113,7 +113,7 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
     redis,
     ratePerSecond: config.meta.sendRatePerNumber,
     burst: config.meta.sendBurstPerNumber,
-    onFallback: () => metrics.cacheLookups.inc({ cache: 'send-rate', result: 'error' }),
+    onFallback: () => metrics.sendRateFallbacks.inc(),
   })
 
   return {

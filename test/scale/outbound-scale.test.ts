@@ -136,7 +136,33 @@ t.test(
       seqs.set(c, [...(seqs.get(c) ?? []), Number(m[2])])
     }
     const disordered = [...seqs].filter(([, s]) => s.some((v, i) => i > 0 && v < (s[i - 1] as number)))
-    if (disordered.length > 0) t.comment(`out of order: ${JSON.stringify(disordered.slice(0, 5))}`)
+    if (disordered.length > 0) {
+      t.comment(`out of order: ${JSON.stringify(disordered.slice(0, 5))}`)
+      // What it looked like: arrivals, tracking rows and error events of the first conversations.
+      t.comment(`kill at ${killedAt - started} ms, join at ${joinedAt - started} ms`)
+      for (const [c] of disordered.slice(0, 3)) {
+        const arrivals = h.meta.received
+          .filter((r) => mine(r) && (r.body as { text: { body: string } }).text.body.includes(` c${c} `))
+          .map((r) => `${(r.body as { text: { body: string } }).text.body.split(' ').pop()}@${r.arrivedAt - started}`)
+        const ids = Array.from({ length: perConversation }, (_, m) => idOf.get(`${run} c${c} m${m}`) ?? '')
+        const rows = await h.bridge.resources.sql`
+          select genesys_message_id, status, attempts, error_code, claimed_at, sent_at from message_tracking
+          where direction = 'outbound' and genesys_message_id = any(${ids}) order by claimed_at`
+        const events = errors.records.filter((e) => ids.includes(e.messageId ?? ''))
+        t.comment(
+          JSON.stringify({
+            c,
+            arrivals,
+            rows: rows.map((r) => ({ m: ids.indexOf(r['genesys_message_id'] as string), ...r })),
+            events: events.map((e) => ({
+              m: ids.indexOf(e.messageId ?? ''),
+              code: e.code,
+              at: e.occurredAtMs - started,
+            })),
+          }),
+        )
+      }
+    }
     t.equal(disordered.length, 0, 'order per conversation kept across the kill and the join')
     t.comment(`${total} messages over ${conversations} conversations in ${(elapsed / 1000).toFixed(1)} s`)
 
