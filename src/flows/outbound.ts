@@ -221,7 +221,9 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         const error =
           c.action === 'fail'
             ? new BridgeError(c.error.code, c.error.message, { details })
-            : new BridgeError('GWB_META_TRANSIENT', `${c.error.message} (outcome unknown, not resent)`, { details })
+            : new BridgeError('GWB_META_TRANSIENT', `${c.error.message} (outcome unknown, not resent)`, {
+                details: { ...details, outcomeUnknown: true },
+              })
         return c.action === 'fail' ? fail(error) : { kind: 'dead-letter', error }
       }
       await p.tracking.markRetrying({
@@ -261,6 +263,9 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         errorCode: error.code,
         errorText: error.message,
       })
+      // Outcome unknown (no answer after the request went out): Meta may deliver it, even after this
+      // conversation's next message, so the agent is not told it failed; the operator decides.
+      if (error.details['outcomeUnknown'] === true) return
       // The agent learns now; a re-drive that succeeds later is still delivered once.
       await sendReceipt(env, error, receiptReasonForExhausted(error.code))
     },

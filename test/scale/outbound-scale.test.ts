@@ -128,8 +128,21 @@ t.test(
         .filter((l) => /"level":(40|50|60)/.test(l) && !l.includes('kafkajs'))
       t.comment(`worker warnings (${warnings.length}):\n${warnings.slice(0, 15).join('\n')}`)
     }
+    // Order is promised among messages whose outcome the bridge knows. A send cut off by a kill
+    // (in doubt) or left without an answer (dead-lettered, outcome unknown) may reach Meta late,
+    // even after the next one; the bridge reports each and never resends it on its own.
+    const unknownRows = await h.bridge.resources.sql<{ id: string }[]>`
+      select genesys_message_id as id from message_tracking
+      where direction = 'outbound' and genesys_message_id = any(${[...idOf.values()]})
+        and status = 'dead_lettered' and error_text like '%outcome unknown%'`
+    const outcomeUnknown = new Set([...inDoubt, ...unknownRows.map((r) => r.id)])
+    t.ok(
+      unknownRows.length < total / 20,
+      `few sends without an answer, each dead-lettered for an operator (${unknownRows.length})`,
+    )
     const seqs = new Map<number, number[]>()
     for (const x of texts) {
+      if (outcomeUnknown.has(idOf.get(x) ?? '')) continue
       const m = /c(\d+) m(\d+)$/.exec(x)
       if (m === null) continue
       const c = Number(m[1])
@@ -163,7 +176,7 @@ t.test(
         )
       }
     }
-    t.equal(disordered.length, 0, 'order per conversation kept across the kill and the join')
+    t.equal(disordered.length, 0, 'order per conversation kept across the kill and the join (known outcomes)')
     t.comment(`${total} messages over ${conversations} conversations in ${(elapsed / 1000).toFixed(1)} s`)
 
     // Every surviving process reports the group's lag, and it drains to zero.

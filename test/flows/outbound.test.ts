@@ -6,10 +6,12 @@ import { createLogger } from '../../src/log.js'
 import type { GenesysOutboundEnvelope } from '../../src/schemas/records.generated.js'
 import type { TrackingStatus } from '../../src/sinks/db/tracking.js'
 import { createSemaphore } from '../../src/semaphore.js'
+import type { MetaSendResult } from '../../src/sinks/meta-client.js'
 
 /**
- * The claim hand-over between two owners of one conversation (a rebalance), on literals: an
- * in-memory claim table with the database's rules stands in for message_tracking.
+ * The outbound flow on literals: the claim hand-over between two owners of one conversation (a
+ * rebalance) and what a send with no answer leads to. An in-memory claim table with the database's
+ * rules stands in for message_tracking.
  */
 
 interface Row {
@@ -17,7 +19,18 @@ interface Row {
   claimedAt: Date
 }
 
-function ports(table: Map<string, Row>, sent: string[], leaseMs: number): OutboundPorts {
+function ports(
+  table: Map<string, Row>,
+  sent: string[],
+  leaseMs: number,
+  answer: (text: string) => MetaSendResult = () => ({
+    ok: true,
+    wamid: `wamid.${randomUUID()}`,
+    waId: '447700900001',
+    status: 200,
+  }),
+  receipts: string[] = [],
+): OutboundPorts {
   const set = (id: string, from: TrackingStatus[], to: TrackingStatus): Promise<boolean> => {
     const row = table.get(id)
     if (row === undefined || !from.includes(row.status)) return Promise.resolve(false)
@@ -59,14 +72,18 @@ function ports(table: Map<string, Row>, sent: string[], leaseMs: number): Outbou
     claimLeaseMs: leaseMs,
     meta: {
       sendMessage: ({ body }) => {
-        sent.push((body as { text: { body: string } }).text.body)
-        return Promise.resolve({ ok: true, wamid: `wamid.${randomUUID()}`, waId: '447700900001', status: 200 })
+        const text = (body as { text: { body: string } }).text.body
+        sent.push(text)
+        return Promise.resolve(answer(text))
       },
       getMediaUrl: () => Promise.reject(new Error('unused')),
       downloadMedia: () => Promise.reject(new Error('unused')),
       close: () => Promise.resolve(),
     },
-    sendFailedReceipt: () => Promise.resolve(),
+    sendFailedReceipt: (_tenant, r) => {
+      receipts.push(r.messageId)
+      return Promise.resolve()
+    },
     touchActivity: () => undefined,
   }
 }
@@ -147,3 +164,60 @@ t.test('a claim nobody resolves within the lease is reported in doubt and not re
   t.same(sent, [], 'nothing sent')
   t.equal(table.get(m.id)?.status, 'claimed', 'the row is left for an operator')
 })
+
+t.test('a send with no answer is dead-lettered as outcome unknown: not resent, agent not told it failed', async (t) => {
+  const table = new Map<string, Row>()
+  const sent: string[] = []
+  const receipts: string[] = []
+  const timeout = (text: string): MetaSendResult =>
+    text === 'm1'
+      ? {
+          ok: false,
+          status: 0,
+          network: true,
+          networkCode: 'UND_ERR_HEADERS_TIMEOUT',
+          error: { message: 'Headers Timeout Error' },
+        }
+      : { ok: true, wamid: `wamid.${randomUUID()}`, waId: '447700900001', status: 200 }
+  const flow = outboundFlow(ports(table, sent, 10_000, timeout, receipts))
+  const conv = randomUUID()
+  const first = record('m1', conv)
+  const decoded = await flow.decode(first.value)
+  const r1 = await flow.handle(decoded, 1, meta)
+  t.equal(r1.kind, 'dead-letter', 'no retry: Meta may have it')
+  if (r1.kind !== 'dead-letter') return
+  t.equal(r1.error.code, 'GWB_META_TRANSIENT')
+  t.equal(r1.error.details['outcomeUnknown'], true)
+  await flow.onDeadLetter(decoded, r1.error, meta, 1)
+  t.equal(table.get(first.id)?.status, 'dead_lettered', 'kept for an operator to re-drive')
+  t.same(receipts, [], 'no Failed receipt for a message that may have been delivered')
+
+  const r2 = await flow.handle(await flow.decode(record('m2', conv).value), 1, meta)
+  t.equal(r2.kind, 'ok', 'the conversation goes on')
+  t.same(sent, ['m1', 'm2'], 'm1 tried once, never resent')
+})
+
+t.test(
+  'a send refused before it left (connection refused) is retried, and the agent hears of it only when retries run out',
+  async (t) => {
+    const table = new Map<string, Row>()
+    const sent: string[] = []
+    const receipts: string[] = []
+    const refused = (): MetaSendResult => ({
+      ok: false,
+      status: 0,
+      network: true,
+      networkCode: 'ECONNREFUSED',
+      error: { message: 'connect ECONNREFUSED' },
+    })
+    const flow = outboundFlow(ports(table, sent, 10_000, refused, receipts))
+    const m = record('m1', randomUUID())
+    const decoded = await flow.decode(m.value)
+    const r = await flow.handle(decoded, 1, meta)
+    t.equal(r.kind, 'retry', 'known not sent: safe to try again')
+    t.equal(table.get(m.id)?.status, 'retrying', 'claimable again')
+    if (r.kind !== 'retry') return
+    await flow.onDeadLetter(decoded, r.error, meta, 5)
+    t.same(receipts, [m.id], 'exhausted: Failed receipt to the agent')
+  },
+)
