@@ -47,7 +47,9 @@ export async function startFakeServer(
   const listen = (p: number): Promise<number> =>
     new Promise((resolve, reject) => {
       server.once('error', reject)
-      server.listen(p, '127.0.0.1', () => {
+      // Meta and Genesys take connection bursts in stride; Node's default backlog (511) would drop
+      // SYNs when a bridge opens hundreds of connections at once, stalling requests for seconds.
+      server.listen({ port: p, host: '127.0.0.1', backlog: 4096 }, () => {
         server.off('error', reject)
         resolve((server.address() as AddressInfo).port)
       })
