@@ -1,3 +1,4 @@
+import type { StageLatency } from './prom-histograms.js'
 import type { KafkajsCeiling, ProducerPerformanceResult } from './kafka-ceiling.js'
 import type { LatencySummary } from './stats.js'
 
@@ -33,6 +34,10 @@ export interface StepResult {
   loadAvg1mAtStart: number
   holds: boolean
   why: string[]
+  /** The bridge's own histograms over the step (all bridge processes), slowest mean first. */
+  stages?: StageLatency[]
+  /** The worst bridge process's event-loop delay over the step (monitorEventLoopDelay, 10 ms resolution). */
+  eventLoopLagMs?: { meanMs: number; p99Ms: number; maxMs: number }
 }
 
 export interface IngestCeiling {
@@ -58,6 +63,8 @@ export interface BenchResult {
     conversations: number
     partitions: number
     outboundProcs: number
+    /** Ingest (and archive) in a process of their own, outbound in outboundProcs others. */
+    split?: boolean
     bridgeEnv: Record<string, string>
     stepSeconds: number
     percentiles: string
@@ -95,7 +102,7 @@ export function renderMarkdown(r: BenchResult, svgPath: string): string {
   lines.push('')
   lines.push(
     `Settings: fake Meta latency median ${s.metaLatency.medianMs} ms / p99 ${s.metaLatency.p99Ms} ms; ` +
-      `${s.conversations} conversations; ${s.partitions} partitions; ${s.outboundProcs} outbound process(es); ` +
+      `${s.conversations} conversations; ${s.partitions} partitions; ${s.split === true ? 'ingest and archive in one process, ' : ''}${s.outboundProcs} outbound process(es); ` +
       `bridge env ${env === '' ? '(defaults)' : `\`${env}\``}; ${s.stepSeconds} s per step; ` +
       `percentiles ${s.percentiles}; load ${s.loadGenerator}.`,
   )
@@ -122,6 +129,7 @@ export function renderMarkdown(r: BenchResult, svgPath: string): string {
   }
   lines.push(`![latency vs rate](${svgPath})`)
   lines.push('')
+  lines.push(...stageTable(r.steps))
   const c = r.ceilings
   if (c.ingest.length > 0 || c.kafkajs !== undefined || c.producerPerformance !== undefined) {
     lines.push('Ceilings measured in the same run (same broker, same record size):')
@@ -153,4 +161,29 @@ export function renderMarkdown(r: BenchResult, svgPath: string): string {
     lines.push('')
   }
   return lines.join('\n')
+}
+
+/** Where the time went, from the bridge's own histograms: the slowest series at each step. */
+function stageTable(steps: StepResult[], top = 8): string[] {
+  const withStages = steps.filter((st) => (st.stages ?? []).length > 0)
+  if (withStages.length === 0) return []
+  const lines = [
+    "Where the time went (the bridge's own histograms over each step, interpolated p50/p99 as Prometheus's `histogram_quantile`):",
+    '',
+    '| offered/s | series | count | mean ms | p50 ms | p99 ms |',
+    '|---:|---|---:|---:|---:|---:|',
+  ]
+  for (const st of withStages) {
+    const lag = st.eventLoopLagMs
+    if (lag !== undefined) {
+      lines.push(`| ${st.targetRate} | event-loop delay (worst process) | – | ${lag.meanMs} | – | ${lag.p99Ms} |`)
+    }
+    for (const row of (st.stages ?? []).slice(0, top)) {
+      lines.push(
+        `| ${st.targetRate} | \`${row.series}\` | ${row.count} | ${row.meanMs} | ${n(row.p50Ms)} | ${n(row.p99Ms)} |`,
+      )
+    }
+  }
+  lines.push('')
+  return lines
 }

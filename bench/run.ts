@@ -15,6 +15,14 @@ import { migrate } from '../src/sinks/db/migrate.js'
 import { upsertTenant } from '../src/sinks/db/tenants.js'
 import type { TenantSpec } from '../src/processors/tenant-spec.js'
 import { kafkaVersion, kafkajsCeiling, producerPerformance } from './kafka-ceiling.js'
+import {
+  diffHistograms,
+  mergeHistograms,
+  parseHistograms,
+  readGauge,
+  stageLatencies,
+  type Histograms,
+} from './prom-histograms.js'
 import { renderMarkdown, type BenchResult, type IngestCeiling, type StepResult } from './report.js'
 import {
   benchText,
@@ -44,6 +52,7 @@ loss/duplicates/reordering, bridge CPU and RSS, plus Kafka and HTTP ceilings fro
   --connections <n>        autocannon connections (default: max(32, rate/10))
   --partitions <n>         TOPIC_PARTITIONS (default 12)
   --outbound-procs <n>     bridge processes running the outbound role (default 1: one process, all roles)
+  --split                  ingest and archive in one process, outbound in --outbound-procs others
   --bridge-env K=V         extra bridge environment (repeatable), e.g. PROCESSING_CONCURRENCY=1024
   --cpu-prof               run the bridge under node --cpu-prof (profiles in the run's log dir)
   --no-ceilings            skip the Kafka and node:http ceilings
@@ -65,6 +74,7 @@ const { values: a } = parseArgs({
     connections: { type: 'string' },
     partitions: { type: 'string', default: '12' },
     'outbound-procs': { type: 'string', default: '1' },
+    split: { type: 'boolean' },
     'bridge-env': { type: 'string', multiple: true },
     'cpu-prof': { type: 'boolean', default: false },
     'no-ceilings': { type: 'boolean', default: false },
@@ -304,17 +314,30 @@ const drainLoop = (async () => {
 })()
 
 const bridges: { child: ChildProcess; port: number }[] = []
-async function startBridges(roles: string, procs: number, extraEnv: Record<string, string> = {}): Promise<number> {
+/** bridge-0 runs `roles` and answers on the returned port; `outboundOnly` more processes run outbound. */
+async function startBridges(
+  roles: string,
+  outboundOnly: number,
+  extraEnv: Record<string, string> = {},
+): Promise<number> {
   const port = await freePort()
   const nodeArgs = a['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles')}`] : []
   const env = { ...baseEnv, META_GRAPH_URL: metaUrl, ...bridgeEnv, ...extraEnv }
   const main = startNode('src/main.js', [], { ...env, ROLES: roles, HTTP_PORT: String(port) }, 'bridge-0', nodeArgs)
   main.firstLine.catch(() => undefined)
   bridges.push({ child: main.child, port })
-  for (let i = 1; i < procs; i++) {
-    const b = startNode('src/main.js', [], { ...env, ROLES: 'outbound', HTTP_PORT: '0' }, `bridge-${i}`, nodeArgs)
+  for (let i = 1; i <= outboundOnly; i++) {
+    // A known port each, so the step can read every process's /metrics.
+    const own = await freePort()
+    const b = startNode(
+      'src/main.js',
+      [],
+      { ...env, ROLES: 'outbound', HTTP_PORT: String(own) },
+      `bridge-${i}`,
+      nodeArgs,
+    )
     b.firstLine.catch(() => undefined)
-    bridges.push({ child: b.child, port: 0 })
+    bridges.push({ child: b.child, port: own })
   }
   await waitHttp(`http://127.0.0.1:${port}/ready`, 120_000)
   return port
@@ -323,6 +346,33 @@ async function stopBridges(): Promise<void> {
   await Promise.all(bridges.splice(0).map((b) => stopChild(b.child)))
 }
 const bridgePids = (): number[] => bridges.map((b) => b.child.pid ?? 0).filter((p) => p > 0)
+
+/** Every bridge process's /metrics text ('' for a process that does not answer). */
+async function scrapeBridges(): Promise<string[]> {
+  return Promise.all(
+    bridges.map(async (b) => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${b.port}/metrics`, { signal: AbortSignal.timeout(5000) })
+        return res.ok ? await res.text() : ''
+      } catch {
+        return ''
+      }
+    }),
+  )
+}
+
+/** Duration histograms only (a histogram of batch sizes has no place in a table of milliseconds). */
+const durations = (text: string): Histograms =>
+  new Map([...parseHistograms(text, 'gwb_')].filter(([k]) => k.split('{')[0]?.endsWith('_seconds')))
+
+/** The worst process's event-loop delay since the previous scrape (prom-client resets it at each). */
+function eventLoopLag(texts: string[]): { meanMs: number; p99Ms: number; maxMs: number } {
+  const worst = (name: string): number =>
+    Math.round(
+      Math.max(0, ...texts.map((t) => readGauge(t, `gwb_process_nodejs_eventloop_lag_${name}_seconds`) ?? 0)) * 1e4,
+    ) / 10
+  return { meanMs: worst('mean'), p99Ms: worst('p99'), maxMs: worst('max') }
+}
 
 const lastSeq = new Map<string, number>()
 
@@ -431,6 +481,7 @@ async function runStep(rate: number, seconds: number, url: string, label: string
     )
   }, 250)
   say(`${label}: ${rate} req/s × ${seconds} s over ${connections} connections`)
+  const before = await scrapeBridges()
   const load = await drive({ rate, seconds, connections, url })
   const cpu1 = pids.reduce((s, p) => s + cpuSeconds(p), 0)
   // Drain: until every acknowledged message arrived, no progress for 15 s, or 3 minutes.
@@ -460,6 +511,11 @@ async function runStep(rate: number, seconds: number, url: string, label: string
   await sleep(1000) // late duplicates
   await drainFake().catch(() => undefined)
   clearInterval(rssTimer)
+  const after = await scrapeBridges()
+  const stages = stageLatencies(
+    mergeHistograms(after.map((t, i) => diffHistograms(durations(before[i] ?? ''), durations(t)))),
+  )
+  const loopLag = eventLoopLag(after)
   const window = deliveries.slice(from)
   const rep = checkDelivery(load.sent, window, lastSeq)
   const e2e = roundSummary(summarize(rep.endToEndMs))
@@ -495,6 +551,8 @@ async function runStep(rate: number, seconds: number, url: string, label: string
     loadAvg1mAtStart: loadAvg,
     holds: false,
     why: [],
+    stages,
+    eventLoopLagMs: loopLag,
   }
   const v = stepHolds({ ...step, e2eP99Ms: e2e.p99 })
   step.holds = v.ok
@@ -504,6 +562,12 @@ async function runStep(rate: number, seconds: number, url: string, label: string
       `achieved ${step.achievedRate}/s, lost ${rep.lost}, dup ${rep.duplicated}, ooo ${rep.outOfOrder}, ` +
       `errors ${step.errors}, cpu ${step.bridgeCpuPercent}%, rss ${step.bridgePeakRssMb} MB` +
       (v.ok ? '' : `  ✗ ${v.why.join('; ')}`),
+  )
+  say(
+    `  slowest: ${stages
+      .slice(0, 5)
+      .map((r) => `${r.series} mean ${r.meanMs} p99 ${r.p99Ms ?? '–'} ms`)
+      .join('; ')}`,
   )
   return step
 }
@@ -564,6 +628,7 @@ const result: BenchResult = {
     conversations,
     partitions,
     outboundProcs,
+    split: a.split ?? false,
     bridgeEnv,
     stepSeconds: a.search ? searchDuration : duration,
     percentiles: 'nearest-rank',
@@ -575,9 +640,11 @@ const result: BenchResult = {
 }
 
 try {
-  const port = await startBridges('ingest,outbound,archive', outboundProcs)
+  const port = a.split
+    ? await startBridges('ingest,archive', outboundProcs)
+    : await startBridges('ingest,outbound,archive', outboundProcs - 1)
   const url = `http://127.0.0.1:${port}`
-  say(`bridge ready on ${url} (${outboundProcs} outbound process(es)); warming up`)
+  say(`bridge ready on ${url} (${a.split ? 'ingest separate, ' : ''}${outboundProcs} outbound process(es)); warming up`)
   await runStep(50, 5, url, 'warm-up')
 
   if (a.search) {
