@@ -105,22 +105,23 @@ export async function registerSchemas(
 }
 
 async function setCompatibility(registryUrl: string, subject: string): Promise<void> {
-  const res = await request(`${registryUrl}/config/${encodeURIComponent(subject)}`, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
-    body: JSON.stringify({ compatibility: COMPATIBILITY.BACKWARD }),
-  }).catch((err: unknown) => {
-    throw new BridgeError(
-      'GWB_SCHEMA_INCOMPATIBLE',
-      `schema registry at ${registryUrl} unreachable: ${errorMessage(err)}`,
-      {
-        canRetry: true,
-        cause: err,
-      },
-    )
-  })
-  const text = await res.body.text()
-  if (res.statusCode >= 300) {
+  // Processes starting together race to create the subject's rule: Apicurio answers the loser
+  // 409 (the rule exists now), and the same PUT then updates it.
+  for (let attempt = 1; ; attempt++) {
+    const res = await request(`${registryUrl}/config/${encodeURIComponent(subject)}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      body: JSON.stringify({ compatibility: COMPATIBILITY.BACKWARD }),
+    }).catch((err: unknown) => {
+      throw new BridgeError(
+        'GWB_SCHEMA_INCOMPATIBLE',
+        `schema registry at ${registryUrl} unreachable: ${errorMessage(err)}`,
+        { canRetry: true, cause: err },
+      )
+    })
+    const text = await res.body.text()
+    if (res.statusCode < 300) return
+    if (res.statusCode === 409 && attempt < 3) continue
     throw new BridgeError(
       'GWB_SCHEMA_INCOMPATIBLE',
       `cannot set BACKWARD compatibility on ${subject}: ${res.statusCode} ${text}`,

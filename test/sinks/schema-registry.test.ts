@@ -91,3 +91,34 @@ t.test('garbage on a topic is a decode error, not a crash', async (t) => {
     t.ok(isBridgeError(err) && err.code === 'GWB_DECODE', `rejected ${bad.toString('hex')}`)
   }
 })
+
+t.test('processes starting at once on fresh subjects all register (the compatibility rule race)', async (t) => {
+  const specs = [
+    {
+      topic: `${cfg.kafka.topics.errors}-race-${randomUUID().slice(0, 8)}`,
+      record: 'BridgeErrorEvent' as const,
+      deadLetter: false,
+    },
+  ]
+  const schemas = await schemaMap()
+  const codecs = await Promise.all(Array.from({ length: 6 }, () => registerSchemas(cfg.registryUrl, specs, schemas)))
+  const topic = specs[0]?.topic ?? ''
+  const ids = new Set(codecs.map((c) => c.encode(topic, sampleError()).readUInt32BE(1)))
+  t.equal(ids.size, 1, 'every process got the same schema id')
+})
+
+function sampleError() {
+  return {
+    sourceTopic: 'x',
+    partition: 0,
+    offset: 0,
+    tenantId: null,
+    messageId: null,
+    conversationId: null,
+    code: 'GWB_TEST',
+    message: 'race',
+    platformCode: null,
+    attempts: 1,
+    occurredAtMs: 0,
+  }
+}
