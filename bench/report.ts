@@ -160,6 +160,14 @@ export function renderMarkdown(r: BenchResult, svgPath: string): string {
     }
     lines.push('')
   }
+  const ratio = ceilingRatio(r)
+  if (ratio !== undefined) {
+    lines.push(
+      `Highest rate the bridge held: **${ratio.heldRate} msg/s**, ${Math.round(ratio.ratio * 1000) / 10} % of the raw ` +
+        `kafkajs produce → consume ceiling (${ratio.kafkaRate} rec/s) on the same broker.`,
+    )
+    lines.push('')
+  }
   return lines.join('\n')
 }
 
@@ -176,7 +184,9 @@ function stageTable(steps: StepResult[], top = 8): string[] {
   for (const st of withStages) {
     const lag = st.eventLoopLagMs
     if (lag !== undefined) {
-      lines.push(`| ${st.targetRate} | event-loop delay (worst process) | – | ${lag.meanMs} | – | ${lag.p99Ms} |`)
+      lines.push(
+        `| ${st.targetRate} | event-loop delay (worst process, includes the 10 ms sampling interval) | – | ${lag.meanMs} | – | ${lag.p99Ms} |`,
+      )
     }
     for (const row of (st.stages ?? []).slice(0, top)) {
       lines.push(
@@ -186,4 +196,26 @@ function stageTable(steps: StepResult[], top = 8): string[] {
   }
   lines.push('')
   return lines
+}
+
+/**
+ * The bridge's highest rate held (a step that met every criterion; the search result when there is
+ * one) against the raw kafkajs produce → consume rate on the same broker: how much of what Kafka
+ * alone carries here the whole bridge keeps.
+ */
+export function ceilingRatio(r: BenchResult): { heldRate: number; kafkaRate: number; ratio: number } | undefined {
+  const k = r.ceilings.kafkajs
+  const held = Math.max(0, r.search?.heldRate ?? 0, ...r.steps.filter((st) => st.holds).map((st) => st.acceptedRate))
+  if (k === undefined || k.endToEndRate <= 0 || held <= 0) return undefined
+  return { heldRate: held, kafkaRate: k.endToEndRate, ratio: Math.round((held / k.endToEndRate) * 1000) / 1000 }
+}
+
+const BEGIN = '<!-- bench:generated:begin -->'
+const END = '<!-- bench:generated:end -->'
+
+/** The document with its generated section replaced; unchanged when the markers are missing. */
+export function replaceGenerated(doc: string, section: string): string {
+  const i = doc.indexOf(BEGIN)
+  const j = doc.indexOf(END)
+  return i >= 0 && j > i ? `${doc.slice(0, i + BEGIN.length)}\n${section}\n${doc.slice(j)}` : doc
 }

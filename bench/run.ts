@@ -23,7 +23,7 @@ import {
   stageLatencies,
   type Histograms,
 } from './prom-histograms.js'
-import { renderMarkdown, type BenchResult, type IngestCeiling, type StepResult } from './report.js'
+import { renderMarkdown, replaceGenerated, type BenchResult, type IngestCeiling, type StepResult } from './report.js'
 import {
   benchText,
   checkDelivery,
@@ -762,12 +762,7 @@ const md = renderMarkdown(result, `bench/results/${name}.svg`)
 writeFileSync(join(resultsDir, `${name}.md`), md)
 if (a['write-md']) {
   const path = join(projectRoot, 'BENCHMARKS.md')
-  const cur = readFileSync(path, 'utf8')
-  const begin = '<!-- bench:generated:begin -->'
-  const end = '<!-- bench:generated:end -->'
-  const i = cur.indexOf(begin)
-  const j = cur.indexOf(end)
-  if (i >= 0 && j > i) writeFileSync(path, `${cur.slice(0, i + begin.length)}\n${md}\n${cur.slice(j)}`)
+  writeFileSync(path, replaceGenerated(readFileSync(path, 'utf8'), md))
 }
 process.stdout.write(md)
 say(`results: bench/results/${name}.json, .svg, .md; logs in ${logDir}`)

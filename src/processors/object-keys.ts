@@ -55,6 +55,33 @@ export function archiveKey(input: ArchiveKeyInput): string {
   return `${safeSegment(input.tenantId)}/${utcDay(input.receivedAt)}/${ms}-${safeSegment(input.conversationId)}${suffix}.json`
 }
 
+export interface ArchiveBatchKeyInput {
+  tenantId: string
+  /** The earliest receipt time in the object. */
+  receivedAt: Date
+  partition: number
+  firstOffset: number
+  count: number
+}
+
+/** `{tenantId}/{yyyy-MM-dd}/{earliest ms}-p{partition}-o{first offset}-n{count}.ndjson`: many webhooks. */
+export function archiveBatchKey(input: ArchiveBatchKeyInput): string {
+  const ms = input.receivedAt.getTime()
+  if (!Number.isFinite(ms)) throw new RangeError('archiveBatchKey: receivedAt is not a valid date')
+  const tail = `p${Math.trunc(input.partition)}-o${Math.trunc(input.firstOffset)}-n${Math.trunc(input.count)}`
+  return `${safeSegment(input.tenantId)}/${utcDay(input.receivedAt)}/${ms}-${tail}.ndjson`
+}
+
+/**
+ * What an archive object's name (the part after `{tenant}/{day}/`) says: its (earliest) receipt
+ * time, and whether it holds many webhooks (`.ndjson`) or one (`.json`, the layout before batches).
+ */
+export function parseArchiveName(name: string): { ms: number; batch: boolean } | undefined {
+  const m = /^(\d+)-[^/]*\.(ndjson|json)$/.exec(name)
+  if (m === null) return undefined
+  return { ms: Number(m[1]), batch: m[2] === 'ndjson' }
+}
+
 const EXT_BY_MIME: Readonly<Record<string, string>> = {
   'application/pdf': 'pdf',
   'image/jpeg': 'jpg',

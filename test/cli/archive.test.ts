@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto'
 import { archive } from '../../src/cli/commands/archive.js'
 import { retention } from '../../src/cli/commands/retention.js'
 import { collector } from '../../src/cli/io.js'
-import { BUCKETS, utcDay } from '../../src/processors/object-keys.js'
+import { BUCKETS } from '../../src/processors/object-keys.js'
+import { waitArchived } from '../helpers/archive.js'
 import { startHarness } from '../helpers/bridge-harness.js'
 
 const summary = (text: string): string => /listed \d+, matched \d+, produced \d+, skipped \d+/.exec(text)?.[0] ?? text
@@ -28,11 +29,7 @@ t.test('archive replay feeds archived webhooks back through ingest; --resend sen
     t.equal((await h.postGenesys(body)).status, 200)
   }
   await h.meta.waitForCount(2, (r) => r.status === 200, 20_000)
-  const prefix = `${h.tenant.id}/${utcDay(new Date())}/`
-  const deadline = Date.now() + 20_000
-  while ((await store.listObjects(BUCKETS.webhooksOutbound, prefix)).length < 2 && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100))
-  }
+  await waitArchived(store, BUCKETS.webhooksOutbound, h.tenant.id, () => true, { atLeast: 2 })
   const since = new Date(Date.now() - 3_600_000).toISOString()
   const args = ['replay', '--tenant', h.tenant.id, '--since', since]
 

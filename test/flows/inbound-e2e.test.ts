@@ -2,6 +2,7 @@ import t from 'tap'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { inboundMedia, inboundText, metaJson, newWamid, statusUpdate } from '../../src/fakes/meta-webhooks.js'
 import { BUCKETS } from '../../src/processors/object-keys.js'
+import { waitArchived } from '../helpers/archive.js'
 import type { GenesysReceived } from '../../src/fakes/fake-genesys.js'
 import type { TenantSpec } from '../../src/processors/tenant-spec.js'
 import { startHarness, type Harness } from '../helpers/bridge-harness.js'
@@ -201,15 +202,10 @@ t.test('inbound flow end to end', async (t) => {
       }),
     )
     t.equal((await h.postMeta(undefined, { raw, tenant })).status, 200)
-    const store = h.bridge.resources.store
-    const objects = await until('archived', async () => {
-      const list = await store.listObjects(BUCKETS.webhooksInbound, `${tenant.id}/`)
-      return list.length > 0 ? list : undefined
-    })
-    t.equal(objects.length, 1)
-    const key = (objects[0] as { key: string }).key
-    t.match(key, tenant.whatsapp.phoneNumberId)
-    t.equal((await store.getObject(BUCKETS.webhooksInbound, key)).toString('utf8'), raw)
+    const archived = await waitArchived(h.bridge.resources.store, BUCKETS.webhooksInbound, tenant.id, () => true)
+    t.equal(archived.length, 1, 'one archived webhook')
+    t.match(archived[0]?.key, `${tenant.id}/`, "under the tenant's prefix")
+    t.equal(archived[0]?.payload.toString('utf8'), raw, 'the raw bytes exactly')
   })
 
   t.test('Genesys 429 with Retry-After: 2 is retried no sooner and delivered once', async (t) => {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { BUCKETS } from '../../src/processors/object-keys.js'
+import { waitArchived } from '../helpers/archive.js'
 import { startHarness } from '../helpers/bridge-harness.js'
 import { waitForTracking } from '../helpers/tracking.js'
 
@@ -39,17 +40,11 @@ t.test('outbound flow on the real stack', async (t) => {
       const row = await waitForTracking(h.bridge.resources.sql, id, 'sent')
       t.equal(row.wamid, got.wamid, 'the wamid Meta answered is tracked')
 
-      const store = h.bridge.resources.store
-      let keys: string[] = []
-      for (let i = 0; i < 100 && keys.length === 0; i++) {
-        keys = (await store.listObjects(BUCKETS.webhooksOutbound, `${h.tenant.id}/`))
-          .map((o) => o.key)
-          .filter((k) => k.includes(conversationId))
-        if (keys.length === 0) await new Promise((r) => setTimeout(r, 100))
-      }
-      t.equal(keys.length, 1, 'one archived object for the webhook')
-      const archived = await store.getObject(BUCKETS.webhooksOutbound, keys[0] as string)
-      t.equal(archived.toString(), raw, 'archived bytes are the raw body exactly')
+      const archived = await waitArchived(h.bridge.resources.store, BUCKETS.webhooksOutbound, h.tenant.id, (w) =>
+        w.payload.toString().includes(conversationId),
+      )
+      t.equal(archived.length, 1, 'the webhook archived once')
+      t.equal(archived[0]?.payload.toString(), raw, 'archived bytes are the raw body exactly')
     },
   )
 

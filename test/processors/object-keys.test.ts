@@ -1,9 +1,11 @@
 import t from 'tap'
 import {
   ALL_BUCKETS,
+  archiveBatchKey,
   archiveKey,
   extensionForMime,
   mediaKey,
+  parseArchiveName,
   safeSegment,
   utcDay,
 } from '../../src/processors/object-keys.js'
@@ -78,4 +80,19 @@ t.test('media key layout and extension from MIME type', async (t) => {
     ['garbage', 'bin'],
   ]
   for (const [mime, ext] of cases) t.equal(extensionForMime(mime), ext, mime)
+})
+
+t.test('archive batch keys: tenant and day prefix, earliest time first; names parse back', async (t) => {
+  const key = archiveBatchKey({
+    tenantId: '../evil',
+    receivedAt: new Date('2026-11-26T23:59:59.999Z'),
+    partition: 3,
+    firstOffset: 120,
+    count: 40,
+  })
+  t.equal(key, '___evil/2026-11-26/1795737599999-p3-o120-n40.ndjson')
+  t.same(parseArchiveName('1795737599999-p3-o120-n40.ndjson'), { ms: 1795737599999, batch: true })
+  t.same(parseArchiveName('1795737599999-conv-3-120.json'), { ms: 1795737599999, batch: false })
+  t.equal(parseArchiveName('notes.txt'), undefined)
+  t.throws(() => archiveBatchKey({ tenantId: 't', receivedAt: new Date(NaN), partition: 0, firstOffset: 0, count: 1 }))
 })

@@ -1,6 +1,7 @@
 import type { Config } from '../../config/config.js'
 import { parseGenesysWebhook } from '../../processors/parse-genesys-webhook.js'
-import { BUCKETS, safeSegment, utcDay } from '../../processors/object-keys.js'
+import { BUCKETS } from '../../processors/object-keys.js'
+import { readArchive } from '../../sinks/archive-reader.js'
 import type { GenesysOutboundEnvelope } from '../../schemas/records.generated.js'
 import { getTenant } from '../../sinks/db/tenants.js'
 import { createObjectStore } from '../../sinks/object-store.js'
@@ -14,14 +15,12 @@ const CMD = 'archive replay'
 export const archiveHelp = `usage: gwb archive replay --tenant <id> --since <date> [--until <date>] [--direction outbound]
                           [--conversation <id>] [--resend] [--dry-run] [--progress-every N]
 
-Reads the raw Genesys webhooks archived in S3 (bucket webhooks-outbound, keys
-{tenant}/{yyyy-MM-dd}/{ms}-{conversation}-{discriminator}.json) received in the range and produces
+Reads the raw Genesys webhooks archived in S3 (bucket webhooks-outbound, objects
+{tenant}/{yyyy-MM-dd}/{ms}-p{partition}-o{offset}-n{count}.ndjson holding many webhooks each, and
+the older one-per-object {ms}-{conversation}-{discriminator}.json) received in the range and produces
 them onto genesys-outbound exactly as ingest would (each message id once per run). Same dedup semantics as "gwb replay": messages
 already sent are skipped unless --resend. --until is exclusive (a date means the end of that day).
 `
-
-/** `{ms}-{conversation}-{partition}-{offset}.json` or `{ms}-{conversation}.json` → receipt time. */
-const KEY = /^(\d{10,16})-.+\.json$/
 
 export interface ArchiveSummary {
   listed: number
@@ -90,25 +89,20 @@ export async function replayArchive(
   const store = createObjectStore(config.s3)
   const s: ArchiveSummary = { listed: 0, matched: 0, produced: 0, skipped: 0 }
   try {
-    const keys: { key: string; ms: number }[] = []
-    for (let day = utcMidnight(o.since); day < o.until.getTime(); day += 86_400_000) {
-      const prefix = `${safeSegment(o.tenantId)}/${utcDay(new Date(day))}/`
-      for (const obj of await store.listObjects(bucket, prefix)) {
-        s.listed++
-        const m = KEY.exec(obj.key.slice(prefix.length))
-        const ms = Number(m?.[1])
-        if (m !== null && ms >= o.since.getTime() && ms < o.until.getTime()) keys.push({ key: obj.key, ms })
-      }
-    }
-    // Receipt order is the order ingest produced them in, which keeps each conversation in order.
-    keys.sort((a, b) => a.ms - b.ms || (a.key < b.key ? -1 : 1))
-    line(out, `archive ${bucket}: ${keys.length} webhook(s) of ${o.tenantId} in range${o.dryRun ? ' (dry run)' : ''}`)
+    const read = await readArchive(store, bucket, o.tenantId, o.since, o.until)
+    const keys = read.webhooks
+    s.listed = keys.length
+    if (read.bad > 0) line(out, `  ${read.bad} archive line(s) that are not webhooks; skipped`)
+    line(
+      out,
+      `archive ${bucket}: ${keys.length} webhook(s) of ${o.tenantId} in range, from ${read.listed} object(s)${o.dryRun ? ' (dry run)' : ''}`,
+    )
 
     await withKafka(config, async ({ kafka, codec }) => {
       const seen = new Set<string>()
       const feed = async (send: ((key: string, env: GenesysOutboundEnvelope) => Promise<void>) | undefined) => {
         for (const [i, k] of keys.entries()) {
-          const payload = await store.getObject(bucket, k.key)
+          const payload = k.payload
           const parsed = parseGenesysWebhook(payload, Number.MAX_SAFE_INTEGER)
           if (!parsed.ok) {
             line(out, `  ${k.key}: does not parse (${parsed.reason}); skipped`)
@@ -133,7 +127,7 @@ export async function replayArchive(
             messageId: msg.id,
             conversationId: msg.conversationId ?? null,
             toId: msg.channel.to.id,
-            receivedAtMs: k.ms,
+            receivedAtMs: k.receivedAtMs,
             payload,
             attempt: 0,
             resend: o.resend,
@@ -159,8 +153,4 @@ export async function replayArchive(
   }
   line(out, `listed ${s.listed}, matched ${s.matched}, produced ${s.produced}, skipped ${s.skipped}`)
   return s
-}
-
-function utcMidnight(d: Date): number {
-  return Date.parse(`${utcDay(d)}T00:00:00.000Z`)
 }
