@@ -194,7 +194,7 @@ kafka_up() {
     local cid
     cid="$("$JAVA" -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
     log "formatting Kafka storage (cluster id $cid)"
-    "$JAVA" -cp "$cp" kafka.tools.StorageTool format -t "$cid" -c "$KDIR/server.properties" \
+    "$JAVA" -cp "$cp" kafka.tools.StorageTool format --cluster-id="$cid" -c "$KDIR/server.properties" \
       --standalone --ignore-formatted >>"$KDIR/logs/format.log" 2>&1 || die "Kafka storage format failed; see $KDIR/logs/format.log"
   fi
   stat -c %s "$KDIR/logs/server.log" 2>/dev/null >"$KDIR/log-offset" || echo 0 >"$KDIR/log-offset"

@@ -190,11 +190,23 @@ export async function privateKafka(): Promise<PrivateServer> {
   writeFileSync(propsFile, props)
   const java = process.env['JAVA'] ?? 'java'
   const cp = `${libs}/*`
-  // A Kafka cluster id is 16 random bytes in URL-safe Base64 without padding.
-  const clusterId = randomBytes(16).toString('base64url')
+  // A Kafka cluster id is 16 random bytes in URL-safe Base64 without padding. One in 64 starts with
+  // '-', which the tool's argument parser takes for an option (Kafka's own random-uuid skips those).
+  let clusterId = randomBytes(16).toString('base64url')
+  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url')
   await run(
     java,
-    ['-Xmx128m', '-cp', cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', propsFile, '--standalone'],
+    [
+      '-Xmx128m',
+      '-cp',
+      cp,
+      'kafka.tools.StorageTool',
+      'format',
+      `--cluster-id=${clusterId}`,
+      '-c',
+      propsFile,
+      '--standalone',
+    ],
     {
       cwd: dir,
     },
