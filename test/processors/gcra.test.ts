@@ -1,5 +1,5 @@
 import t from 'tap'
-import { gcra, gcraTake } from '../../src/processors/gcra.js'
+import { gcra } from '../../src/processors/gcra.js'
 
 t.test('a burst is allowed at once, then one send per interval', async (t) => {
   let tat: number | undefined
@@ -23,32 +23,4 @@ t.test('the wait returned is exactly until the next send is allowed', async (t) 
   const second = gcra(first.newTatMs, 1000, 2, 1)
   t.equal(second.waitMs, 500)
   t.equal(gcra(first.newTatMs, 1500, 2, 1).waitMs, 0)
-})
-
-t.test('taking several at once grants what asking one by one at that instant would', async (t) => {
-  for (const [rate, burst, want] of [
-    [10, 3, 5],
-    [80, 80, 32],
-    [3, 1, 4],
-    [1000, 50, 7],
-  ] as const) {
-    let tat: number | undefined
-    let oneByOne = 0
-    for (let i = 0; i < want; i++) {
-      const r = gcra(tat, 5000, rate, burst)
-      if (r.waitMs > 0) break
-      tat = r.newTatMs
-      oneByOne++
-    }
-    const batch = gcraTake(undefined, 5000, rate, burst, want)
-    t.equal(batch.granted, oneByOne, `rate ${rate}, burst ${burst}, ${want} wanted`)
-    t.equal(batch.newTatMs, tat ?? 5000)
-  }
-  const spent = gcraTake(undefined, 0, 10, 3, 3)
-  t.same(
-    gcraTake(spent.newTatMs, 0, 10, 3, 2),
-    { granted: 0, waitMs: 100, newTatMs: spent.newTatMs },
-    'empty: the wait',
-  )
-  t.equal(gcraTake(spent.newTatMs, 100, 10, 3, 2).granted, 1, 'one interval later, one more')
 })
