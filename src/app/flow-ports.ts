@@ -1,0 +1,214 @@
+import { deadLetterTopic } from '../config/config.js'
+import { BridgeError } from '../errors.js'
+import { archiveFlow, type ArchiveItem } from '../flows/archive.js'
+import type { FlowHandler } from '../consumer/record-runner.js'
+import type { InboundPorts } from '../flows/inbound.js'
+import type { OutboundPorts } from '../flows/outbound.js'
+import { startPendingSweeper, type StatusPorts } from '../flows/status.js'
+import { failedReceipt } from '../processors/build-receipt.js'
+import { BUCKETS } from '../processors/object-keys.js'
+import { parseMetaWebhook, splitMetaWebhook } from '../processors/split-meta-webhook.js'
+import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.js'
+import { createSemaphore } from '../semaphore.js'
+import {
+  createStatusApplier,
+  lookupByMessageIds,
+  savePendingStatus,
+  sweepPendingStatuses,
+  type PendingStatus,
+} from '../sinks/db/tracking.js'
+import type { Resources } from './resources.js'
+
+// What each flow is given: the real sinks of this process, behind the ports the flow declares.
+// The flows stay free of wiring; tests pass their own ports.
+
+/** Failure topics and the clock, shared by every flow. */
+export function commonPorts(r: Resources) {
+  const { topics } = r.config.kafka
+  return {
+    now: Date.now,
+    publishError: (e: BridgeErrorEvent) =>
+      r.producer.send({ topic: topics.errors, key: e.tenantId, value: r.codec.encode(topics.errors, e) }),
+    publishDeadLetter: async (d: DeadLetter) => {
+      const topic = deadLetterTopic(d.sourceTopic)
+      await r.producer.send({ topic, key: d.tenantId, value: r.codec.encode(topic, d) })
+      r.metrics.deadLetters.inc({ topic, code: d.code })
+    },
+  }
+}
+
+export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publishError' | 'publishDeadLetter'> {
+  const t = r.config.kafka.topics
+  const log = r.log.child({ flow: 'outbound' })
+  return {
+    log,
+    metrics: r.metrics,
+    decode: (value) => r.codec.decode<'GenesysOutboundEnvelope'>(t.genesysOutbound, value),
+    mappingByConversation: (id) => r.mappings.byConversation(id),
+    learnMapping: async (m) => {
+      await r.mappings.learn(m)
+    },
+    whatsappCredentials: async (tenantId) => {
+      const c = await r.directory.whatsappCredentials(tenantId)
+      if (c === undefined) throw new BridgeError('GWB_TENANT_UNKNOWN', `tenant ${tenantId} has no WhatsApp credentials`)
+      return c
+    },
+    rehostMedia: (tenantId, need) => r.media.outbound(tenantId, need),
+    claimer: r.claimer,
+    tracking: r.tracking,
+    claimState: async (messageId) => (await lookupByMessageIds(r.sql, 'outbound', [messageId])).get(messageId),
+    sendSlots: createSemaphore(r.config.meta.connections),
+    sendRate: (phoneNumberId) => r.sendRate.acquire(phoneNumberId),
+    // Longer than a Meta call can take, so a live owner finishing its send is never reported in doubt.
+    claimLeaseMs: r.config.meta.timeoutMs * 2,
+    meta: r.meta,
+    touchActivity: (id, at) => r.toucher.touch(id, at),
+    sendFailedReceipt: async (tenantId, f) => {
+      const body = failedReceipt({ genesysMessageId: f.messageId, toId: f.toId, time: Date.now() }, f.reason, f.text)
+      const res = await r.genesys.post(tenantId, 'receipt', body)
+      if (res.ok) return
+      if (res.network === true || res.status === 429 || res.status >= 500) {
+        // Thrown: the runner retries it with backoff, so the agent does get told.
+        throw new BridgeError('GWB_GENESYS_TRANSIENT', `receipt not accepted: HTTP ${res.status}`, {
+          canRetry: true,
+          retryAfterMs: res.retryAfterMs,
+        })
+      }
+      log.error({ status: res.status, error: res.error.message, tenantId }, 'Genesys refused a Failed receipt')
+    },
+  }
+}
+
+export function inboundPorts(r: Resources): Omit<InboundPorts, 'now' | 'publishError' | 'publishDeadLetter'> {
+  const t = r.config.kafka.topics
+  return {
+    log: r.log.child({ flow: 'inbound' }),
+    metrics: r.metrics,
+    decode: (value) => r.codec.decode<'WhatsAppInboundEnvelope'>(t.whatsappInbound, value),
+    integrationId: async (tenantId) => {
+      const c = await r.directory.genesysCredentials(tenantId)
+      if (c === undefined) throw new BridgeError('GWB_TENANT_UNKNOWN', `tenant ${tenantId} has no Genesys credentials`)
+      return c.integrationId
+    },
+    whatsappCredentials: async (tenantId) => {
+      const c = await r.directory.whatsappCredentials(tenantId)
+      if (c === undefined) throw new BridgeError('GWB_TENANT_UNKNOWN', `tenant ${tenantId} has no WhatsApp credentials`)
+      return c
+    },
+    mappingByWa: (tenantId, waId) => r.mappings.byWa(tenantId, waId),
+    learnMapping: async (m) => {
+      await r.mappings.learn(m)
+    },
+    touchActivity: (id, at) => r.toucher.touch(id, at),
+    meta: r.meta,
+    storeMedia: (tenantId, mediaType, media, metadata) => r.media.storeInbound(tenantId, mediaType, media, metadata),
+    mediaMaxBytes: r.config.processing.mediaMaxBytes,
+    postMessage: (tenantId, body) => r.genesys.post(tenantId, 'message', body),
+    claimer: r.claimer,
+    tracking: r.tracking,
+  }
+}
+
+export function statusPorts(r: Resources): Omit<StatusPorts, 'now' | 'publishError' | 'publishDeadLetter'> {
+  const t = r.config.kafka.topics
+  const applier = createStatusApplier(r.sql, { maxSize: 500, maxWaitMs: 2 })
+  return {
+    log: r.log.child({ flow: 'status' }),
+    metrics: r.metrics,
+    decode: (value) => r.codec.decode<'WhatsAppStatusEnvelope'>(t.whatsappStatus, value),
+    applyStatus: (s) => applier.add(s),
+    savePending: (p) => savePendingStatus(r.sql, p),
+    postReceipt: (tenantId, body) => r.genesys.post(tenantId, 'receipt', body),
+    // One short wait (the runner's first backoff) covers a send being recorded right now; later
+    // ones are the sweeper's job, so an unknown wamid never dead-letters.
+    parkAtAttempt: Math.min(2, r.config.processing.maxAttempts),
+  }
+}
+
+/** Parked statuses go back onto the status topic once their send is tracked; kept at most 7 days. */
+export function pendingSweeper(r: Resources) {
+  const t = r.config.kafka.topics
+  return startPendingSweeper({
+    log: r.log.child({ component: 'pending-statuses' }),
+    metrics: r.metrics,
+    now: Date.now,
+    intervalMs: 2000,
+    maxAgeMs: 7 * 24 * 3600 * 1000,
+    takeReady: (limit) =>
+      r.sql<PendingStatus[]>`
+      delete from pending_statuses p
+      where (p.wamid, p.status) in (
+        select q.wamid, q.status from pending_statuses q
+        where q.payload->>'topic' = ${t.whatsappStatus}
+          and exists (select 1 from message_tracking m where m.direction = 'outbound' and m.wamid = q.wamid)
+        order by q.received_at
+        limit ${limit}
+        for update skip locked)
+      returning p.wamid, p.status, p.payload, p.received_at as "receivedAt"`.then((rows) =>
+        [...rows].sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime()),
+      ),
+    restore: async (items) => {
+      for (const p of items) await savePendingStatus(r.sql, { ...p, receivedAt: p.receivedAt })
+    },
+    expire: (olderThan) => sweepPendingStatuses(r.sql, olderThan),
+    republish: (key, env) =>
+      r.producer.send({ topic: t.whatsappStatus, key, value: r.codec.encode(t.whatsappStatus, env) }),
+  })
+}
+
+/** The two archive flows (Genesys webhooks and raw Meta webhooks), each with its own consumer group. */
+export function archiveFlows(
+  r: Resources,
+  common: ReturnType<typeof commonPorts>,
+): { role: string; topic: string; handler: FlowHandler<ArchiveItem> }[] {
+  const t = r.config.kafka.topics
+  return [
+    {
+      role: 'archive-outbound',
+      topic: t.genesysOutbound,
+      handler: archiveFlow({
+        flow: 'archive-outbound',
+        bucket: BUCKETS.webhooksOutbound,
+        store: r.store,
+        publishDeadLetter: common.publishDeadLetter,
+        now: Date.now,
+        decode: async (value) => {
+          const env = await r.codec.decode<'GenesysOutboundEnvelope'>(t.genesysOutbound, value)
+          return {
+            tenantId: env.tenantId,
+            receivedAtMs: env.receivedAtMs,
+            name: env.conversationId ?? env.toId ?? 'unknown',
+            payload: env.payload,
+            metadata: { 'received-at': new Date(env.receivedAtMs).toISOString(), 'message-id': env.messageId },
+          }
+        },
+      }),
+    },
+    {
+      role: 'archive-inbound',
+      topic: t.whatsappRaw,
+      handler: archiveFlow({
+        flow: 'archive-inbound',
+        bucket: BUCKETS.webhooksInbound,
+        store: r.store,
+        publishDeadLetter: common.publishDeadLetter,
+        now: Date.now,
+        decode: async (value) => {
+          const env = await r.codec.decode<'MetaWebhookRaw'>(t.whatsappRaw, value)
+          const parsed = parseMetaWebhook(env.payload, Number.MAX_SAFE_INTEGER)
+          const phone = parsed.ok ? splitMetaWebhook(parsed.value).phoneNumberIds[0] : undefined
+          return {
+            tenantId: env.tenantId,
+            receivedAtMs: env.receivedAtMs,
+            name: phone ?? 'meta',
+            payload: env.payload,
+            metadata: {
+              'received-at': new Date(env.receivedAtMs).toISOString(),
+              ...(env.signature === null ? {} : { 'x-hub-signature-256': env.signature }),
+            },
+          }
+        },
+      }),
+    },
+  ]
+}

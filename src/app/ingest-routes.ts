@@ -1,0 +1,60 @@
+import { errorMessage } from '../errors.js'
+import { genesysWebhookRoute } from '../ingest/genesys-webhook.js'
+import type { Route } from '../ingest/http-server.js'
+import { metaWebhookRoutes, type MetaIngestRecord } from '../ingest/meta-webhook.js'
+import type { Logger } from '../log.js'
+import { listTenants } from '../sinks/db/tenants.js'
+import type { OutRecord } from '../sinks/kafka/producer.js'
+import type { Resources } from './resources.js'
+
+/** The webhook routes of the ingest role: signed requests in, records on their topics out. */
+export function ingestRoutes(r: Resources, log: Logger): Route[] {
+  const t = r.config.kafka.topics
+  return [
+    genesysWebhookRoute({
+      log: log.child({ route: 'genesys' }),
+      findByIntegrationId: async (integrationId) => {
+        const tenant = await r.directory.byIntegrationId(integrationId)
+        if (tenant === undefined) return undefined
+        const creds = await r.directory.genesysCredentials(tenant.id)
+        return creds === undefined ? undefined : { tenant, webhookSecret: creds.webhookSecret }
+      },
+      produce: (key, value) =>
+        r.producer.send({ topic: t.genesysOutbound, key, value: r.codec.encode(t.genesysOutbound, value) }),
+    }),
+    ...metaWebhookRoutes({
+      log: log.child({ route: 'meta' }),
+      findByPhoneNumberId: async (phoneNumberId) => {
+        const tenant = await r.directory.byPhoneNumberId(phoneNumberId)
+        if (tenant === undefined) return undefined
+        const creds = await r.directory.whatsappCredentials(tenant.id)
+        return creds === undefined ? undefined : { tenant, appSecret: creds.appSecret }
+      },
+      verifyTokens: async (tenantId) => {
+        const active = (await listTenants(r.sql)).filter(
+          (x) => x.status === 'active' && (tenantId === undefined || x.id === tenantId),
+        )
+        // One tenant with unreadable credentials must not stop every other tenant's handshake.
+        const creds = await Promise.allSettled(active.map((x) => r.directory.whatsappCredentials(x.id)))
+        return creds.flatMap((c, i) => {
+          if (c.status === 'fulfilled') return c.value === undefined ? [] : [c.value.verifyToken]
+          log.warn({ tenantId: active[i]?.id, err: errorMessage(c.reason) }, 'verify token unreadable')
+          return []
+        })
+      },
+      produce: (records) => r.producer.sendAll(records.map((rec) => metaRecord(r, rec))),
+    }),
+  ]
+}
+
+function metaRecord(r: Resources, rec: MetaIngestRecord): OutRecord {
+  const t = r.config.kafka.topics
+  switch (rec.kind) {
+    case 'inbound':
+      return { topic: t.whatsappInbound, key: rec.key, value: r.codec.encode(t.whatsappInbound, rec.value) }
+    case 'status':
+      return { topic: t.whatsappStatus, key: rec.key, value: r.codec.encode(t.whatsappStatus, rec.value) }
+    case 'raw':
+      return { topic: t.whatsappRaw, key: rec.key, value: r.codec.encode(t.whatsappRaw, rec.value) }
+  }
+}
