@@ -162,53 +162,43 @@ export function archiveFlows(
   common: ReturnType<typeof commonPorts>,
 ): { role: string; topic: string; handler: FlowHandler<ArchiveItem> }[] {
   const t = r.config.kafka.topics
+  const flow = (role: string, topic: string, bucket: string, decode: (value: Buffer) => Promise<ArchiveItem>) => ({
+    role,
+    topic,
+    handler: archiveFlow({
+      flow: role,
+      bucket,
+      store: r.store,
+      publishDeadLetter: common.publishDeadLetter,
+      now: Date.now,
+      decode,
+    }),
+  })
   return [
-    {
-      role: 'archive-outbound',
-      topic: t.genesysOutbound,
-      handler: archiveFlow({
-        flow: 'archive-outbound',
-        bucket: BUCKETS.webhooksOutbound,
-        store: r.store,
-        publishDeadLetter: common.publishDeadLetter,
-        now: Date.now,
-        decode: async (value) => {
-          const env = await r.codec.decode<'GenesysOutboundEnvelope'>(t.genesysOutbound, value)
-          return {
-            tenantId: env.tenantId,
-            receivedAtMs: env.receivedAtMs,
-            name: env.conversationId ?? env.toId ?? 'unknown',
-            payload: env.payload,
-            metadata: { 'received-at': new Date(env.receivedAtMs).toISOString(), 'message-id': env.messageId },
-          }
+    flow('archive-outbound', t.genesysOutbound, BUCKETS.webhooksOutbound, async (value) => {
+      const env = await r.codec.decode<'GenesysOutboundEnvelope'>(t.genesysOutbound, value)
+      return {
+        tenantId: env.tenantId,
+        receivedAtMs: env.receivedAtMs,
+        name: env.conversationId ?? env.toId ?? 'unknown',
+        payload: env.payload,
+        metadata: { 'received-at': new Date(env.receivedAtMs).toISOString(), 'message-id': env.messageId },
+      }
+    }),
+    flow('archive-inbound', t.whatsappRaw, BUCKETS.webhooksInbound, async (value) => {
+      const env = await r.codec.decode<'MetaWebhookRaw'>(t.whatsappRaw, value)
+      const parsed = parseMetaWebhook(env.payload, Number.MAX_SAFE_INTEGER)
+      const phone = parsed.ok ? splitMetaWebhook(parsed.value).phoneNumberIds[0] : undefined
+      return {
+        tenantId: env.tenantId,
+        receivedAtMs: env.receivedAtMs,
+        name: phone ?? 'meta',
+        payload: env.payload,
+        metadata: {
+          'received-at': new Date(env.receivedAtMs).toISOString(),
+          ...(env.signature === null ? {} : { 'x-hub-signature-256': env.signature }),
         },
-      }),
-    },
-    {
-      role: 'archive-inbound',
-      topic: t.whatsappRaw,
-      handler: archiveFlow({
-        flow: 'archive-inbound',
-        bucket: BUCKETS.webhooksInbound,
-        store: r.store,
-        publishDeadLetter: common.publishDeadLetter,
-        now: Date.now,
-        decode: async (value) => {
-          const env = await r.codec.decode<'MetaWebhookRaw'>(t.whatsappRaw, value)
-          const parsed = parseMetaWebhook(env.payload, Number.MAX_SAFE_INTEGER)
-          const phone = parsed.ok ? splitMetaWebhook(parsed.value).phoneNumberIds[0] : undefined
-          return {
-            tenantId: env.tenantId,
-            receivedAtMs: env.receivedAtMs,
-            name: phone ?? 'meta',
-            payload: env.payload,
-            metadata: {
-              'received-at': new Date(env.receivedAtMs).toISOString(),
-              ...(env.signature === null ? {} : { 'x-hub-signature-256': env.signature }),
-            },
-          }
-        },
-      }),
-    },
+      }
+    }),
   ]
 }
