@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Consumer, Kafka } from 'kafkajs'
+import { fetchTopicOffsets } from '../sinks/kafka/offsets.js'
 
 /** Offsets [start, end) of one partition; `end` is a snapshot taken before reading starts. */
 export interface PartitionRange {
@@ -43,7 +44,7 @@ export async function topicOffsets(
   const admin = kafka.admin()
   await admin.connect()
   try {
-    const offsets = await admin.fetchTopicOffsets(topic)
+    const offsets = await fetchTopicOffsets(admin, topic)
     return offsets
       .map((o) => ({ partition: o.partition, low: Number(o.low), high: Number(o.high) }))
       .sort((a, b) => a.partition - b.partition)

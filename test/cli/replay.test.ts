@@ -4,6 +4,7 @@ import type { Kafka } from 'kafkajs'
 import { replay } from '../../src/cli/commands/replay.js'
 import { collector } from '../../src/cli/io.js'
 import { startHarness } from '../helpers/bridge-harness.js'
+import { fetchTopicOffsets } from '../../src/sinks/kafka/offsets.js'
 
 /** Waits until the consumer group has committed up to the topic's current end on every partition. */
 async function waitCaughtUp(kafka: Kafka, groupId: string, topic: string, timeoutMs = 30_000): Promise<void> {
@@ -12,7 +13,7 @@ async function waitCaughtUp(kafka: Kafka, groupId: string, topic: string, timeou
   try {
     const deadline = Date.now() + timeoutMs
     for (;;) {
-      const ends = await admin.fetchTopicOffsets(topic)
+      const ends = await fetchTopicOffsets(admin, topic)
       const committed = (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]?.partitions ?? []
       const behind = ends.filter((e) => {
         const c = committed.find((x) => x.partition === e.partition)

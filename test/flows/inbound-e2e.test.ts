@@ -6,6 +6,7 @@ import { waitArchived } from '../helpers/archive.js'
 import type { GenesysReceived } from '../../src/fakes/fake-genesys.js'
 import type { TenantSpec } from '../../src/processors/tenant-spec.js'
 import { startHarness, type Harness } from '../helpers/bridge-harness.js'
+import { fetchTopicOffsets } from '../../src/sinks/kafka/offsets.js'
 
 type Body = { channel: { messageId: string; from: { id: string } }; text?: string; content?: unknown[] }
 const bodyOf = (r: GenesysReceived): Body => r.body as Body
@@ -39,7 +40,7 @@ async function consumed(h: Harness, role: string, topic: string): Promise<void> 
     await until(`${role} group caught up`, async () => {
       const groupId = `${h.config.kafka.groupPrefix}${role}`
       const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] })
-      const high = await admin.fetchTopicOffsets(topic)
+      const high = await fetchTopicOffsets(admin, topic)
       const committed = (offsets?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0)
       return committed === high.reduce((n, p) => n + Number(p.high), 0) ? true : undefined
     })

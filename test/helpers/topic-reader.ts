@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { Kafka } from 'kafkajs'
 import type { RecordName, RecordTypes } from '../../src/schemas/catalog.js'
 import type { TopicCodec } from '../../src/sinks/schema-registry.js'
+import { fetchTopicOffsets } from '../../src/sinks/kafka/offsets.js'
 
 /** Reads a topic from the beginning until `predicate` holds for a decoded record, or times out. */
 export async function waitForRecord<N extends RecordName>(
@@ -43,7 +44,7 @@ export async function topicSize(kafka: Kafka, topic: string): Promise<number> {
   const admin = kafka.admin()
   await admin.connect()
   try {
-    const offsets = await admin.fetchTopicOffsets(topic)
+    const offsets = await fetchTopicOffsets(admin, topic)
     return offsets.reduce((n, o) => n + Number(o.high), 0)
   } finally {
     await admin.disconnect()

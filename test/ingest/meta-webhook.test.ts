@@ -1,6 +1,7 @@
 import t from 'tap'
 import { inboundText, statusUpdate, newWamid } from '../../src/fakes/meta-webhooks.js'
 import { startHarness, type Harness } from '../helpers/bridge-harness.js'
+import { fetchTopicOffsets } from '../../src/sinks/kafka/offsets.js'
 
 /** High watermarks of the three topics a Meta webhook writes to. */
 async function topicCounts(h: Harness): Promise<{ inbound: number; status: number; raw: number }> {
@@ -9,7 +10,7 @@ async function topicCounts(h: Harness): Promise<{ inbound: number; status: numbe
   try {
     const t = h.config.kafka.topics
     const sum = async (topic: string): Promise<number> =>
-      (await admin.fetchTopicOffsets(topic)).reduce((n, p) => n + Number(p.high), 0)
+      (await fetchTopicOffsets(admin, topic)).reduce((n, p) => n + Number(p.high), 0)
     return { inbound: await sum(t.whatsappInbound), status: await sum(t.whatsappStatus), raw: await sum(t.whatsappRaw) }
   } finally {
     await admin.disconnect()
