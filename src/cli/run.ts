@@ -3,6 +3,7 @@ import type { Env } from '../config/parse-env.js'
 import { errorMessage, isBridgeError } from '../errors.js'
 import { archive, archiveHelp } from './commands/archive.js'
 import { deadLetters, deadLettersHelp } from './commands/dead-letters.js'
+import { inDoubt, inDoubtHelp } from './commands/in-doubt.js'
 import { migrateCommand, migrateHelp } from './commands/migrate.js'
 import { replay, replayHelp } from './commands/replay.js'
 import { retention, retentionHelp } from './commands/retention.js'
@@ -22,6 +23,7 @@ export const commands: Record<string, Entry> = {
   replay: { run: replay, help: replayHelp, summary: 'replay a topic by offset or time range' },
   archive: { run: archive, help: archiveHelp, summary: 'replay raw webhooks from the S3 archive' },
   'dead-letters': { run: deadLetters, help: deadLettersHelp, summary: 'list and re-drive dead letters' },
+  'in-doubt': { run: inDoubt, help: inDoubtHelp, summary: 'list sends whose outcome is unknown' },
   retention: { run: retention, help: retentionHelp, summary: 'apply the archive retention' },
 }
 
