@@ -19,6 +19,11 @@ export function adminRoutes(r: Resources): { routes: Route[]; close: () => Promi
       if (closed) throw new Error('stopping')
       adminConnected ??= admin.connect()
       await adminConnected
+      // Stopped while connecting: close() has run already and must not be outlived by this socket.
+      if (closed) {
+        await admin.disconnect()
+        throw new Error('stopping')
+      }
       await admin.describeCluster()
     },
     registry: async () => {
@@ -87,9 +92,10 @@ export function adminRoutes(r: Resources): { routes: Route[]; close: () => Promi
   return {
     routes,
     // The probe's admin connection would otherwise keep the process (or a test) alive after stop.
+    // Always disconnect: a failed probe forgets its connect promise, not the connection it made.
     async close() {
       closed = true
-      if (adminConnected !== undefined) await admin.disconnect().catch(() => undefined)
+      await admin.disconnect().catch(() => undefined)
     },
   }
 }

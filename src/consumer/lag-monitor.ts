@@ -69,6 +69,8 @@ export function startLagMonitor(
       await connected
       const a = admin
       for (const t of targets) {
+        // Stopping: no new request, each could reconnect a broker after stop() has disconnected.
+        if (stopped) return
         const [groupOffsets, watermarks] = await Promise.all([
           a.fetchOffsets({ groupId: t.groupId, topics: [t.topic] }),
           a.fetchTopicOffsets(t.topic),
@@ -123,6 +125,13 @@ export function startLagMonitor(
       // A connect still under way would open its socket after a plain disconnect: let it finish first.
       await connected?.catch(() => undefined)
       await a?.disconnect().catch(() => undefined)
+      // A request still under way when the admin disconnected is retried by kafkajs, which refreshes
+      // metadata and so opens a new broker connection. Once it has given up, close that one too.
+      if (running !== undefined) {
+        await Promise.race([running, new Promise((resolve) => (wait = setTimeout(resolve, 15_000)))])
+        clearTimeout(wait)
+        await a?.disconnect().catch(() => undefined)
+      }
     },
   }
 }
