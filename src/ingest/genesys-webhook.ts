@@ -1,5 +1,6 @@
 import { errorMessage, isBridgeError } from '../errors.js'
 import type { Logger } from '../log.js'
+import { outboundEnvelope } from '../processors/outbound-envelope.js'
 import { parseGenesysWebhook } from '../processors/parse-genesys-webhook.js'
 import { verifyGenesysSignature } from '../processors/verify-signature.js'
 import type { GenesysOutboundEnvelope } from '../schemas/records.generated.js'
@@ -54,19 +55,14 @@ export async function handleGenesysWebhook(req: IncomingRequest, deps: GenesysIn
   if (found.tenant.status !== 'active')
     return jsonError(403, 'tenant_inactive', `tenant ${found.tenant.id} is inactive`)
 
-  const key = msg.conversationId ?? msg.channel.to.id
+  const { key, env } = outboundEnvelope(msg, {
+    tenantId: found.tenant.id,
+    receivedAtMs: req.receivedAtMs,
+    payload: req.body,
+    resend: false,
+  })
   try {
-    await deps.produce(key, {
-      tenantId: found.tenant.id,
-      integrationId: msg.channel.id,
-      messageId: msg.id,
-      conversationId: msg.conversationId ?? null,
-      toId: msg.channel.to.id,
-      receivedAtMs: Math.round(req.receivedAtMs),
-      payload: req.body,
-      attempt: 0,
-      resend: false,
-    })
+    await deps.produce(key, env)
   } catch (err) {
     deps.log.warn({ err: errorMessage(err), code: isBridgeError(err) ? err.code : undefined }, 'produce failed')
     return jsonError(503, 'unavailable', 'the message could not be stored; retry later')

@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto'
 import { buildOutbound } from '../../src/fakes/genesys-webhooks.js'
 import { outboundFlow, type OutboundPorts } from '../../src/flows/outbound.js'
 import { createLogger } from '../../src/log.js'
+import { outboundEnvelope } from '../../src/processors/outbound-envelope.js'
+import { parseGenesysWebhook } from '../../src/processors/parse-genesys-webhook.js'
 import type { GenesysOutboundEnvelope } from '../../src/schemas/records.generated.js'
 import type { TrackingStatus } from '../../src/sinks/db/tracking.js'
 import { createSemaphore } from '../../src/semaphore.js'
@@ -19,30 +21,33 @@ interface Row {
   claimedAt: Date
 }
 
-function ports(
-  table: Map<string, Row>,
-  sent: string[],
-  leaseMs: number,
-  answer: (text: string) => MetaSendResult = () => ({
-    ok: true,
-    wamid: `wamid.${randomUUID()}`,
-    waId: '447700900001',
-    status: 200,
-  }),
-  receipts: string[] = [],
-): OutboundPorts {
+const ok = (): MetaSendResult => ({ ok: true, wamid: `wamid.${randomUUID()}`, waId: '447700900001', status: 200 })
+
+/**
+ * One owner's flow over a shared claim table; `record` makes a webhook of a conversation as ingest
+ * would have produced it, `setLater` changes a row the way the other owner would.
+ */
+function world(opts: { leaseMs?: number; answer?: (text: string) => MetaSendResult } = {}) {
+  const table = new Map<string, Row>()
+  const sent: string[] = []
+  const receipts: string[] = []
+  const envelopes = new Map<string, GenesysOutboundEnvelope>()
+  const answer = opts.answer ?? ok
   const set = (id: string, from: TrackingStatus[], to: TrackingStatus): Promise<boolean> => {
     const row = table.get(id)
     if (row === undefined || !from.includes(row.status)) return Promise.resolve(false)
     row.status = to
     return Promise.resolve(true)
   }
-  return {
+  const ports: OutboundPorts = {
     publishError: () => Promise.resolve(),
     publishDeadLetter: () => Promise.resolve(),
     now: () => Date.now(),
     log: createLogger('silent'),
-    decode: (value) => Promise.resolve(JSON.parse(value.toString(), revive) as GenesysOutboundEnvelope),
+    decode: (value) => {
+      const env = envelopes.get(value.toString())
+      return env === undefined ? Promise.reject(new Error('unknown record')) : Promise.resolve(env)
+    },
     mappingByConversation: (conversationId) =>
       Promise.resolve({ tenantId: 'tn', conversationId, waId: '447700900001', phoneNumberId: 'pn' }),
     learnMapping: () => Promise.resolve(),
@@ -69,7 +74,7 @@ function ports(
     claimState: (id) => Promise.resolve(table.get(id)),
     sendSlots: createSemaphore(4),
     sendRate: () => Promise.resolve(),
-    claimLeaseMs: leaseMs,
+    claimLeaseMs: opts.leaseMs ?? 10_000,
     meta: {
       sendMessage: ({ body }) => {
         const text = (body as { text: { body: string } }).text.body
@@ -86,28 +91,23 @@ function ports(
     },
     touchActivity: () => undefined,
   }
-}
-
-function revive(key: string, value: unknown): unknown {
-  return key === 'payload' ? Buffer.from(value as string, 'base64') : value
-}
-
-function record(text: string, conversationId: string): { value: Buffer; id: string } {
-  const body = buildOutbound({ integrationId: 'int', conversationId, toId: '447700900001', text })
-  const id = (body as { id: string }).id
-  const env: GenesysOutboundEnvelope = {
-    tenantId: 'tn',
-    integrationId: 'int',
-    messageId: id,
-    conversationId,
-    toId: '447700900001',
-    receivedAtMs: Date.now(),
-    payload: Buffer.from(JSON.stringify(body)),
-    attempt: 0,
-    resend: false,
+  const record = (text: string, conversationId: string): { value: Buffer; id: string } => {
+    const payload = Buffer.from(
+      JSON.stringify(buildOutbound({ integrationId: 'int', conversationId, toId: '447700900001', text })),
+    )
+    const parsed = parseGenesysWebhook(payload, Number.MAX_SAFE_INTEGER)
+    if (!parsed.ok) throw new Error(parsed.reason)
+    const { env } = outboundEnvelope(parsed.value, { tenantId: 'tn', receivedAtMs: Date.now(), payload, resend: false })
+    envelopes.set(env.messageId, env)
+    return { value: Buffer.from(env.messageId), id: env.messageId }
   }
-  const value = Buffer.from(JSON.stringify({ ...env, payload: env.payload.toString('base64') }))
-  return { value, id }
+  const setLater = (id: string, status: TrackingStatus, ms: number): void => {
+    setTimeout(() => {
+      const row = table.get(id)
+      if (row !== undefined) row.status = status
+    }, ms)
+  }
+  return { table, sent, receipts, flow: outboundFlow(ports), record, setLater }
 }
 
 const meta = { topic: 'x', partition: 0, offset: 0, key: null, value: null }
@@ -115,18 +115,13 @@ const meta = { topic: 'x', partition: 0, offset: 0, key: null, value: null }
 t.test(
   'a message whose other owner is backing off (retrying) is claimed and sent here, before the next one',
   async (t) => {
-    const table = new Map<string, Row>()
-    const sent: string[] = []
-    const flow = outboundFlow(ports(table, sent, 10_000))
+    const { table, sent, flow, record, setLater } = world()
     const conv = randomUUID()
     const first = record('m1', conv)
     const second = record('m2', conv)
     // The previous owner claimed m1, then Meta answered 500: known not sent, it backs off.
     table.set(first.id, { status: 'claimed', claimedAt: new Date() })
-    setTimeout(() => {
-      const row = table.get(first.id)
-      if (row !== undefined) row.status = 'retrying'
-    }, 300)
+    setLater(first.id, 'retrying', 300)
 
     const r1 = await flow.handle(await flow.decode(first.value), 1, meta)
     t.equal(r1.kind, 'ok', 'm1 sent by this owner, not dropped as a duplicate')
@@ -138,24 +133,17 @@ t.test(
 )
 
 t.test('a message another owner finished is a duplicate: dropped, not sent', async (t) => {
-  const table = new Map<string, Row>()
-  const sent: string[] = []
-  const flow = outboundFlow(ports(table, sent, 10_000))
+  const { table, sent, flow, record, setLater } = world()
   const m = record('done already', randomUUID())
   table.set(m.id, { status: 'claimed', claimedAt: new Date() })
-  setTimeout(() => {
-    const row = table.get(m.id)
-    if (row !== undefined) row.status = 'sent'
-  }, 300)
+  setLater(m.id, 'sent', 300)
   const r = await flow.handle(await flow.decode(m.value), 1, meta)
   t.equal(r.kind, 'drop', 'waited for the other owner, then dropped')
   t.same(sent, [])
 })
 
 t.test('a claim nobody resolves within the lease is reported in doubt and not resent', async (t) => {
-  const table = new Map<string, Row>()
-  const sent: string[] = []
-  const flow = outboundFlow(ports(table, sent, 400))
+  const { table, sent, flow, record } = world({ leaseMs: 400 })
   const m = record('owner died', randomUUID())
   table.set(m.id, { status: 'claimed', claimedAt: new Date() })
   const r = await flow.handle(await flow.decode(m.value), 1, meta)
@@ -166,9 +154,6 @@ t.test('a claim nobody resolves within the lease is reported in doubt and not re
 })
 
 t.test('a send with no answer is dead-lettered as outcome unknown: not resent, agent not told it failed', async (t) => {
-  const table = new Map<string, Row>()
-  const sent: string[] = []
-  const receipts: string[] = []
   const timeout = (text: string): MetaSendResult =>
     text === 'm1'
       ? {
@@ -178,8 +163,8 @@ t.test('a send with no answer is dead-lettered as outcome unknown: not resent, a
           networkCode: 'UND_ERR_HEADERS_TIMEOUT',
           error: { message: 'Headers Timeout Error' },
         }
-      : { ok: true, wamid: `wamid.${randomUUID()}`, waId: '447700900001', status: 200 }
-  const flow = outboundFlow(ports(table, sent, 10_000, timeout, receipts))
+      : ok()
+  const { table, sent, receipts, flow, record } = world({ answer: timeout })
   const conv = randomUUID()
   const first = record('m1', conv)
   const decoded = await flow.decode(first.value)
@@ -200,9 +185,6 @@ t.test('a send with no answer is dead-lettered as outcome unknown: not resent, a
 t.test(
   'a send refused before it left (connection refused) is retried, and the agent hears of it only when retries run out',
   async (t) => {
-    const table = new Map<string, Row>()
-    const sent: string[] = []
-    const receipts: string[] = []
     const refused = (): MetaSendResult => ({
       ok: false,
       status: 0,
@@ -210,7 +192,7 @@ t.test(
       networkCode: 'ECONNREFUSED',
       error: { message: 'connect ECONNREFUSED' },
     })
-    const flow = outboundFlow(ports(table, sent, 10_000, refused, receipts))
+    const { table, receipts, flow, record } = world({ answer: refused })
     const m = record('m1', randomUUID())
     const decoded = await flow.decode(m.value)
     const r = await flow.handle(decoded, 1, meta)

@@ -1,6 +1,7 @@
 import type { Config } from '../../config/config.js'
 import { parseGenesysWebhook } from '../../processors/parse-genesys-webhook.js'
 import { BUCKETS } from '../../processors/object-keys.js'
+import { outboundEnvelope } from '../../processors/outbound-envelope.js'
 import { readArchive } from '../../sinks/archive-reader.js'
 import type { GenesysOutboundEnvelope } from '../../schemas/records.generated.js'
 import { getTenant } from '../../sinks/db/tenants.js'
@@ -90,28 +91,27 @@ export async function replayArchive(
   const s: ArchiveSummary = { listed: 0, matched: 0, produced: 0, skipped: 0 }
   try {
     const read = await readArchive(store, bucket, o.tenantId, o.since, o.until)
-    const keys = read.webhooks
-    s.listed = keys.length
+    const webhooks = read.webhooks
+    s.listed = webhooks.length
     if (read.bad > 0) line(out, `  ${read.bad} archive line(s) that are not webhooks; skipped`)
     line(
       out,
-      `archive ${bucket}: ${keys.length} webhook(s) of ${o.tenantId} in range, from ${read.listed} object(s)${o.dryRun ? ' (dry run)' : ''}`,
+      `archive ${bucket}: ${webhooks.length} webhook(s) of ${o.tenantId} in range, from ${read.listed} object(s)${o.dryRun ? ' (dry run)' : ''}`,
     )
 
     await withKafka(config, async ({ kafka, codec }) => {
       const seen = new Set<string>()
       const feed = async (send: ((key: string, env: GenesysOutboundEnvelope) => Promise<void>) | undefined) => {
-        for (const [i, k] of keys.entries()) {
-          const payload = k.payload
-          const parsed = parseGenesysWebhook(payload, Number.MAX_SAFE_INTEGER)
+        for (const [i, w] of webhooks.entries()) {
+          const parsed = parseGenesysWebhook(w.payload, Number.MAX_SAFE_INTEGER)
           if (!parsed.ok) {
-            line(out, `  ${k.key}: does not parse (${parsed.reason}); skipped`)
+            line(out, `  ${w.key}: does not parse (${parsed.reason}); skipped`)
             s.skipped++
             continue
           }
           const msg = parsed.value
           if (msg.channel.id !== tenant.genesysIntegrationId) {
-            line(out, `  ${k.key}: integration ${msg.channel.id} is not ${o.tenantId}'s; skipped`)
+            line(out, `  ${w.key}: integration ${msg.channel.id} is not ${o.tenantId}'s; skipped`)
             s.skipped++
             continue
           }
@@ -120,24 +120,18 @@ export async function replayArchive(
           if (seen.has(msg.id)) continue
           seen.add(msg.id)
           s.matched++
-          // The envelope ingest builds (src/ingest/genesys-webhook.ts), receipt time from the key.
-          const env: GenesysOutboundEnvelope = {
+          const { key, env } = outboundEnvelope(msg, {
             tenantId: tenant.id,
-            integrationId: msg.channel.id,
-            messageId: msg.id,
-            conversationId: msg.conversationId ?? null,
-            toId: msg.channel.to.id,
-            receivedAtMs: k.receivedAtMs,
-            payload,
-            attempt: 0,
+            receivedAtMs: w.receivedAtMs,
+            payload: w.payload,
             resend: o.resend,
-          }
+          })
           if (send !== undefined) {
-            await send(msg.conversationId ?? msg.channel.to.id, env)
+            await send(key, env)
             s.produced++
           }
           if ((i + 1) % o.progressEvery === 0) {
-            line(out, `  progress: ${i + 1}/${keys.length}, matched ${s.matched}, produced ${s.produced}`)
+            line(out, `  progress: ${i + 1}/${webhooks.length}, matched ${s.matched}, produced ${s.produced}`)
           }
         }
       }
