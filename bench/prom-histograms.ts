@@ -137,3 +137,16 @@ export function readGauge(text: string, name: string): number | undefined {
   const v = line === undefined ? NaN : Number(line.slice(name.length + 1))
   return Number.isFinite(v) ? v : undefined
 }
+
+/** Duration histograms only (a histogram of batch sizes has no place in a table of milliseconds). */
+export const durations = (text: string): Histograms =>
+  new Map([...parseHistograms(text, 'gwb_')].filter(([k]) => k.split('{')[0]?.endsWith('_seconds')))
+
+/** The worst process's event-loop delay since the previous scrape (prom-client resets it at each). */
+export function eventLoopLag(texts: string[]): { meanMs: number; p99Ms: number; maxMs: number } {
+  const worst = (name: string): number =>
+    Math.round(
+      Math.max(0, ...texts.map((t) => readGauge(t, `gwb_process_nodejs_eventloop_lag_${name}_seconds`) ?? 0)) * 1e4,
+    ) / 10
+  return { meanMs: worst('mean'), p99Ms: worst('p99'), maxMs: worst('max') }
+}

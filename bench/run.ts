@@ -15,14 +15,7 @@ import { migrate } from '../src/sinks/db/migrate.js'
 import { upsertTenant } from '../src/sinks/db/tenants.js'
 import type { TenantSpec } from '../src/processors/tenant-spec.js'
 import { kafkaVersion, kafkajsCeiling, producerPerformance } from './kafka-ceiling.js'
-import {
-  diffHistograms,
-  mergeHistograms,
-  parseHistograms,
-  readGauge,
-  stageLatencies,
-  type Histograms,
-} from './prom-histograms.js'
+import { diffHistograms, durations, eventLoopLag, mergeHistograms, stageLatencies } from './prom-histograms.js'
 import { renderMarkdown, replaceGenerated, type BenchResult, type IngestCeiling, type StepResult } from './report.js'
 import {
   benchText,
@@ -362,19 +355,6 @@ async function scrapeBridges(): Promise<string[]> {
       }
     }),
   )
-}
-
-/** Duration histograms only (a histogram of batch sizes has no place in a table of milliseconds). */
-const durations = (text: string): Histograms =>
-  new Map([...parseHistograms(text, 'gwb_')].filter(([k]) => k.split('{')[0]?.endsWith('_seconds')))
-
-/** The worst process's event-loop delay since the previous scrape (prom-client resets it at each). */
-function eventLoopLag(texts: string[]): { meanMs: number; p99Ms: number; maxMs: number } {
-  const worst = (name: string): number =>
-    Math.round(
-      Math.max(0, ...texts.map((t) => readGauge(t, `gwb_process_nodejs_eventloop_lag_${name}_seconds`) ?? 0)) * 1e4,
-    ) / 10
-  return { meanMs: worst('mean'), p99Ms: worst('p99'), maxMs: worst('max') }
 }
 
 const lastSeq = new Map<string, number>()
