@@ -2,7 +2,7 @@
 # Debian bookworm (glibc 2.36): the uWebSockets.js build in package.json ships Node 20 binaries
 # for it; Alpine (musl) would not load them.
 
-FROM node:20-bookworm-slim AS build
+FROM node:24.22.3-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -12,7 +12,7 @@ COPY bench ./bench
 COPY schemas ./schemas
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
-FROM node:20-bookworm-slim
+FROM node:24.22.3-bookworm-slim
 ENV NODE_ENV=production \
     HTTP_PORT=3000
 WORKDIR /app

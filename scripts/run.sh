@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-bash scripts/ensure-deps.sh
+eval "$(bash scripts/ensure-deps.sh)" # Node 24 first on PATH
 bash scripts/services.sh up
 eval "$(bash scripts/services.sh env)"
 echo "[run] building" >&2

@@ -6,7 +6,8 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-bash scripts/ensure-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+deps="$(bash scripts/ensure-deps.sh)" || { echo "0 passed, 1 failed"; exit 1; }
+eval "$deps" # Node 24 first on PATH
 bash scripts/services.sh up || { echo "0 passed, 1 failed"; exit 1; }
 eval "$(bash scripts/services.sh env)"
 
