@@ -14,12 +14,12 @@ import { createSendRateLimiter, type SendRateLimiter } from '../sinks/cache/send
 import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
 import { createActivityToucher, type ActivityToucher } from '../sinks/db/mappings.js'
 import { durableTracking } from '../sinks/db/durable-tracking.js'
-import { migrate } from '../sinks/db/migrate.js'
+import { checkMigrated, migrate } from '../sinks/db/migrate.js'
 import { createClaimer, createTrackingWriter, type Claimer, type TrackingWriter } from '../sinks/db/tracking.js'
 import { createGenesysApi, type GenesysApi } from '../sinks/genesys-api.js'
 import { createKafka } from '../sinks/kafka/client.js'
 import { createRecordProducer, type RecordProducer } from '../sinks/kafka/producer.js'
-import { ensureTopics } from '../sinks/kafka/topics.js'
+import { checkTopics, ensureTopics } from '../sinks/kafka/topics.js'
 import { createMediaRehost, type MediaRehost } from '../sinks/media.js'
 import { createMetaClient, type MetaClient } from '../sinks/meta-client.js'
 import { createObjectStore, type ObjectStore } from '../sinks/object-store.js'
@@ -54,18 +54,35 @@ export async function loadSchemaMap(): Promise<Map<RecordName, AvroType>> {
 }
 
 /**
+ * The database schema, the Avro schemas and the topics: set up here where START_SETUP allows it,
+ * otherwise only checked (read rights), refusing to start with a message naming `gwb setup`.
+ */
+async function prepare(config: Config, sql: Sql, kafka: Kafka): Promise<TopicCodec> {
+  const on = config.startSetup
+  await (on.migrations ? migrate(sql, migrationsPath) : checkMigrated(sql, migrationsPath))
+  const specs = topicCatalog(config.kafka.topics)
+  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap(), { register: on.schemas })
+  await (on.topics
+    ? ensureTopics(kafka, specs, config.kafka.partitions, config.kafka.replicationFactor)
+    : checkTopics(kafka, specs))
+  return codec
+}
+
+/**
  * Start order matters: the database schema and the Avro schemas are checked before anything is
  * consumed or accepted, so an incompatible build stops at start with a clear error instead of
  * writing records nobody can read.
  */
 export async function openResources(config: Config, log: Logger, metrics: Metrics): Promise<Resources> {
   const sql = createDb(config.databaseUrl, { max: config.dbPoolMax })
-  await migrate(sql, migrationsPath)
-
-  const specs = topicCatalog(config.kafka.topics)
-  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap())
   const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log })
-  await ensureTopics(kafka, specs, config.kafka.partitions, config.kafka.replicationFactor)
+  let codec: TopicCodec
+  try {
+    codec = await prepare(config, sql, kafka)
+  } catch (err) {
+    await closeDb(sql)
+    throw err
+  }
   const producer = await createRecordProducer(kafka, { lingerMs: config.kafka.produceLingerMs, metrics })
 
   const redis = createRedis(config.redisUrl)

@@ -7,6 +7,7 @@ import { inDoubt, inDoubtHelp } from './commands/in-doubt.js'
 import { migrateCommand, migrateHelp } from './commands/migrate.js'
 import { replay, replayHelp } from './commands/replay.js'
 import { retention, retentionHelp } from './commands/retention.js'
+import { setup, setupHelp } from './commands/setup.js'
 import { tenants, tenantsHelp } from './commands/tenants.js'
 import { CliFailure, UsageError } from './errors.js'
 import type { Command, Output } from './io.js'
@@ -18,6 +19,7 @@ interface Entry {
 }
 
 export const commands: Record<string, Entry> = {
+  setup: { run: setup, help: setupHelp, summary: 'migrations, schemas, topics and buckets, before a rollout' },
   migrate: { run: migrateCommand, help: migrateHelp, summary: 'apply the database migrations' },
   tenants: { run: tenants, help: tenantsHelp, summary: 'add, list, show, disable, enable, rotate tenants' },
   replay: { run: replay, help: replayHelp, summary: 'replay a topic by offset or time range' },

@@ -13,8 +13,13 @@ export interface TopicNames {
   readonly errors: string
 }
 
+/** What a process may set up at start; `gwb setup` does all three ahead of a least-privilege rollout. */
+export const setupSteps = ['migrations', 'schemas', 'topics'] as const
+export type SetupStep = (typeof setupSteps)[number]
+
 export interface Config {
   readonly roles: readonly Role[]
+  readonly startSetup: Readonly<Record<SetupStep, boolean>>
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   readonly http: {
     readonly host: string
@@ -93,6 +98,11 @@ function deepFreeze<T>(o: T): T {
   return o
 }
 
+function startSetup(steps: readonly (SetupStep | 'none')[]): Record<SetupStep, boolean> {
+  const on = (step: SetupStep): boolean => steps.includes(step) && !steps.includes('none')
+  return { migrations: on('migrations'), schemas: on('schemas'), topics: on('topics') }
+}
+
 /** Parsed once at start; the only reader of the environment is the entry point that calls this. */
 export function loadConfig(env: Env): Config {
   const r = new EnvReader(env)
@@ -101,6 +111,7 @@ export function loadConfig(env: Env): Config {
   const config: Config = {
     roles: r.list('ROLES', roles, [...roles, 'all'] as const).flatMap((x) => (x === 'all' ? roles : [x])),
     logLevel: r.oneOf('LOG_LEVEL', 'info', logLevels),
+    startSetup: startSetup(r.list('START_SETUP', setupSteps, [...setupSteps, 'none'] as const)),
     http: {
       host: r.string('HTTP_HOST', '0.0.0.0'),
       port: r.int('HTTP_PORT', 3000, 0, 65535),

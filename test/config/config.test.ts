@@ -55,3 +55,18 @@ t.test('roles and topic prefix are honoured', async (t) => {
   t.equal(c.kafka.groupPrefix, 't1-gwb-')
   t.match(problemsOf({ ...minimal, TOPIC_PREFIX: 'a/b' }), /TOPIC_PREFIX/)
 })
+
+t.test('START_SETUP switches each start-time setup step; none turns all off', async (t) => {
+  t.same(loadConfig(minimal).startSetup, { migrations: true, schemas: true, topics: true }, 'all on by default')
+  t.same(loadConfig({ ...minimal, START_SETUP: 'none' }).startSetup, {
+    migrations: false,
+    schemas: false,
+    topics: false,
+  })
+  t.same(loadConfig({ ...minimal, START_SETUP: 'schemas,topics' }).startSetup, {
+    migrations: false,
+    schemas: true,
+    topics: true,
+  })
+  t.match(problemsOf({ ...minimal, START_SETUP: 'migrations,tables' }), /START_SETUP must be a comma list of/)
+})

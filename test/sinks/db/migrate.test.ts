@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { isBridgeError } from '../../../src/errors.js'
 import { migrate } from '../../../src/sinks/db/migrate.js'
-import { createTestDb, MIGRATIONS_DIR } from '../../../src/sinks/db/testing.js'
+import { createTestDb, MIGRATIONS_DIR } from '../../helpers/db.js'
 
 async function copyMigrations(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'gwb-migrations-'))
