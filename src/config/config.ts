@@ -13,6 +13,17 @@ export interface TopicNames {
   readonly errors: string
 }
 
+/** The variables that say where the servers are and how to log in to them (scripts/services.sh env). */
+export const serverVariables = [
+  'KAFKA_BROKERS',
+  'SCHEMA_REGISTRY_URL',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'S3_ENDPOINT',
+  'S3_ACCESS_KEY',
+  'S3_SECRET_KEY',
+] as const
+
 /** What a process may set up at start; `gwb setup` does all three ahead of a least-privilege rollout. */
 export const setupSteps = ['migrations', 'schemas', 'topics'] as const
 export type SetupStep = (typeof setupSteps)[number]

@@ -3,6 +3,7 @@ import postgres from 'postgres'
 import { closeDb, createDb, type Sql } from '../../src/sinks/db/client.js'
 import { migrate } from '../../src/sinks/db/migrate.js'
 import { migrationsPath } from '../../src/paths.js'
+import { testDatabaseUrl } from './stack.js'
 
 /**
  * Throwaway databases for tests (here and in other stages' tests): each test gets its own
@@ -12,7 +13,7 @@ import { migrationsPath } from '../../src/paths.js'
 export const MIGRATIONS_DIR = migrationsPath
 
 export function databaseUrl(): string {
-  return process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/gwb'
+  return testDatabaseUrl()
 }
 
 export interface TestDb {
