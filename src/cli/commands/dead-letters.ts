@@ -81,6 +81,7 @@ const list: Command = async (config, args, out) => {
     const items: { partition: number; offset: number; d: DeadLetter | undefined }[] = []
     await scanRanges(kafka, {
       topic: dlq,
+      groupPrefix: config.kafka.groupPrefix,
       ranges: offsets.map((o) => ({ partition: o.partition, start: o.low, end: o.high })),
       onRecord: async (r) => {
         const d = r.value === null ? undefined : await codec.decode<'DeadLetter'>(dlq, r.value).catch(() => undefined)
@@ -175,6 +176,7 @@ const redrive: Command = async (config, args, out) => {
     const redriveAll = async (send: ((d: DeadLetter) => Promise<void>) | undefined): Promise<void> => {
       await scanRanges(kafka, {
         topic: dlq,
+        groupPrefix: config.kafka.groupPrefix,
         groupId: dryRun ? undefined : groupId,
         ranges,
         onRecord: async (r) => {

@@ -128,6 +128,7 @@ export async function runReplay(config: Config, plan: ReplayPlan, out: Output): 
       let inFlight: Promise<void>[] = []
       const result = await scanRanges(kafka, {
         topic,
+        groupPrefix: config.kafka.groupPrefix,
         ranges,
         onRecord: async (r) => {
           s.scanned++
