@@ -108,7 +108,7 @@ export async function runCommand(
   err: Output,
 ): Promise<number> {
   try {
-    await command(config, args, out)
+    await command(config, args, out, err)
     return 0
   } catch (e) {
     if (e instanceof UsageError) {

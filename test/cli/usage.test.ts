@@ -116,3 +116,10 @@ t.test('--env-file adds variables the environment lacks; --version answers witho
   t.equal(r.code, 0)
   t.match(r.out, /^gwb \d+\.\d+\.\d+ \(node \d+/)
 })
+
+t.test('every command offers a JSON summary (--json)', async (t) => {
+  for (const name of Object.keys(commands)) {
+    const r = await cli([name, '--help'])
+    t.match(r.out, '--json', `${name} --help mentions --json`)
+  }
+})
