@@ -75,7 +75,9 @@ export function createClaimer(sql: Sql, opts: BatchOptions): Claimer {
             if (!first.has(key)) first.set(key, index)
           }
           // Sorted: concurrent batches then take the unique-index locks in one order and cannot deadlock.
-          const unique = [...first.keys()].sort().map((key) => items[first.get(key) as number] as ClaimInput)
+          const unique = [...first]
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .map(([, i]) => items[i] as ClaimInput)
           const won = await claimRows(sql, direction, unique)
           for (const [key, index] of first) if (won.has(key)) results[index] = true
         }),
