@@ -242,6 +242,7 @@ const baseEnv: Record<string, string> = {
   // The bench's own database (scripts/services.sh creates it), never the sandbox's.
   DATABASE_URL: process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/gwb_bench',
   REDIS_URL: process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379/2',
+  S3_BUCKET_PREFIX: 'gwb-bench-',
   S3_ACCESS_KEY: process.env['S3_ACCESS_KEY'] ?? 'gwb-local',
   S3_SECRET_KEY: process.env['S3_SECRET_KEY'] ?? 'gwb-local-secret-key',
   CREDENTIALS_KEY: credentialsKey.toString('base64'),

@@ -24,7 +24,7 @@ import { createMediaRehost, type MediaRehost } from '../sinks/media.js'
 import { createMetaClient, type MetaClient } from '../sinks/meta-client.js'
 import { createObjectStore, type ObjectStore } from '../sinks/object-store.js'
 import { registerSchemas, type TopicCodec } from '../sinks/schema-registry.js'
-import { ALL_BUCKETS } from '../processors/object-keys.js'
+import { bucketList } from '../processors/object-keys.js'
 
 /** Every long-lived connection of a process, created once at start and closed once at stop. */
 export interface Resources {
@@ -103,7 +103,7 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
   const tracking = durableTracking(createTrackingWriter(sql, batch), { log: log.child({ component: 'tracking' }) })
 
   const store = createObjectStore(config.s3)
-  await store.ensureBuckets([...ALL_BUCKETS]).catch((err: unknown) => {
+  await store.ensureBuckets(bucketList(config.s3.buckets)).catch((err: unknown) => {
     // S3 away at start must not stop messages: the archive and media paths retry on their own.
     log.warn({ err: String(err) }, 'object storage unavailable at start; archive and media will retry')
   })
@@ -121,6 +121,7 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
   const genesys = instrumentGenesysApi(createGenesysApi(config.genesys, directory), metrics)
   const media = createMediaRehost({
     store,
+    buckets: config.s3.buckets,
     genesys,
     maxBytes: config.processing.mediaMaxBytes,
     now: Date.now,

@@ -1,4 +1,5 @@
 import { BridgeError } from '../errors.js'
+import { bucketNames, type Buckets } from '../processors/object-keys.js'
 import { EnvReader, type Env } from './parse-env.js'
 
 export const roles = ['ingest', 'outbound', 'inbound', 'status', 'archive'] as const
@@ -59,6 +60,8 @@ export interface Config {
     readonly secretKey: string
     readonly region: string
     readonly retentionDays: number
+    /** S3_BUCKET_PREFIX + webhooks-outbound, webhooks-inbound, media-outbound, media-inbound. */
+    readonly buckets: Buckets
   }
   readonly credentialsKey: Buffer
   readonly meta: {
@@ -119,6 +122,13 @@ export function loadConfig(env: Env): Config {
   const r = new EnvReader(env)
   const prefix = r.optionalString('TOPIC_PREFIX') ?? ''
   if (!/^[A-Za-z0-9._-]*$/.test(prefix)) r.problems.push(`TOPIC_PREFIX may hold only letters, digits, ".", "_" and "-"`)
+  // S3 bucket names: lower-case letters, digits and "-", 63 characters at most (the longest name adds 17).
+  const bucketPrefix = r.optionalString('S3_BUCKET_PREFIX') ?? ''
+  if (!/^([a-z0-9][a-z0-9-]{0,39})?$/.test(bucketPrefix)) {
+    r.problems.push(
+      `S3_BUCKET_PREFIX may hold only lower-case letters, digits and "-" (40 at most), got "${bucketPrefix}"`,
+    )
+  }
   const config: Config = {
     roles: r.list('ROLES', roles, [...roles, 'all'] as const).flatMap((x) => (x === 'all' ? roles : [x])),
     logLevel: r.oneOf('LOG_LEVEL', 'info', logLevels),
@@ -149,6 +159,7 @@ export function loadConfig(env: Env): Config {
       secretKey: r.string('S3_SECRET_KEY'),
       region: r.string('S3_REGION', 'us-east-1'),
       retentionDays: r.int('RETENTION_DAYS', 30, 1, 3650),
+      buckets: bucketNames(bucketPrefix),
     },
     credentialsKey: r.base64Key('CREDENTIALS_KEY', 32),
     meta: {

@@ -1,11 +1,10 @@
 import { BridgeError, errorMessage } from '../errors.js'
-import { BUCKETS, mediaKey } from '../processors/object-keys.js'
+import { mediaKey, type Buckets } from '../processors/object-keys.js'
 import { fail, ok, retry, type StageResult } from '../processors/result.js'
 import type { MediaNeed } from '../processors/transform-outbound.js'
 import type { GenesysApi } from './genesys-api.js'
 import type { ObjectStore } from './object-store.js'
 
-const mediaBuckets = { outbound: BUCKETS.mediaOutbound, inbound: BUCKETS.mediaInbound } as const
 /** Meta and Genesys fetch the link themselves, possibly much later than the send: 24 hours. */
 export const presignSeconds = 24 * 3600
 
@@ -20,18 +19,19 @@ export interface StoredMedia {
  */
 export function createMediaRehost(opts: {
   store: ObjectStore
+  buckets: Buckets
   genesys: GenesysApi
   maxBytes: number
   now: () => number
 }) {
   const storeAndSign = async (
-    direction: keyof typeof mediaBuckets,
+    direction: 'outbound' | 'inbound',
     tenantId: string,
     mediaType: string,
     media: StoredMedia,
     meta: Record<string, string>,
   ): Promise<StageResult<string>> => {
-    const bucket = mediaBuckets[direction]
+    const bucket = direction === 'outbound' ? opts.buckets.mediaOutbound : opts.buckets.mediaInbound
     const key = mediaKey({
       tenantId,
       mediaType: mediaType.toLowerCase(),

@@ -70,3 +70,14 @@ t.test('START_SETUP switches each start-time setup step; none turns all off', as
   })
   t.match(problemsOf({ ...minimal, START_SETUP: 'migrations,tables' }), /START_SETUP must be a comma list of/)
 })
+
+t.test('S3_BUCKET_PREFIX names the buckets of an installation; a name S3 refuses is refused at start', async (t) => {
+  t.same(loadConfig(minimal).s3.buckets, {
+    webhooksOutbound: 'webhooks-outbound',
+    webhooksInbound: 'webhooks-inbound',
+    mediaOutbound: 'media-outbound',
+    mediaInbound: 'media-inbound',
+  })
+  t.equal(loadConfig({ ...minimal, S3_BUCKET_PREFIX: 'gwb-test-' }).s3.buckets.mediaInbound, 'gwb-test-media-inbound')
+  t.match(problemsOf({ ...minimal, S3_BUCKET_PREFIX: 'Tests_' }), /S3_BUCKET_PREFIX may hold only lower-case/)
+})

@@ -16,6 +16,8 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     ...pickEnv(),
     // Every test gets its own topics, groups and subjects, so files run side by side and again.
     TOPIC_PREFIX: `t-${randomUUID().slice(0, 8)}-`,
+    // The suite's own buckets (keys carry each test's own tenant), never the sandbox's.
+    S3_BUCKET_PREFIX: 'gwb-test-',
     LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
     ...overrides,
   }

@@ -1,6 +1,5 @@
 import type { Config } from '../../config/config.js'
 import { parseGenesysWebhook } from '../../processors/parse-genesys-webhook.js'
-import { BUCKETS } from '../../processors/object-keys.js'
 import { outboundEnvelope } from '../../processors/outbound-envelope.js'
 import { readArchive } from '../../sinks/archive-reader.js'
 import type { GenesysOutboundEnvelope } from '../../schemas/records.generated.js'
@@ -97,7 +96,7 @@ export async function replayArchive(
   if (tenant.status !== 'active') {
     throw new CliFailure(`tenant ${o.tenantId} is inactive; ingest would refuse its webhooks (enable it first)`)
   }
-  const bucket = BUCKETS.webhooksOutbound
+  const bucket = config.s3.buckets.webhooksOutbound
   const topic = config.kafka.topics.genesysOutbound
   const store = createObjectStore(config.s3)
   const s: ArchiveSummary = { listed: 0, matched: 0, produced: 0, skipped: 0 }

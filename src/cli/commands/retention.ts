@@ -1,4 +1,4 @@
-import { ALL_BUCKETS, safeSegment } from '../../processors/object-keys.js'
+import { bucketList, safeSegment } from '../../processors/object-keys.js'
 import { createObjectStore } from '../../sinks/object-store.js'
 import { bool, intFlag, parseFlags } from '../args.js'
 import { UsageError } from '../errors.js'
@@ -27,9 +27,10 @@ export const retention: Command = async (config, args, out, err) => {
   const days = intFlag(CMD, p, 'days', 1) ?? config.s3.retentionDays
   const store = createObjectStore(config.s3)
   try {
-    await store.ensureBuckets([...ALL_BUCKETS])
+    const all = bucketList(config.s3.buckets)
+    await store.ensureBuckets(all)
     const cutoff = new Date(Date.now() - days * 86_400_000)
-    for (const bucket of ALL_BUCKETS) {
+    for (const bucket of all) {
       const mode = tenant === undefined ? await store.applyRetention(bucket, days) : 'sweep-needed'
       if (mode === 'lifecycle') {
         buckets.push({ bucket, mode: 'lifecycle' })

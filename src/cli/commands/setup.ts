@@ -1,6 +1,6 @@
 import { loadSchemaMap } from '../../app/resources.js'
 import { migrationsPath } from '../../paths.js'
-import { ALL_BUCKETS } from '../../processors/object-keys.js'
+import { bucketList } from '../../processors/object-keys.js'
 import { topicCatalog } from '../../schemas/catalog.js'
 import { migrate } from '../../sinks/db/migrate.js'
 import { createKafka } from '../../sinks/kafka/client.js'
@@ -37,9 +37,10 @@ export const setup: Command = async (config, args, out) => {
     log: cliLogger(config),
   })
   const created = await ensureTopics(kafka, specs, config.kafka.partitions, config.kafka.replicationFactor)
+  const buckets = bucketList(config.s3.buckets)
   const store = createObjectStore(config.s3)
   try {
-    await store.ensureBuckets([...ALL_BUCKETS])
+    await store.ensureBuckets(buckets)
   } finally {
     store.close()
   }
@@ -47,7 +48,7 @@ export const setup: Command = async (config, args, out) => {
     migrations: { applied: migrations.applied, schemaVersion: migrations.current },
     schemas: specs.map((s) => ({ subject: `${s.topic}-value`, id: codec.schemaId(s.topic) })),
     topics: { created, existing: specs.filter((s) => !created.includes(s.topic)).map((s) => s.topic) },
-    buckets: [...ALL_BUCKETS],
+    buckets,
   }
   if (bool(p, 'json')) {
     line(out, JSON.stringify(summary))
@@ -57,5 +58,5 @@ export const setup: Command = async (config, args, out) => {
   line(out, `database schema version ${migrations.current}`)
   line(out, `registered ${summary.schemas.length} schemas (${summary.schemas.map((s) => s.id).join(', ')})`)
   line(out, `topics: ${created.length} created, ${summary.topics.existing.length} already there`)
-  line(out, `buckets: ${ALL_BUCKETS.join(', ')}`)
+  line(out, `buckets: ${buckets.join(', ')}`)
 }
