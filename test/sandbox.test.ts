@@ -5,6 +5,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { projectRoot } from '../src/paths.js'
+import { createTestDb } from './helpers/db.js'
+import { testEnv } from './helpers/stack.js'
 
 /** The commands the README says work as they are, right after `bash scripts/run.sh`. */
 function readmeCliExamples(): string[] {
@@ -17,15 +19,20 @@ function readmeCliExamples(): string[] {
 
 /**
  * A newcomer's first minutes: the README's first command starts the sandbox, and its CLI examples,
- * typed verbatim in a fresh shell (nothing exported), succeed. The sandbox here gets its own topic
- * prefix, ports and env file (GWB_ENV_FILE), so a sandbox already running on this machine is left alone.
+ * typed verbatim in a fresh shell (nothing exported), succeed. The sandbox here gets its own database,
+ * topic prefix, ports and env file (GWB_ENV_FILE), so a sandbox already running on this machine is left
+ * alone (run.sh keeps the addresses its caller exported).
  */
 t.test('the README CLI examples work verbatim in a fresh shell after bash scripts/run.sh', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'gwb-sandbox-'))
   const envFile = join(dir, 'sandbox.env')
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  // Its own database too: the machine's sandbox database may be at another branch's schema version.
+  const db = await createTestDb({ migrate: false })
+  t.teardown(() => db.drop())
   const env: Record<string, string | undefined> = {
     ...process.env,
+    DATABASE_URL: db.url,
     GWB_ENV_FILE: envFile,
     TOPIC_PREFIX: `t-${randomUUID().slice(0, 8)}-`,
     HTTP_PORT: '0',
@@ -68,4 +75,17 @@ t.test('the README CLI examples work verbatim in a fresh shell after bash script
     t.notMatch(r.stderr, /"level":|kafkajs|Warning:/i, `${cmd}: no library log lines or runtime warnings`)
     if (cmd.includes('tenants list')) t.match(r.stdout, /\bsandbox\b/, 'the sandbox tenant is listed')
   }
+})
+
+t.test("tests never use the sandbox's database, whatever DATABASE_URL says", async (t) => {
+  const before = process.env['DATABASE_URL']
+  t.teardown(() => {
+    if (before === undefined) delete process.env['DATABASE_URL']
+    else process.env['DATABASE_URL'] = before
+  })
+  process.env['DATABASE_URL'] = 'postgres://postgres@127.0.0.1:5432/gwb'
+  t.equal(new URL(testEnv()['DATABASE_URL'] ?? '').pathname, '/gwb_test', 'gwb (the sandbox) becomes gwb_test')
+  process.env['DATABASE_URL'] = 'postgres://postgres@127.0.0.1:5432/gwb_mine'
+  t.equal(new URL(testEnv()['DATABASE_URL'] ?? '').pathname, '/gwb_mine', "a developer's own database is kept")
+  t.equal(testEnv()['S3_BUCKET_PREFIX'], 'gwb-test-', 'and the suite has buckets of its own')
 })
