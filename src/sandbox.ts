@@ -49,8 +49,15 @@ const SHARED_SETTINGS = [
 function writeEnvFile(env: Record<string, string | undefined>): string {
   const file = sandboxEnvFile(env)
   const lines = SHARED_SETTINGS.filter((k) => env[k] !== undefined && env[k] !== '').map((k) => `${k}=${env[k]}`)
-  mkdirSync(dirname(file), { recursive: true })
-  writeFileSync(file, `# written by the sandbox (src/sandbox.ts); read by gwb\n${lines.join('\n')}\n`, { mode: 0o600 })
+  try {
+    mkdirSync(dirname(file), { recursive: true })
+    writeFileSync(file, `# written by the sandbox (src/sandbox.ts); read by gwb\n${lines.join('\n')}\n`, {
+      mode: 0o600,
+    })
+  } catch (err) {
+    // A read-only checkout or container: the sandbox runs all the same; the CLI then needs its variables.
+    return `not written (${errorMessage(err)}); set GWB_ENV_FILE to a writable path`
+  }
   return file
 }
 
