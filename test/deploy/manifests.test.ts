@@ -2,6 +2,7 @@ import t from 'tap'
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
+import { loadConfig } from '../../src/config/config.js'
 import { projectRoot } from '../../src/paths.js'
 
 /**
@@ -112,8 +113,30 @@ for (const overlay of ['production', 'sandbox']) {
       'the setup Job runs gwb setup',
     )
 
+    // The ConfigMap is a configuration the bridge accepts (secrets stand in), and KEDA watches the
+    // groups and topics that configuration makes the roles use.
+    const bridgeConfig = loadConfig({
+      ...config.data,
+      S3_ACCESS_KEY: 'x',
+      S3_SECRET_KEY: 'x',
+      CREDENTIALS_KEY: Buffer.alloc(32).toString('base64'),
+    })
+    const { groupPrefix, topics } = bridgeConfig.kafka
+    const watched: Record<string, [string, string][]> = {
+      outbound: [[`${groupPrefix}outbound`, topics.genesysOutbound]],
+      inbound: [[`${groupPrefix}inbound`, topics.whatsappInbound]],
+      status: [[`${groupPrefix}status`, topics.whatsappStatus]],
+      archive: [
+        [`${groupPrefix}archive-outbound`, topics.genesysOutbound],
+        [`${groupPrefix}archive-inbound`, topics.whatsappRaw],
+      ],
+    }
     const scaled = of('ScaledObject') as (Obj & {
-      spec: { scaleTargetRef: { name: string }; maxReplicaCount: number; triggers: { type: string }[] }
+      spec: {
+        scaleTargetRef: { name: string }
+        maxReplicaCount: number
+        triggers: { type: string; metadata: { consumerGroup?: string; topic?: string } }[]
+      }
     })[]
     for (const role of consumerRoles) {
       const so = scaled.find((s) => s.spec.scaleTargetRef.name === `gwb-${role}`)
@@ -125,6 +148,11 @@ for (const overlay of ['production', 'sandbox']) {
       t.ok(
         so?.spec.triggers.every((tr) => tr.type === 'kafka'),
         `${role} scales on consumer-group lag`,
+      )
+      t.same(
+        so?.spec.triggers.map((tr) => [tr.metadata.consumerGroup, tr.metadata.topic]),
+        watched[role],
+        `${role}: the group and topic the role consumes`,
       )
     }
   })
