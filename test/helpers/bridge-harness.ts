@@ -10,6 +10,7 @@ import { signGenesys, signMeta } from '../../src/fakes/sign.js'
 import type { TenantSpec } from '../../src/processors/tenant-spec.js'
 import { upsertTenant } from '../../src/sinks/db/tenants.js'
 import type { Logger } from '../../src/log.js'
+import type { Resolver } from '../../src/sinks/media-fetch.js'
 import { testEnv, testLog } from './stack.js'
 import { loadConfig } from '../../src/config/config.js'
 
@@ -69,11 +70,13 @@ export function tenantSpec(): TenantSpec {
  */
 export async function startHarness(
   envOverrides: Record<string, string> = {},
-  opts: { log?: Logger } = {},
+  opts: { log?: Logger; resolve?: Resolver } = {},
 ): Promise<Harness> {
   const meta = await createFakeMeta({ latency: 5 })
   const genesys = await createFakeGenesys({})
   const env = testEnv({
+    // The fakes listen on 127.0.0.1 over http: listed by exact host:port, nothing else local is reachable.
+    FETCH_INSECURE_ORIGINS: [meta.url, genesys.apiUrl].map((u) => new URL(u).host).join(','),
     HTTP_PORT: '0',
     HTTP_HOST: '127.0.0.1',
     TOPIC_PARTITIONS: '4',
@@ -88,7 +91,11 @@ export async function startHarness(
     ...envOverrides,
   })
   const config = loadConfig(env)
-  const bridge = await startBridge(config, opts.log ?? testLog)
+  const bridge = await startBridge(
+    config,
+    opts.log ?? testLog,
+    opts.resolve === undefined ? {} : { resolve: opts.resolve },
+  )
   const url = `http://127.0.0.1:${bridge.port}`
 
   const newTenant = async (overrides: Partial<TenantSpec> = {}): Promise<TenantSpec> => {
