@@ -74,9 +74,11 @@ export async function startHarness(
 ): Promise<Harness> {
   const meta = await createFakeMeta({ latency: 5 })
   const genesys = await createFakeGenesys({})
+  // The fakes listen on 127.0.0.1 over http: listed by exact host:port (with any the test adds),
+  // nothing else local is reachable.
+  const insecure = [meta.url, genesys.apiUrl].map((u) => new URL(u).host)
+  if (envOverrides['FETCH_INSECURE_ORIGINS'] !== undefined) insecure.push(envOverrides['FETCH_INSECURE_ORIGINS'])
   const env = testEnv({
-    // The fakes listen on 127.0.0.1 over http: listed by exact host:port, nothing else local is reachable.
-    FETCH_INSECURE_ORIGINS: [meta.url, genesys.apiUrl].map((u) => new URL(u).host).join(','),
     HTTP_PORT: '0',
     HTTP_HOST: '127.0.0.1',
     TOPIC_PARTITIONS: '4',
@@ -89,6 +91,7 @@ export async function startHarness(
     META_SEND_RATE_PER_NUMBER: '100000',
     META_SEND_BURST_PER_NUMBER: '100000',
     ...envOverrides,
+    FETCH_INSECURE_ORIGINS: insecure.join(','),
   })
   const config = loadConfig(env)
   const bridge = await startBridge(
