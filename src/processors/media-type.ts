@@ -77,7 +77,7 @@ const aliases: Readonly<Record<string, string>> = {
 export function normaliseMediaType(declared: string | undefined): string | undefined {
   const t = declared?.split(';')[0]?.trim().toLowerCase()
   if (t === undefined || t === '') return undefined
-  return aliases[t] ?? t
+  return Object.hasOwn(aliases, t) ? (aliases[t] ?? t) : t
 }
 
 export type MediaTypeCheck =
@@ -100,7 +100,8 @@ export function checkMediaType(declared: string | undefined, bytes: Buffer): Med
 
 /** File extension for an allowed type, for object keys and download names. */
 export function extensionOf(contentType: string): string {
-  return extensions[normaliseMediaType(contentType) ?? ''] ?? 'bin'
+  const t = normaliseMediaType(contentType) ?? ''
+  return Object.hasOwn(extensions, t) ? (extensions[t] ?? 'bin') : 'bin'
 }
 
 const extensions: Readonly<Record<string, string>> = {
