@@ -139,6 +139,13 @@ t.test('meta client against the fake', async (t) => {
     t.same(small.ok ? undefined : small.tooLarge, true, 'max size enforced')
     const wrong = await client.downloadMedia({ url: info.url, accessToken: 'nope', maxBytes: 1_000_000 })
     t.same(wrong.ok ? 0 : wrong.status, 401)
+    // A media URL anywhere but Meta's hosts is refused before any request; the token goes nowhere.
+    const elsewhere = await client.downloadMedia({
+      url: 'https://169.254.169.254/latest/meta-data/',
+      accessToken: number.accessToken,
+      maxBytes: 1000,
+    })
+    t.same(elsewhere.ok ? undefined : [elsewhere.status, elsewhere.refused], [0, 'host_not_allowed'])
     const otherMedia = await client.getMediaUrl({ mediaId: '999', accessToken: number.accessToken })
     t.same(otherMedia.ok ? undefined : otherMedia.error.code, 100)
   })
