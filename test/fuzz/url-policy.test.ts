@@ -5,7 +5,10 @@
  * dots, percent-encoding). At least 10 000 cases per property; FUZZ_RUNS multiplies them.
  * The redirect and connect-time halves run over sockets in test/sinks/media-fetch.test.ts.
  */
+import { readFileSync } from 'node:fs'
 import { BlockList } from 'node:net'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import fc from 'fast-check'
 import t from 'tap'
 import { checkFetchUrl, hostKey, type HostRules } from '../../src/processors/fetch-policy.js'
@@ -247,4 +250,24 @@ t.test('userinfo, backslash and fragment tricks never reach the host they hide',
     { seed: SEED, numRuns: Math.min(RUNS, 1000) },
   )
   t.pass()
+})
+
+t.test('the saved URL corpus gets its recorded verdicts', async (t) => {
+  const file = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures', 'url-corpus.json')
+  const corpus = JSON.parse(readFileSync(file, 'utf8')) as {
+    allowedHttps: string[]
+    dns: Record<string, string[]>
+    cases: [string, string][]
+  }
+  const rules: HostRules = { https: new Set(corpus.allowedHttps), insecure: new Set() }
+  for (const [url, expected] of corpus.cases) {
+    const c = checkFetchUrl(url, rules)
+    let verdict = c.ok ? 'allowed' : `refused:${c.reason}`
+    if (c.ok) {
+      const answer = corpus.dns[c.url.hostname] ?? [c.url.hostname]
+      const why = answer.map(addressRefusal).find((r) => r !== undefined)
+      if (why !== undefined) verdict = `address:${why}`
+    }
+    t.equal(verdict, expected, url.slice(0, 80))
+  }
 })
