@@ -112,6 +112,7 @@ export async function openResources(
     totalTimeoutMs: config.fetch.timeoutMs,
     budget,
     insecureOrigins: new Set(config.fetch.insecureOrigins),
+    onRefused: (reason) => metrics.fetchRefusals.inc({ reason }),
     ...(deps.resolve === undefined ? {} : { resolve: deps.resolve }),
   })
   const hosts = { extraHosts: config.fetch.allowedHosts, insecureOrigins: config.fetch.insecureOrigins }

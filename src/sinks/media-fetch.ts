@@ -41,6 +41,8 @@ export interface MediaFetchOptions {
   insecureOrigins: ReadonlySet<string>
   resolve?: Resolver
   connectionsPerOrigin?: number
+  /** Told of every refusal (gwb_fetch_refusals_total). */
+  onRefused?: (reason: RefusalReason) => void
 }
 
 export interface FetchRequest {
@@ -141,6 +143,12 @@ export function createMediaFetcher(opts: MediaFetchOptions): MediaFetcher {
   }
 
   async function get(url: string, req: FetchRequest): Promise<FetchOutcome> {
+    const out = await attempt(url, req)
+    if (!out.ok && out.kind === 'refused') opts.onRefused?.(out.reason)
+    return out
+  }
+
+  async function attempt(url: string, req: FetchRequest): Promise<FetchOutcome> {
     const signal = AbortSignal.timeout(opts.totalTimeoutMs)
     let release: (() => void) | undefined
     try {

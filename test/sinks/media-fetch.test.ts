@@ -196,6 +196,45 @@ t.test('byte and time caps', async (t) => {
   t.ok(Date.now() - started < 5000, 'a body that never ends is abandoned at the total-time cap')
 })
 
+t.test('bytes in flight: a download waits while the budget is spent', async (t) => {
+  let open = 0
+  let most = 0
+  const slow = await server((_req, res) => {
+    open++
+    most = Math.max(most, open)
+    setTimeout(() => {
+      open--
+      res.end('done')
+    }, 200)
+  })
+  const key = `slow.test:${slow.port}`
+  const refused: string[] = []
+  // Room for one download of 1000 bytes at a time.
+  const f = createMediaFetcher({
+    connectTimeoutMs: 2000,
+    headersTimeoutMs: 5000,
+    bodyTimeoutMs: 5000,
+    totalTimeoutMs: 10_000,
+    budget: createByteBudget(1500),
+    insecureOrigins: new Set([key]),
+    resolve: names,
+    onRefused: (reason) => refused.push(reason),
+  })
+  t.teardown(async () => {
+    await f.close()
+    slow.close()
+  })
+  const r = rules([], [key])
+  const all = await Promise.all([1, 2, 3].map(() => f.get(`http://${key}/x`, { rules: r, maxBytes: 1000 })))
+  t.ok(
+    all.every((x) => x.ok),
+    'all three finish',
+  )
+  t.equal(most, 1, 'never two at once')
+  t.match(await f.get(`https://elsewhere.test/x`, { rules: r, maxBytes: 10 }), { reason: 'host_not_allowed' })
+  t.same(refused, ['host_not_allowed'], 'refusals are reported (gwb_fetch_refusals_total)')
+})
+
 t.test('property: whatever a redirect names, a local server that is not allowed gets no request', async (t) => {
   const canary = await server((_req, res) => res.end('canary'))
   let location = ''
