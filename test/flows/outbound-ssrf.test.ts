@@ -102,6 +102,22 @@ t.test('attachment URLs cannot reach the machine itself', async (t) => {
     })
     return { name, reason, body, id: (body as { id: string }).id }
   })
+  // A template's header media goes through the same policy.
+  const template = h.genesys.buildOutbound({
+    integrationId: h.tenant.genesys.integrationId,
+    conversationId: randomUUID(),
+    toId: customer,
+    template: {
+      id: 'ns@your_file',
+      header: { type: 'Media', media: { url: at('localhost', 'https'), mime: 'image/png', mediaType: 'Image' } },
+    },
+  })
+  sent.push({
+    name: 'a template header naming localhost',
+    reason: 'address_not_public',
+    body: template,
+    id: (template as { id: string }).id,
+  })
   for (const s of sent) t.equal((await h.postGenesys(s.body)).status, 200, `${s.name}: webhook accepted`)
 
   for (const s of sent) {
@@ -120,7 +136,11 @@ t.test('attachment URLs cannot reach the machine itself', async (t) => {
     [...hits, ...redirects].every((x) => x.headers.authorization === undefined),
     'no request carried an Authorization header',
   )
-  t.equal(h.meta.received.filter((r) => r.raw.includes('your file')).length, 0, 'nothing was sent to WhatsApp')
+  t.equal(
+    h.meta.received.filter((r) => r.raw.includes('your file') || r.raw.includes('your_file')).length,
+    0,
+    'nothing was sent to WhatsApp',
+  )
 })
 
 t.test('a failed download names its status, never what the server answered', async (t) => {
