@@ -175,7 +175,10 @@ function failureFromResponse(res: HttpResponse, json: unknown): MetaFailure {
   return { ok: false, status: res.status, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }
 }
 
+/**
+ * What an unexpected answer was, without any of its bytes: error messages reach the errors topic,
+ * logs and (inbound) the agent, and no fetched body may (docs/security.md).
+ */
 function snippet(body: Buffer): string {
-  const s = body.subarray(0, 200).toString('utf8')
-  return body.length > 200 ? `${s}…` : s
+  return `${body.length} bytes, not the expected JSON`
 }
