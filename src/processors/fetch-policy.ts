@@ -23,12 +23,12 @@ export type RefusalReason = (typeof refusalReasons)[number]
 
 export interface HostRules {
   /** `host:port` a download may reach over https (443 written out). */
-  readonly https: ReadonlySet<string>
+  readonly https: Pick<ReadonlySet<string>, 'has'>
   /**
    * `host:port` exempt from the https rule and from the address check: only the local fakes of the
    * sandbox and the tests (FETCH_INSECURE_ORIGINS). Empty in production.
    */
-  readonly insecure: ReadonlySet<string>
+  readonly insecure: Pick<ReadonlySet<string>, 'has'>
 }
 
 /** Which URLs may carry the tenant's bearer token: these origins, and only under this path. */

@@ -13,6 +13,7 @@ import fc from 'fast-check'
 import t from 'tap'
 import { checkFetchUrl, hostKey, type HostRules } from '../../src/processors/fetch-policy.js'
 import { addressRefusal, parseV6 } from '../../src/processors/ip-address.js'
+import { dotted, v4Forms } from '../helpers/url-forms.js'
 
 const SEED = 20261129
 const RUNS = 10_000 * Number(process.env['FUZZ_RUNS'] ?? '1')
@@ -43,7 +44,6 @@ for (const [net, bits] of [
   oracle.addSubnet(net, bits, 'ipv4')
 const v4Refused = (n: number) => oracle.check(dotted(n), 'ipv4')
 
-const dotted = (n: number) => [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
 const u32 = fc.integer({ min: 0, max: 0xffffffff })
 /** Addresses in the refused ranges, weighted so each range is hit often. */
 const refusedV4 = fc.oneof(
@@ -57,27 +57,6 @@ const refusedV4 = fc.oneof(
   fc.integer({ min: 0xc6120000, max: 0xc613ffff }),
   fc.integer({ min: 0xe0000000, max: 0xffffffff }),
 )
-
-/** Every textual form of an IPv4 address that the WHATWG parser accepts as that address. */
-function v4Forms(n: number): string[] {
-  const [a, b, c, d] = [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]
-  const hex = (x: number) => `0x${x.toString(16)}`
-  const oct = (x: number) => `0${x.toString(8)}`
-  return [
-    dotted(n),
-    String(n),
-    hex(n),
-    `0${n.toString(8)}`,
-    [a, b, c, d].map(hex).join('.'),
-    [a, b, c, d].map(oct).join('.'),
-    `${a}.${(b << 16) | (c << 8) | d}`,
-    `${a}.${b}.${(c << 8) | d}`,
-    `${hex(a)}.${oct(b)}.${c}.${d}`,
-    `${dotted(n)}.`,
-    [...dotted(n)].map((ch) => `%${ch.charCodeAt(0).toString(16)}`).join(''),
-    hex(n).toUpperCase().replace('0X', '0x'),
-  ]
-}
 
 const noRules: HostRules = { https: new Set(), insecure: new Set() }
 
