@@ -85,6 +85,8 @@ async function main(): Promise<void> {
     META_GRAPH_URL: meta.url,
     GENESYS_API_URL: genesys.apiUrl,
     GENESYS_LOGIN_URL: genesys.loginUrl,
+    // The fakes' downloads (attachments, media) are local http: allowed by exact host:port only.
+    FETCH_INSECURE_ORIGINS: [meta.url, genesys.apiUrl].map((u) => new URL(u).host).join(','),
   }
   const config = loadConfig(env)
   const log = createLogger(config.logLevel)

@@ -81,3 +81,23 @@ t.test('S3_BUCKET_PREFIX names the buckets of an installation; a name S3 refuses
   t.equal(loadConfig({ ...minimal, S3_BUCKET_PREFIX: 'gwb-test-' }).s3.buckets.mediaInbound, 'gwb-test-media-inbound')
   t.match(problemsOf({ ...minimal, S3_BUCKET_PREFIX: 'Tests_' }), /S3_BUCKET_PREFIX may hold only lower-case/)
 })
+
+t.test('fetch policy hosts are normalised; a bad entry is named', async (t) => {
+  const c = loadConfig({
+    ...minimal,
+    FETCH_ALLOWED_HOSTS: 'Files.Example.com, cdn.example.com.:8443,[2001:db8::1]',
+    FETCH_INSECURE_ORIGINS: '127.0.0.1:4010',
+  })
+  t.same(c.fetch.allowedHosts, ['files.example.com:443', 'cdn.example.com:8443', '[2001:db8::1]:443'])
+  t.same(c.fetch.insecureOrigins, ['127.0.0.1:4010'])
+  t.same(c.fetch.metaMediaHosts, ['lookaside.fbsbx.com:443'], 'Meta media host by default')
+  t.same(loadConfig(minimal).fetch.insecureOrigins, [], 'nothing insecure by default')
+  const msg = problemsOf({
+    ...minimal,
+    FETCH_INSECURE_ORIGINS: 'localhost',
+    FETCH_ALLOWED_HOSTS: 'https://x.example.com/,user@host',
+  })
+  t.match(msg, /FETCH_INSECURE_ORIGINS: "localhost" is not host:port/)
+  t.match(msg, /FETCH_ALLOWED_HOSTS: "https:\/\/x.example.com\/" is not host or host:port/)
+  t.match(msg, /FETCH_ALLOWED_HOSTS: "user@host"/)
+})
