@@ -23,6 +23,7 @@ export const errorCodes = [
   'GWB_GENESYS_AUTH',
   'GWB_STORE_UNAVAILABLE',
   'GWB_KAFKA_UNAVAILABLE',
+  'GWB_KAFKA_AUTH',
   'GWB_MIGRATION',
 ] as const
 

@@ -17,7 +17,7 @@ import { durableTracking } from '../sinks/db/durable-tracking.js'
 import { migrate } from '../sinks/db/migrate.js'
 import { createClaimer, createTrackingWriter, type Claimer, type TrackingWriter } from '../sinks/db/tracking.js'
 import { createGenesysApi, type GenesysApi } from '../sinks/genesys-api.js'
-import { createKafka } from '../sinks/kafka/client.js'
+import { checkKafka, createKafka } from '../sinks/kafka/client.js'
 import { createRecordProducer, type RecordProducer } from '../sinks/kafka/producer.js'
 import { ensureTopics } from '../sinks/kafka/topics.js'
 import { createMediaRehost, type MediaRehost } from '../sinks/media.js'
@@ -59,16 +59,18 @@ export async function loadSchemaMap(): Promise<Map<RecordName, AvroType>> {
  * writing records nobody can read.
  */
 export async function openResources(config: Config, log: Logger, metrics: Metrics): Promise<Resources> {
-  const sql = createDb(config.databaseUrl, { max: config.dbPoolMax })
+  const sql = createDb(config.databaseUrl, { max: config.dbPoolMax, tls: config.databaseTls })
   await migrate(sql, migrationsPath)
 
   const specs = topicCatalog(config.kafka.topics)
-  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap())
-  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log })
-  await ensureTopics(kafka, specs, config.kafka.partitions, config.kafka.replicationFactor)
+  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap(), config.registryAuth)
+  const k = config.kafka
+  const kafka = createKafka({ brokers: k.brokers, clientId: k.clientId, security: k.security, log })
+  await checkKafka(kafka, k.brokers, k.security)
+  await ensureTopics(kafka, specs, k.partitions, k.replicationFactor, k.minInsyncReplicas)
   const producer = await createRecordProducer(kafka, { lingerMs: config.kafka.produceLingerMs, metrics })
 
-  const redis = createRedis(config.redisUrl)
+  const redis = createRedis(config.redisUrl, config.redisTlsCa)
   // Connected before the first record, so the shared send budget is used from the start; a Redis
   // that does not answer within a second is not waited for (it is a cache: everything falls back).
   await Promise.race([redis.ping().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))])

@@ -1,6 +1,7 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
 import avro from 'avsc'
 import { request } from 'undici'
+import type { RegistryAuth } from '../config/service-auth.js'
 import { BridgeError, errorMessage } from '../errors.js'
 import type { AvroType } from '../schemas/generate-types.js'
 import type { RecordName, RecordTypes, TopicSpec } from '../schemas/catalog.js'
@@ -27,15 +28,26 @@ export async function registerSchemas(
   registryUrl: string,
   specs: readonly TopicSpec[],
   schemas: ReadonlyMap<RecordName, AvroType>,
+  auth?: RegistryAuth,
 ): Promise<TopicCodec> {
-  const registry = new SchemaRegistry({ host: registryUrl })
+  const authorization = registryAuthorization(auth)
+  const registry = new SchemaRegistry({
+    host: registryUrl,
+    ...(auth?.kind === 'basic' ? { auth: { username: auth.username, password: auth.password } } : {}),
+    // The client has no bearer option: a middleware adds the header to each of its requests.
+    ...(auth?.kind === 'bearer'
+      ? {
+          middlewares: [bearer(authorization ?? '')],
+        }
+      : {}),
+  })
   const byTopic = new Map<string, Registered>()
   const writers = new Map<number, avro.Type>()
   for (const spec of specs) {
     const schema = schemas.get(spec.record)
     if (schema === undefined) throw new Error(`no schema file for record ${spec.record}`)
     const subject = `${spec.topic}-value`
-    await setCompatibility(registryUrl, subject)
+    await setCompatibility(registryUrl, subject, authorization)
     const id = await register(registry, subject, schema)
     const type = avro.Type.forSchema(schema as avro.Schema)
     byTopic.set(spec.topic, { id, type })
@@ -104,13 +116,34 @@ export async function registerSchemas(
   }
 }
 
-async function setCompatibility(registryUrl: string, subject: string): Promise<void> {
+/** The client's own middleware type (mappersmith's, as the client sees it). */
+type Middleware = NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]['middlewares']>[number]
+
+function bearer(authorization: string): Middleware {
+  return () => ({ prepareRequest: async (next) => (await next()).enhance({ headers: { authorization } }) })
+}
+
+/** The Authorization header of the project's own registry calls: the same credentials as the client's. */
+export function registryAuthorization(auth: RegistryAuth | undefined): string | undefined {
+  if (auth === undefined) return undefined
+  if (auth.kind === 'bearer') return `Bearer ${auth.token}`
+  return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`
+}
+
+async function setCompatibility(
+  registryUrl: string,
+  subject: string,
+  authorization: string | undefined,
+): Promise<void> {
   // Processes starting together race to create the subject's rule: Apicurio answers the loser
   // 409 (the rule exists now), and the same PUT then updates it.
   for (let attempt = 1; ; attempt++) {
     const res = await request(`${registryUrl}/config/${encodeURIComponent(subject)}`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      headers: {
+        'content-type': 'application/vnd.schemaregistry.v1+json',
+        ...(authorization === undefined ? {} : { authorization }),
+      },
       body: JSON.stringify({ compatibility: COMPATIBILITY.BACKWARD }),
     }).catch((err: unknown) => {
       throw new BridgeError(

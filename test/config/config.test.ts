@@ -26,8 +26,8 @@ t.test('defaults apply and the object is frozen all the way down', async (t) => 
 })
 
 t.test('a missing variable stops the start with a message naming it', async (t) => {
-  const msg = problemsOf({ S3_SECRET_KEY: 'b', CREDENTIALS_KEY: key })
-  t.match(msg, /S3_ACCESS_KEY is required/)
+  const msg = problemsOf({ S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b' })
+  t.match(msg, /CREDENTIALS_KEY is required/)
 })
 
 t.test('every wrong value is reported at once, each naming its variable and what is expected', async (t) => {
