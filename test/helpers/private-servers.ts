@@ -7,7 +7,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -153,23 +153,74 @@ function childServer(opts: {
 
 // -------------------------------------------------------------------------------------- Kafka
 
-/** A one-node KRaft Kafka from .services/kafka/libs on its own port pair, data dir and heap. */
-export async function privateKafka(): Promise<PrivateServer> {
+export interface SaslSslListener {
+  /** host:port of the SASL_SSL listener (the value for KAFKA_BROKERS). */
+  readonly endpoint: string
+  /** PEM CA that signed the broker certificate (the value for KAFKA_SSL_CA_FILE). */
+  readonly caFile: string
+}
+
+export interface PrivateKafka extends PrivateServer {
+  /** Present when started with `saslSsl`. */
+  readonly saslSsl: SaslSslListener | undefined
+}
+
+export interface ScramUser {
+  name: string
+  password: string
+}
+
+/** Throwaway CA and broker keystore (scripts/services/kafka-tls.sh, the services script's own). */
+export async function makeTlsMaterial(dir: string): Promise<{ caFile: string; keystore: string; password: string }> {
+  await run('bash', [join(confDir, 'kafka-tls.sh'), dir])
+  return {
+    caFile: join(dir, 'ca.crt'),
+    keystore: join(dir, 'broker.p12'),
+    password: readFileSync(join(dir, 'password'), 'utf8').trim(),
+  }
+}
+
+/** Broker settings of a SASL_SSL listener named SASL_SSL: SCRAM logins over TLS with the given keystore. */
+export function saslSslProps(tls: { keystore: string; password: string }): string[] {
+  const scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required;'
+  return [
+    'sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256',
+    `listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=${scram}`,
+    `listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=${scram}`,
+    `listener.name.sasl_ssl.ssl.keystore.location=${tls.keystore}`,
+    'listener.name.sasl_ssl.ssl.keystore.type=PKCS12',
+    `listener.name.sasl_ssl.ssl.keystore.password=${tls.password}`,
+    `listener.name.sasl_ssl.ssl.key.password=${tls.password}`,
+  ]
+}
+
+/**
+ * A one-node KRaft Kafka from .services/kafka/libs on its own ports, data dir and heap. With
+ * `saslSsl`, a SASL_SSL listener beside the plain one, its users created at format time.
+ */
+export async function privateKafka(opts: { saslSsl?: { users: readonly ScramUser[] } } = {}): Promise<PrivateKafka> {
   const libs = join(services, 'kafka/libs')
   if (!existsSync(join(libs, 'VERSION'))) throw new Error(`no Kafka jars in ${libs}: run scripts/services.sh fetch`)
   const dir = privateDir('kafka')
-  const port = await freePort()
-  let controller = await freePort()
-  while (controller === port) controller = await freePort()
+  const ports = new Set<number>()
+  while (ports.size < (opts.saslSsl === undefined ? 2 : 3)) ports.add(await freePort())
+  const [port = 0, controller = 0, saslPort = 0] = [...ports]
+  const tls = opts.saslSsl === undefined ? undefined : await makeTlsMaterial(join(dir, 'tls'))
+  const listeners = [
+    `PLAINTEXT://127.0.0.1:${port}`,
+    `CONTROLLER://127.0.0.1:${controller}`,
+    ...(tls === undefined ? [] : [`SASL_SSL://127.0.0.1:${saslPort}`]),
+  ].join(',')
   const props = [
     'process.roles=broker,controller',
     'node.id=1',
     `controller.quorum.bootstrap.servers=127.0.0.1:${controller}`,
     'controller.listener.names=CONTROLLER',
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
+    `listeners=${listeners}`,
+    `advertised.listeners=${listeners}`,
     'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL',
+    ...(tls === undefined ? [] : saslSslProps(tls)),
     `log.dirs=${join(dir, 'data')}`,
     'offsets.topic.replication.factor=1',
     'offsets.topic.num.partitions=4',
@@ -206,6 +257,12 @@ export async function privateKafka(): Promise<PrivateServer> {
       '-c',
       propsFile,
       '--standalone',
+      ...(opts.saslSsl?.users ?? []).flatMap((u) => [
+        '--add-scram',
+        `SCRAM-SHA-512=[name=${u.name},password=${u.password}]`,
+        '--add-scram',
+        `SCRAM-SHA-256=[name=${u.name},password=${u.password}]`,
+      ]),
     ],
     {
       cwd: dir,
@@ -226,7 +283,7 @@ export async function privateKafka(): Promise<PrivateServer> {
       await admin.disconnect().catch(() => undefined)
     }
   }
-  return childServer({
+  const server = childServer({
     name: 'private Kafka',
     port,
     endpoint: `127.0.0.1:${port}`,
@@ -250,6 +307,8 @@ export async function privateKafka(): Promise<PrivateServer> {
       ],
     }),
   })
+  const saslSsl = tls === undefined ? undefined : { endpoint: `127.0.0.1:${saslPort}`, caFile: tls.caFile }
+  return Object.assign(server, { saslSsl })
 }
 
 // ---------------------------------------------------------------------------------------- Redis

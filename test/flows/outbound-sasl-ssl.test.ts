@@ -1,0 +1,82 @@
+import { randomBytes, randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import t from 'tap'
+import { startHarness } from '../helpers/bridge-harness.js'
+import { spawnBridge } from '../helpers/bridge-process.js'
+import { makeTlsMaterial, privateKafka } from '../helpers/private-servers.js'
+import { testEnv } from '../helpers/stack.js'
+import { waitForTracking } from '../helpers/tracking.js'
+
+/**
+ * The bridge on a Kafka reached only through its SASL_SSL listener (SCRAM-SHA-512 over TLS with a
+ * private CA), as on a managed cluster: the plain listener's port is given to nothing of the bridge.
+ */
+t.test('outbound flow over SASL_SSL with SCRAM-SHA-512', async (t) => {
+  const password = randomBytes(12).toString('hex')
+  const kafka = await privateKafka({ saslSsl: { users: [{ name: 'bridge', password }] } })
+  t.teardown(() => kafka.close())
+  await kafka.start()
+  const sasl = kafka.saslSsl
+  if (sasl === undefined) throw new Error('no SASL_SSL listener')
+  const secured = {
+    KAFKA_BROKERS: sasl.endpoint,
+    KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
+    KAFKA_SSL_CA_FILE: sasl.caFile,
+    KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512',
+    KAFKA_SASL_USERNAME: 'bridge',
+    KAFKA_SASL_PASSWORD: password,
+  }
+
+  t.test('a signed webhook reaches the fake Meta once, every role on the secured listener', async (t) => {
+    const h = await startHarness(secured)
+    t.teardown(() => h.close())
+    const body = h.genesys.buildOutbound({
+      integrationId: h.tenant.genesys.integrationId,
+      conversationId: randomUUID(),
+      toId: '447700900123',
+      text: `over TLS ${randomUUID()}`,
+    })
+    const res = await h.postGenesys(body)
+    t.equal(res.status, 200, res.body)
+    const text = (body as { text: string }).text
+    const got = await h.meta.waitFor((r) => r.status === 200 && r.raw.includes(text), 30_000)
+    t.equal(got.token, h.tenant.whatsapp.accessToken)
+    await waitForTracking(h.bridge.resources.sql, (body as { id: string }).id, 'sent')
+    t.equal(h.meta.received.filter((r) => r.raw.includes(text)).length, 1, 'sent once')
+  })
+
+  t.test('a wrong password stops the start with a message naming the login and its variables', async (t) => {
+    const err = await spawnBridge(
+      testEnv({ ...secured, KAFKA_SASL_PASSWORD: 'not-the-password', HTTP_PORT: '0' }),
+    ).then(
+      async (b) => {
+        await b.kill('SIGKILL')
+        return 'started'
+      },
+      (e: unknown) => String(e),
+    )
+    t.match(err, /bridge exited \(1\) before it started/)
+    t.match(
+      err,
+      /start failed: Kafka at 127\.0\.0\.1:\d+ \(SASL_SSL\) refused the SCRAM-SHA-512 login \(check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD\)/,
+    )
+    t.match(err, /"code":"GWB_KAFKA_AUTH"/)
+    t.notMatch(err, /not-the-password/, 'the password is not logged')
+  })
+
+  t.test('a broker certificate from another CA stops the start with a message naming the CA file', async (t) => {
+    const other = await makeTlsMaterial(join(kafka.dir, 'other-ca'))
+    const err = await spawnBridge(testEnv({ ...secured, KAFKA_SSL_CA_FILE: other.caFile, HTTP_PORT: '0' })).then(
+      async (b) => {
+        await b.kill('SIGKILL')
+        return 'started'
+      },
+      (e: unknown) => String(e),
+    )
+    t.match(err, /bridge exited \(1\) before it started/)
+    t.match(
+      err,
+      /start failed: Kafka at 127\.0\.0\.1:\d+ \(SASL_SSL\): the broker's TLS certificate is not trusted \(check KAFKA_SSL_CA_FILE/,
+    )
+  })
+})
