@@ -85,14 +85,14 @@ function tcpAsk(port: number, payload: string, timeoutMs = 1000): Promise<string
   })
 }
 
-const privateDir = (name: string): string => {
+export const privateDir = (name: string): string => {
   const dir = join(services, 'private', `${name}-${randomBytes(4).toString('hex')}`)
   mkdirSync(dir, { recursive: true })
   return dir
 }
 
 /** A server that is a child process of the test: start spawns it, stop signals it. */
-function childServer(opts: {
+export function childServer(opts: {
   name: string
   port: number
   endpoint: string
@@ -194,13 +194,98 @@ export function saslSslProps(tls: { keystore: string; password: string }): strin
   ]
 }
 
+const kafkaLibs = (): string => {
+  const libs = join(services, 'kafka/libs')
+  if (!existsSync(join(libs, 'VERSION'))) throw new Error(`no Kafka jars in ${libs}: run scripts/services.sh fetch`)
+  return libs
+}
+
+/** Settings every private Kafka node shares; `replicas` sizes the internal topics and defaults. */
+export function kafkaCommonProps(dataDir: string, replicas: number): string[] {
+  const minIsr = Math.min(2, replicas)
+  return [
+    `log.dirs=${dataDir}`,
+    `offsets.topic.replication.factor=${replicas}`,
+    'offsets.topic.num.partitions=4',
+    `transaction.state.log.replication.factor=${replicas}`,
+    `transaction.state.log.min.isr=${minIsr}`,
+    `share.coordinator.state.topic.replication.factor=${replicas}`,
+    `share.coordinator.state.topic.min.isr=${minIsr}`,
+    `default.replication.factor=${replicas}`,
+    `min.insync.replicas=${minIsr}`,
+    'group.initial.rebalance.delay.ms=0',
+    'auto.create.topics.enable=false',
+    'num.partitions=4',
+    'num.network.threads=2',
+    'num.io.threads=2',
+  ]
+}
+
+/**
+ * A Kafka cluster id is 16 random bytes in URL-safe Base64 without padding. One in 64 starts with
+ * '-', which the tool's argument parser takes for an option (Kafka's own random-uuid skips those).
+ */
+export function newClusterId(): string {
+  let clusterId = randomBytes(16).toString('base64url')
+  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url')
+  return clusterId
+}
+
+export async function formatKafkaStorage(dir: string, propsFile: string, clusterId: string, extra: string[]) {
+  const java = process.env['JAVA'] ?? 'java'
+  const args = ['-Xmx128m', '-cp', `${kafkaLibs()}/*`, 'kafka.tools.StorageTool', 'format']
+  await run(java, [...args, `--cluster-id=${clusterId}`, '-c', propsFile, ...extra], { cwd: dir })
+}
+
+/** A Kafka node as a child process, ready once an admin call on `port` lists a broker. */
+export function kafkaNode(opts: { name: string; dir: string; port: number; propsFile: string; heapMb: number }) {
+  const ready = async (): Promise<boolean> => {
+    const admin = new Kafka({
+      brokers: [`127.0.0.1:${opts.port}`],
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 1000,
+      retry: { retries: 0 },
+    }).admin()
+    try {
+      await admin.connect()
+      const c = await admin.describeCluster()
+      return c.brokers.length > 0
+    } finally {
+      await admin.disconnect().catch(() => undefined)
+    }
+  }
+  return childServer({
+    name: opts.name,
+    port: opts.port,
+    endpoint: `127.0.0.1:${opts.port}`,
+    dir: opts.dir,
+    readyTimeoutMs: 90_000,
+    ready,
+    command: () => ({
+      cmd: process.env['JAVA'] ?? 'java',
+      args: [
+        `-Xms${Math.min(256, opts.heapMb)}m`,
+        `-Xmx${opts.heapMb}m`,
+        '-XX:+UseSerialGC',
+        '-XX:TieredStopAtLevel=1',
+        '-Djava.awt.headless=true',
+        `-Dkafka.logs.dir=${join(opts.dir, 'logs')}`,
+        `-Dlog4j2.configurationFile=${join(confDir, 'kafka/log4j2.properties')}`,
+        '-cp',
+        `${kafkaLibs()}/*`,
+        'kafka.Kafka',
+        opts.propsFile,
+      ],
+    }),
+  })
+}
+
 /**
  * A one-node KRaft Kafka from .services/kafka/libs on its own ports, data dir and heap. With
  * `saslSsl`, a SASL_SSL listener beside the plain one, its users created at format time.
  */
 export async function privateKafka(opts: { saslSsl?: { users: readonly ScramUser[] } } = {}): Promise<PrivateKafka> {
-  const libs = join(services, 'kafka/libs')
-  if (!existsSync(join(libs, 'VERSION'))) throw new Error(`no Kafka jars in ${libs}: run scripts/services.sh fetch`)
+  kafkaLibs()
   const dir = privateDir('kafka')
   const ports = new Set<number>()
   while (ports.size < (opts.saslSsl === undefined ? 2 : 3)) ports.add(await freePort())
@@ -221,92 +306,19 @@ export async function privateKafka(opts: { saslSsl?: { users: readonly ScramUser
     'inter.broker.listener.name=PLAINTEXT',
     'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL',
     ...(tls === undefined ? [] : saslSslProps(tls)),
-    `log.dirs=${join(dir, 'data')}`,
-    'offsets.topic.replication.factor=1',
-    'offsets.topic.num.partitions=4',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
-    'share.coordinator.state.topic.replication.factor=1',
-    'share.coordinator.state.topic.min.isr=1',
-    'default.replication.factor=1',
-    'min.insync.replicas=1',
-    'group.initial.rebalance.delay.ms=0',
-    'auto.create.topics.enable=false',
-    'num.partitions=4',
-    'num.network.threads=2',
-    'num.io.threads=2',
+    ...kafkaCommonProps(join(dir, 'data'), 1),
     '',
   ].join('\n')
   const propsFile = join(dir, 'server.properties')
   writeFileSync(propsFile, props)
-  const java = process.env['JAVA'] ?? 'java'
-  const cp = `${libs}/*`
-  // A Kafka cluster id is 16 random bytes in URL-safe Base64 without padding. One in 64 starts with
-  // '-', which the tool's argument parser takes for an option (Kafka's own random-uuid skips those).
-  let clusterId = randomBytes(16).toString('base64url')
-  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url')
-  await run(
-    java,
-    [
-      '-Xmx128m',
-      '-cp',
-      cp,
-      'kafka.tools.StorageTool',
-      'format',
-      `--cluster-id=${clusterId}`,
-      '-c',
-      propsFile,
-      '--standalone',
-      ...(opts.saslSsl?.users ?? []).flatMap((u) => [
-        '--add-scram',
-        `SCRAM-SHA-512=[name=${u.name},password=${u.password}]`,
-        '--add-scram',
-        `SCRAM-SHA-256=[name=${u.name},password=${u.password}]`,
-      ]),
-    ],
-    {
-      cwd: dir,
-    },
-  )
-  const ready = async (): Promise<boolean> => {
-    const admin = new Kafka({
-      brokers: [`127.0.0.1:${port}`],
-      logLevel: logLevel.NOTHING,
-      connectionTimeout: 1000,
-      retry: { retries: 0 },
-    }).admin()
-    try {
-      await admin.connect()
-      const c = await admin.describeCluster()
-      return c.brokers.length > 0
-    } finally {
-      await admin.disconnect().catch(() => undefined)
-    }
-  }
-  const server = childServer({
-    name: 'private Kafka',
-    port,
-    endpoint: `127.0.0.1:${port}`,
-    dir,
-    readyTimeoutMs: 90_000,
-    ready,
-    command: () => ({
-      cmd: java,
-      args: [
-        '-Xms256m',
-        '-Xmx384m',
-        '-XX:+UseSerialGC',
-        '-XX:TieredStopAtLevel=1',
-        '-Djava.awt.headless=true',
-        `-Dkafka.logs.dir=${join(dir, 'logs')}`,
-        `-Dlog4j2.configurationFile=${join(confDir, 'kafka/log4j2.properties')}`,
-        '-cp',
-        cp,
-        'kafka.Kafka',
-        propsFile,
-      ],
-    }),
-  })
+  const scram = (opts.saslSsl?.users ?? []).flatMap((u) => [
+    '--add-scram',
+    `SCRAM-SHA-512=[name=${u.name},password=${u.password}]`,
+    '--add-scram',
+    `SCRAM-SHA-256=[name=${u.name},password=${u.password}]`,
+  ])
+  await formatKafkaStorage(dir, propsFile, newClusterId(), ['--standalone', ...scram])
+  const server = kafkaNode({ name: 'private Kafka', dir, port, propsFile, heapMb: 384 })
   const saslSsl = tls === undefined ? undefined : { endpoint: `127.0.0.1:${saslPort}`, caFile: tls.caFile }
   return Object.assign(server, { saslSsl })
 }
