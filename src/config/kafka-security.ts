@@ -39,7 +39,12 @@ export type KafkaSasl =
       readonly username: string
       readonly password: string
     }
-  | { readonly mechanism: 'OAUTHBEARER'; readonly token: OAuthTokenSource }
+  | {
+      readonly mechanism: 'OAUTHBEARER'
+      readonly token: OAuthTokenSource
+      /** SASL extensions sent with the token (Confluent Cloud: logicalCluster, identityPoolId). */
+      readonly extensions: Readonly<Record<string, string>> | undefined
+    }
   | { readonly mechanism: 'AWS_MSK_IAM'; readonly region: string }
 
 export interface KafkaSecurity {
@@ -64,6 +69,7 @@ const saslVars = [
   'KAFKA_SASL_OAUTH_CLIENT_SECRET',
   'KAFKA_SASL_OAUTH_SCOPE',
   'KAFKA_SASL_OAUTH_TOKEN_FILE',
+  'KAFKA_SASL_OAUTH_EXTENSIONS',
   'KAFKA_SASL_AWS_REGION',
 ]
 
@@ -109,7 +115,7 @@ function readSasl(r: EnvReader): KafkaSasl | undefined {
       r.allOf(`KAFKA_SASL_MECHANISM=${m}`, ['KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'])
       return { mechanism: m, username: s('KAFKA_SASL_USERNAME'), password: s('KAFKA_SASL_PASSWORD') }
     case 'OAUTHBEARER':
-      return { mechanism: m, token: readOAuth(r) }
+      return { mechanism: m, token: readOAuth(r), extensions: readExtensions(r) }
     case 'AWS_MSK_IAM': {
       const region = r.optionalString('KAFKA_SASL_AWS_REGION') ?? r.optionalString('AWS_REGION')
       if (region === undefined)
@@ -117,6 +123,22 @@ function readSasl(r: EnvReader): KafkaSasl | undefined {
       return { mechanism: m, region: region ?? '' }
     }
   }
+}
+
+/** `key=value,key=value`, keys as RFC 7628 allows (letters only), values without separators. */
+function readExtensions(r: EnvReader): Record<string, string> | undefined {
+  const v = r.optionalString('KAFKA_SASL_OAUTH_EXTENSIONS')
+  if (v === undefined) return undefined
+  const out: Record<string, string> = {}
+  for (const pair of v.split(',')) {
+    const m = /^\s*([A-Za-z]+)=([^\s,=]+)\s*$/.exec(pair)
+    if (m?.[1] === undefined || m[2] === undefined || m[1] === 'auth') {
+      r.problems.push(`KAFKA_SASL_OAUTH_EXTENSIONS must be key=value[,key=value] with letter-only keys, got "${pair}"`)
+      continue
+    }
+    out[m[1]] = m[2]
+  }
+  return out
 }
 
 function readOAuth(r: EnvReader): OAuthTokenSource {

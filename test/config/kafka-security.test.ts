@@ -117,6 +117,19 @@ t.test('OAUTHBEARER: a client-credentials grant or a token file, and exactly one
     mechanism: 'OAUTHBEARER',
     token: { kind: 'file', path: '/var/run/secrets/kafka/token' },
   })
+  const ext = load({
+    ...env,
+    KAFKA_SASL_OAUTH_TOKEN_FILE: '/t',
+    KAFKA_SASL_OAUTH_EXTENSIONS: 'logicalCluster=lkc-1, identityPoolId=pool-2',
+  })
+  t.same(ext.sasl?.mechanism === 'OAUTHBEARER' && ext.sasl.extensions, {
+    logicalCluster: 'lkc-1',
+    identityPoolId: 'pool-2',
+  })
+  t.match(
+    problems({ ...env, KAFKA_SASL_OAUTH_TOKEN_FILE: '/t', KAFKA_SASL_OAUTH_EXTENSIONS: 'logical cluster=x' }),
+    /KAFKA_SASL_OAUTH_EXTENSIONS must be key=value\[,key=value\] with letter-only keys, got "logical cluster=x"/,
+  )
   t.match(
     problems(env),
     /OAUTHBEARER needs a token source: KAFKA_SASL_OAUTH_TOKEN_FILE, or KAFKA_SASL_OAUTH_TOKEN_URL and/,

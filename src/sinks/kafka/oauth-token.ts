@@ -108,5 +108,15 @@ export function tokenProvider(
 ): () => Promise<OauthbearerProviderResponse> {
   if (sasl.mechanism === 'AWS_MSK_IAM') return cachedTokenProvider(() => mskIamToken(sasl.region))
   const src = sasl.token
-  return cachedTokenProvider(() => (src.kind === 'file' ? tokenFile(src.path) : clientCredentials(src)))
+  const provider = cachedTokenProvider(() => (src.kind === 'file' ? tokenFile(src.path) : clientCredentials(src)))
+  const extensions = sasl.extensions
+  if (extensions === undefined) return provider
+  // kafkajs sends a token's `extensions` in the SASL message (its types do not list the field).
+  return async () => {
+    const token: OauthbearerProviderResponse & { extensions: Readonly<Record<string, string>> } = {
+      ...(await provider()),
+      extensions,
+    }
+    return token
+  }
 }

@@ -44,9 +44,11 @@ t.test('client-credentials grant: client authenticated with Basic, scope sent, e
       clientSecret: 's3cret',
       scope: 'kafka',
     },
+    extensions: { logicalCluster: 'lkc-1', identityPoolId: 'pool-2' },
   })
-  t.same(await provider(), { value: 'jwt-from-idp' })
-  t.same(await provider(), { value: 'jwt-from-idp' })
+  const sent = { value: 'jwt-from-idp', extensions: { logicalCluster: 'lkc-1', identityPoolId: 'pool-2' } }
+  t.same(await provider(), sent, 'the token with the configured SASL extensions')
+  t.same(await provider(), sent)
   t.equal(seen.length, 1, 'cached')
   t.equal(seen[0]?.auth, `Basic ${Buffer.from('bridge:s3cret').toString('base64')}`)
   t.same(Object.fromEntries(new URLSearchParams(seen[0]?.body)), { grant_type: 'client_credentials', scope: 'kafka' })
@@ -60,9 +62,11 @@ t.test('token file: read when needed, a JWT expires at its own exp; an empty fil
   t.equal(tokenExpiry(jwt, 0), exp * 1000)
   t.equal(tokenExpiry('opaque', 5), 5 + 300_000)
   writeFileSync(path, `${jwt}\n`)
-  t.same(await tokenProvider({ mechanism: 'OAUTHBEARER', token: { kind: 'file', path } })(), { value: jwt })
+  t.same(await tokenProvider({ mechanism: 'OAUTHBEARER', token: { kind: 'file', path }, extensions: undefined })(), {
+    value: jwt,
+  })
   writeFileSync(path, '')
-  await t.rejects(tokenProvider({ mechanism: 'OAUTHBEARER', token: { kind: 'file', path } })(), {
+  await t.rejects(tokenProvider({ mechanism: 'OAUTHBEARER', token: { kind: 'file', path }, extensions: undefined })(), {
     code: 'GWB_KAFKA_AUTH',
     message: /KAFKA_SASL_OAUTH_TOKEN_FILE .*token.* the file is empty/,
   })
