@@ -131,7 +131,7 @@ function readExtensions(r: EnvReader): Record<string, string> | undefined {
   if (v === undefined) return undefined
   const out: Record<string, string> = {}
   for (const pair of v.split(',')) {
-    const m = /^\s*([A-Za-z]+)=([^\s,=]+)\s*$/.exec(pair)
+    const m = /^\s*([A-Za-z]+)=([^\s,=\p{Cc}]+)\s*$/u.exec(pair)
     if (m?.[1] === undefined || m[2] === undefined || m[1] === 'auth') {
       r.problems.push(`KAFKA_SASL_OAUTH_EXTENSIONS must be key=value[,key=value] with letter-only keys, got "${pair}"`)
       continue
