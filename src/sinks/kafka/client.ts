@@ -1,7 +1,7 @@
 import type { ConnectionOptions } from 'node:tls'
 import { Kafka, logLevel as kafkaLogLevel, type LogEntry, type SASLOptions } from 'kafkajs'
 import type { KafkaSasl, KafkaSecurity } from '../../config/kafka-security.js'
-import { BridgeError, errorMessage } from '../../errors.js'
+import { BridgeError, errorMessage, isBridgeError } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import { tokenProvider } from './oauth-token.js'
 
@@ -115,6 +115,9 @@ export function explainKafkaFailure(err: unknown, brokers: readonly string[], se
       { cause: err },
     )
   }
+  // A token that could not be had (its own message names the token source).
+  const tokenError = errs.find((e) => isBridgeError(e) && e.code === 'GWB_KAFKA_AUTH')
+  if (tokenError !== undefined && isBridgeError(tokenError)) return tokenError
   const cert = errs.find((e) => typeof e.code === 'string' && certCodes.test(e.code))
   const certMessage = errs.find((e) => /certificate|altnames/i.test(e.message))
   if (cert !== undefined || certMessage !== undefined) {
@@ -125,8 +128,6 @@ export function explainKafkaFailure(err: unknown, brokers: readonly string[], se
       { cause: err },
     )
   }
-  const tokenError = errs.find((e) => e instanceof BridgeError && e.code === 'GWB_KAFKA_AUTH')
-  if (tokenError instanceof BridgeError) return tokenError
   return new BridgeError(
     'GWB_KAFKA_UNAVAILABLE',
     `${where} unreachable (if it answers, check that KAFKA_SECURITY_PROTOCOL matches its listener): ${errorMessage(err)}`,
