@@ -1,10 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto'
+import { writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { join } from 'node:path'
 import t from 'tap'
+import { checkKafka, createKafka } from '../../src/sinks/kafka/client.js'
 import { startHarness } from '../helpers/bridge-harness.js'
 import { spawnBridge } from '../helpers/bridge-process.js'
 import { makeTlsMaterial, privateKafka } from '../helpers/private-servers.js'
-import { testEnv } from '../helpers/stack.js'
+import { testConfig, testEnv, testLog } from '../helpers/stack.js'
 import { waitForTracking } from '../helpers/tracking.js'
 
 /**
@@ -44,6 +47,55 @@ t.test('outbound flow over SASL_SSL with SCRAM-SHA-512', async (t) => {
     await waitForTracking(h.bridge.resources.sql, (body as { id: string }).id, 'sent')
     t.equal(h.meta.received.filter((r) => r.raw.includes(text)).length, 1, 'sent once')
   })
+
+  t.test(
+    'every mechanism logs in on the real broker: PLAIN, SCRAM-SHA-256, OAUTHBEARER (token file and grant)',
+    async (t) => {
+      // Kafka's unsecured validator takes an unsigned JWT naming a subject.
+      const b64 = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url')
+      const now = Math.floor(Date.now() / 1000)
+      const jwt = `${b64({ alg: 'none' })}.${b64({ sub: 'bridge', iat: now, exp: now + 3600 })}.`
+      const tokenFile = join(kafka.dir, 'token.jwt')
+      writeFileSync(tokenFile, jwt)
+      let grants = 0
+      const idp = createServer((_req, res) => {
+        grants++
+        res.setHeader('content-type', 'application/json')
+        res.end(JSON.stringify({ access_token: jwt, token_type: 'Bearer', expires_in: 3600 }))
+      })
+      await new Promise<void>((r) => idp.listen(0, '127.0.0.1', r))
+      t.teardown(() => new Promise<void>((r) => idp.close(() => r())))
+      const addr = idp.address()
+      const idpPort = typeof addr === 'object' && addr !== null ? addr.port : 0
+      const base = { ...secured, KAFKA_SASL_USERNAME: '', KAFKA_SASL_PASSWORD: '' }
+      const variants: Record<string, Record<string, string>> = {
+        PLAIN: { KAFKA_SASL_MECHANISM: 'PLAIN', KAFKA_SASL_USERNAME: 'bridge', KAFKA_SASL_PASSWORD: password },
+        'SCRAM-SHA-256': {
+          KAFKA_SASL_MECHANISM: 'SCRAM-SHA-256',
+          KAFKA_SASL_USERNAME: 'bridge',
+          KAFKA_SASL_PASSWORD: password,
+        },
+        'OAUTHBEARER token file': { KAFKA_SASL_MECHANISM: 'OAUTHBEARER', KAFKA_SASL_OAUTH_TOKEN_FILE: tokenFile },
+        'OAUTHBEARER client credentials': {
+          KAFKA_SASL_MECHANISM: 'OAUTHBEARER',
+          KAFKA_SASL_OAUTH_TOKEN_URL: `http://127.0.0.1:${idpPort}/token`,
+          KAFKA_SASL_OAUTH_CLIENT_ID: 'bridge',
+          KAFKA_SASL_OAUTH_CLIENT_SECRET: 'secret',
+        },
+      }
+      for (const [name, env] of Object.entries(variants)) {
+        const { brokers, security } = testConfig({ ...base, ...env }).kafka
+        const client = createKafka({ brokers, security, clientId: `mechanism-${name}`, log: testLog })
+        await t.resolves(checkKafka(client, brokers, security), `${name} logs in`)
+      }
+      t.ok(grants >= 1, 'the grant asked the token endpoint')
+      const wrong = testConfig({ ...base, ...variants['PLAIN'], KAFKA_SASL_PASSWORD: 'nope' }).kafka
+      await t.rejects(
+        checkKafka(createKafka({ ...wrong, clientId: 'mechanism-wrong', log: testLog }), wrong.brokers, wrong.security),
+        { code: 'GWB_KAFKA_AUTH', message: /refused the PLAIN login/ },
+      )
+    },
+  )
 
   t.test('a wrong password stops the start with a message naming the login and its variables', async (t) => {
     const err = await spawnBridge(

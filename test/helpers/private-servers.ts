@@ -180,13 +180,21 @@ export async function makeTlsMaterial(dir: string): Promise<{ caFile: string; ke
   }
 }
 
-/** Broker settings of a SASL_SSL listener named SASL_SSL: SCRAM logins over TLS with the given keystore. */
-export function saslSslProps(tls: { keystore: string; password: string }): string[] {
+/**
+ * Broker settings of a listener named SASL_SSL over TLS with the given keystore: SCRAM (users made at
+ * format time), PLAIN (the same users, from the JAAS line) and OAUTHBEARER with Kafka's built-in
+ * unsecured validator (it accepts unsigned JWTs naming a subject: enough to test a client's token
+ * provider, never for production).
+ */
+export function saslSslProps(tls: { keystore: string; password: string }, users: readonly ScramUser[] = []): string[] {
   const scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required;'
+  const plainUsers = users.map((u) => ` user_${u.name}="${u.password}"`).join('')
   return [
-    'sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256',
+    'sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN,OAUTHBEARER',
     `listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=${scram}`,
     `listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=${scram}`,
+    `listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required${plainUsers};`,
+    'listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;',
     `listener.name.sasl_ssl.ssl.keystore.location=${tls.keystore}`,
     'listener.name.sasl_ssl.ssl.keystore.type=PKCS12',
     `listener.name.sasl_ssl.ssl.keystore.password=${tls.password}`,
@@ -305,7 +313,7 @@ export async function privateKafka(opts: { saslSsl?: { users: readonly ScramUser
     `advertised.listeners=${listeners}`,
     'inter.broker.listener.name=PLAINTEXT',
     'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL',
-    ...(tls === undefined ? [] : saslSslProps(tls)),
+    ...(tls === undefined ? [] : saslSslProps(tls, opts.saslSsl?.users)),
     ...kafkaCommonProps(join(dir, 'data'), 1),
     '',
   ].join('\n')
