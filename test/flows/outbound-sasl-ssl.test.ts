@@ -3,6 +3,8 @@ import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import { join } from 'node:path'
 import t from 'tap'
+import { collector } from '../../src/cli/io.js'
+import { runCli } from '../../src/cli/run.js'
 import { checkKafka, createKafka } from '../../src/sinks/kafka/client.js'
 import { startHarness } from '../helpers/bridge-harness.js'
 import { spawnBridge } from '../helpers/bridge-process.js'
@@ -46,6 +48,15 @@ t.test('outbound flow over SASL_SSL with SCRAM-SHA-512', async (t) => {
     t.equal(got.token, h.tenant.whatsapp.accessToken)
     await waitForTracking(h.bridge.resources.sql, (body as { id: string }).id, 'sent')
     t.equal(h.meta.received.filter((r) => r.raw.includes(text)).length, 1, 'sent once')
+
+    // The CLI's Kafka client too: it reads the topics over the same listener.
+    const out = collector()
+    const err = collector()
+    const cli = ['dead-letters', 'list', '--topic', 'genesys-outbound', '--json']
+    t.equal(await runCli(cli, h.env, out, err), 0, err.text())
+    const denied = collector()
+    t.equal(await runCli(cli, { ...h.env, KAFKA_SASL_PASSWORD: 'wrong' }, collector(), denied), 1)
+    t.match(denied.text(), /refused the SCRAM-SHA-512 login \(check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD\)/)
   })
 
   t.test(
