@@ -2,6 +2,7 @@
 # Throwaway TLS material for a local SASL_SSL listener, made once with openssl:
 #   DIR/ca.crt        the CA clients trust (KAFKA_SSL_CA_FILE)
 #   DIR/broker.p12    the broker's key and certificate (for 127.0.0.1 and localhost), PKCS12
+#   DIR/server.crt, DIR/server.key   the same in PEM, for servers that want PEM (tests' TLS Redis)
 #   DIR/password      the keystore password (random, readable by this user only)
 # usage: scripts/services/kafka-tls.sh DIR     (does nothing when DIR/broker.p12 exists)
 # Never use this CA for anything but a local test broker: its key sits next to it.
@@ -23,5 +24,7 @@ openssl x509 -req -in "$tmp/broker.csr" -CA "$tmp/ca.crt" -CAkey "$tmp/ca.key" -
 openssl pkcs12 -export -in "$tmp/broker.crt" -inkey "$tmp/broker.key" -certfile "$tmp/ca.crt" -name broker \
   -out "$tmp/broker.p12" -passout "file:$tmp/password"
 chmod 644 "$tmp/ca.crt"
+mv "$tmp/broker.crt" "$DIR/server.crt"
+mv "$tmp/broker.key" "$DIR/server.key"
 mv "$tmp/ca.crt" "$tmp/ca.key" "$tmp/password" "$DIR/"
 mv "$tmp/broker.p12" "$DIR/broker.p12"
