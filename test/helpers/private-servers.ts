@@ -409,8 +409,9 @@ export async function privateS3(): Promise<PrivateServer> {
  * initdb in a temp folder, trust auth, its own port and socket folder, database `gwb`. PostgreSQL
  * refuses to run as root, so as root the binaries run as the `postgres` user (which owns the folder).
  * pg_ctl detaches the postmaster, so the exit hook stops it with `pg_ctl stop -m immediate`.
+ * With `tls`, it also accepts TLS with a certificate from a throwaway CA (`caFile`).
  */
-export async function privatePostgres(): Promise<PrivateServer> {
+export async function privatePostgres(opts: { tls?: boolean } = {}): Promise<PrivateServer & { caFile?: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'gwb-private-pg-'))
   const data = join(dir, 'data')
   const asRoot = process.getuid?.() === 0
@@ -431,6 +432,12 @@ export async function privatePostgres(): Promise<PrivateServer> {
     execFileSync(cmd, [...pre, ...args], { cwd: dir, stdio: 'ignore', timeout: 20_000 })
   }
   const port = await freePort()
+  const tls = opts.tls === true ? await makeTlsMaterial(join(dir, 'tls')) : undefined
+  if (tls !== undefined && asRoot) {
+    // The server reads its key as `postgres` and refuses a key others can read.
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim())
+    for (const f of ['tls', 'tls/server.key', 'tls/server.crt']) chownSync(join(dir, f), uid, 0)
+  }
   await pg('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'])
   const options = [
     `-p ${port}`,
@@ -441,13 +448,21 @@ export async function privatePostgres(): Promise<PrivateServer> {
     '-c fsync=off',
     '-c synchronous_commit=off',
     '-c full_page_writes=off',
+    ...(tls === undefined
+      ? []
+      : [
+          '-c ssl=on',
+          `-c ssl_cert_file=${join(dir, 'tls/server.crt')}`,
+          `-c ssl_key_file=${join(dir, 'tls/server.key')}`,
+        ]),
   ].join(' ')
   let running = false
   const stopHook = (): void => {
     if (running) pgSync('pg_ctl', ['-D', data, 'stop', '-m', 'immediate', '-w'])
   }
   let created = false
-  const server: PrivateServer = {
+  const server: PrivateServer & { caFile?: string } = {
+    ...(tls === undefined ? {} : { caFile: tls.caFile }),
     name: 'private PostgreSQL',
     port,
     endpoint: `postgres://postgres@127.0.0.1:${port}/gwb`,
