@@ -25,6 +25,7 @@ export const errorCodes = [
   'GWB_GENESYS_AUTH',
   'GWB_STORE_UNAVAILABLE',
   'GWB_KAFKA_UNAVAILABLE',
+  'GWB_KAFKA_AUTH',
   'GWB_MIGRATION',
   'GWB_SETUP_REQUIRED',
 ] as const

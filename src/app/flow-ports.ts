@@ -17,6 +17,7 @@ import {
   type PendingStatus,
 } from '../sinks/db/tracking.js'
 import type { Resources } from './resources.js'
+import { BUCKETS } from '../processors/object-keys.js'
 
 // What each flow is given: the real sinks of this process, behind the ports the flow declares.
 // The flows stay free of wiring; tests pass their own ports.
@@ -176,7 +177,7 @@ export function archiveFlows(
     }),
   })
   return [
-    flow('archive-outbound', t.genesysOutbound, r.config.s3.buckets.webhooksOutbound, async (value) => {
+    flow('archive-outbound', t.genesysOutbound, BUCKETS.webhooksOutbound, async (value) => {
       const env = await r.codec.decode<'GenesysOutboundEnvelope'>(t.genesysOutbound, value)
       return {
         tenantId: env.tenantId,
@@ -186,7 +187,7 @@ export function archiveFlows(
         metadata: { 'received-at': new Date(env.receivedAtMs).toISOString(), 'message-id': env.messageId },
       }
     }),
-    flow('archive-inbound', t.whatsappRaw, r.config.s3.buckets.webhooksInbound, async (value) => {
+    flow('archive-inbound', t.whatsappRaw, BUCKETS.webhooksInbound, async (value) => {
       const env = await r.codec.decode<'MetaWebhookRaw'>(t.whatsappRaw, value)
       const parsed = parseMetaWebhook(env.payload, Number.MAX_SAFE_INTEGER)
       const phone = parsed.ok ? splitMetaWebhook(parsed.value).phoneNumberIds[0] : undefined

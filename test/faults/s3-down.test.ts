@@ -7,6 +7,7 @@ import { createObjectStore } from '../../src/sinks/object-store.js'
 import { startHarness } from '../helpers/bridge-harness.js'
 import { privateS3, S3_ACCESS_KEY, S3_SECRET_KEY } from '../helpers/private-servers.js'
 import { checkDelivery, startTraffic } from '../helpers/fault-traffic.js'
+import { BUCKETS } from '../../src/processors/object-keys.js'
 
 interface Receipt {
   id: string
@@ -65,7 +66,7 @@ t.test(
     const expected = tr.total + 1
     // A flush whose puts partly failed is archived again whole: count each webhook once.
     const distinct = (ws: ArchivedWebhook[]): number => new Set(ws.map((w) => w.payload.toString('base64'))).size
-    const found = await waitArchived(store, h.config.s3.buckets.webhooksOutbound, h.tenant.id, () => true, {
+    const found = await waitArchived(store, BUCKETS.webhooksOutbound, h.tenant.id, () => true, {
       atLeast: expected,
       timeoutMs: 40_000,
     })

@@ -12,6 +12,8 @@ export async function ensureTopics(
   specs: readonly TopicSpec[],
   partitions: number,
   replicationFactor: number,
+  /** With acks=all a write needs this many replicas in sync: 2 of 3 survives the loss of one broker. */
+  minInsyncReplicas = Math.min(2, replicationFactor),
 ): Promise<string[]> {
   const admin = kafka.admin()
   await admin.connect()
@@ -27,7 +29,7 @@ export async function ensureTopics(
           topic: s.topic,
           numPartitions: partitions,
           replicationFactor,
-          configEntries: [{ name: 'min.insync.replicas', value: String(Math.min(2, replicationFactor)) }],
+          configEntries: [{ name: 'min.insync.replicas', value: String(minInsyncReplicas) }],
         })),
       })
     }
