@@ -16,6 +16,7 @@ const secretKeys = [
   'password',
   'secretKey',
   'credentialsKey',
+  'credentialsKeysPrevious',
 ]
 const redactPaths = secretKeys.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`])
 

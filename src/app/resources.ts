@@ -12,6 +12,7 @@ import { createMappingResolver, type MappingResolver } from '../sinks/cache/mapp
 import { createCache, createRedis } from '../sinks/cache/redis.js'
 import { createSendRateLimiter, type SendRateLimiter } from '../sinks/cache/send-rate-limiter.js'
 import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
+import { keyringOf } from '../sinks/db/crypto.js'
 import { createActivityToucher, type ActivityToucher } from '../sinks/db/mappings.js'
 import { durableTracking } from '../sinks/db/durable-tracking.js'
 import { migrate } from '../sinks/db/migrate.js'
@@ -53,12 +54,22 @@ export async function loadSchemaMap(): Promise<Map<RecordName, AvroType>> {
   return new Map((await loadSchemas()).map((s) => [s.name as RecordName, s.schema]))
 }
 
+export interface ResourceOptions {
+  /** The clock that ends a secret rotation's overlap at ingest (Date.now unless a test drives time). */
+  now?: () => number
+}
+
 /**
  * Start order matters: the database schema and the Avro schemas are checked before anything is
  * consumed or accepted, so an incompatible build stops at start with a clear error instead of
  * writing records nobody can read.
  */
-export async function openResources(config: Config, log: Logger, metrics: Metrics): Promise<Resources> {
+export async function openResources(
+  config: Config,
+  log: Logger,
+  metrics: Metrics,
+  opts: ResourceOptions = {},
+): Promise<Resources> {
   const sql = createDb(config.databaseUrl, { max: config.dbPoolMax })
   await migrate(sql, migrationsPath)
 
@@ -75,7 +86,13 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
   const cacheLog = log.child({ component: 'cache' })
   const cache = createCache(redis, { prefix: '', logger: cacheLog })
   metrics.watchCache('redis', () => cache.stats())
-  const directory = createTenantDirectory({ sql, cache, key: config.credentialsKey, localTtlMs: 5000 })
+  const directory = createTenantDirectory({
+    sql,
+    cache,
+    key: keyringOf(config),
+    localTtlMs: 5000,
+    ...(opts.now === undefined ? {} : { now: opts.now }),
+  })
   const mappings = createMappingResolver({ sql, cache, localTtlMs: 5000 })
   const toucher = createActivityToucher(sql, {
     flushMs: 1000,

@@ -45,6 +45,8 @@ export interface Config {
     readonly retentionDays: number
   }
   readonly credentialsKey: Buffer
+  /** Keys that may still open stored credentials during a key rotation (never used to seal). */
+  readonly credentialsKeysPrevious: readonly Buffer[]
   readonly meta: {
     readonly graphUrl: string
     readonly apiVersion: string
@@ -129,6 +131,7 @@ export function loadConfig(env: Env): Config {
       retentionDays: r.int('RETENTION_DAYS', 30, 1, 3650),
     },
     credentialsKey: r.base64Key('CREDENTIALS_KEY', 32),
+    credentialsKeysPrevious: r.base64Keys('CREDENTIALS_KEY_PREVIOUS', 32),
     meta: {
       graphUrl: r.url('META_GRAPH_URL', 'https://graph.facebook.com', ['http:', 'https:']),
       apiVersion: r.string('META_API_VERSION', 'v21.0'),

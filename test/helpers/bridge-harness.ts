@@ -65,11 +65,12 @@ export function tenantSpec(): TenantSpec {
 
 /**
  * A bridge on the real stack (own topics, groups and tenant), with both fakes in front of it.
- * `opts.log` replaces the test logger (e.g. one that captures every line at debug).
+ * `opts.log` replaces the test logger (e.g. one that captures every line at debug); `opts.now`
+ * is the clock that ends secret rotation overlaps at ingest.
  */
 export async function startHarness(
   envOverrides: Record<string, string> = {},
-  opts: { log?: Logger } = {},
+  opts: { log?: Logger; now?: () => number } = {},
 ): Promise<Harness> {
   const meta = await createFakeMeta({ latency: 5 })
   const genesys = await createFakeGenesys({})
@@ -88,7 +89,7 @@ export async function startHarness(
     ...envOverrides,
   })
   const config = loadConfig(env)
-  const bridge = await startBridge(config, opts.log ?? testLog)
+  const bridge = await startBridge(config, opts.log ?? testLog, opts.now === undefined ? {} : { now: opts.now })
   const url = `http://127.0.0.1:${bridge.port}`
 
   const newTenant = async (overrides: Partial<TenantSpec> = {}): Promise<TenantSpec> => {

@@ -1,21 +1,28 @@
 import { readFile } from 'node:fs/promises'
 import { validateTenantSpec } from '../../processors/tenant-spec.js'
-import { maskSecret } from '../../sinks/db/crypto.js'
+import type { RetiringSecret } from '../../processors/signing-secrets.js'
+import { keyringOf, maskSecret } from '../../sinks/db/crypto.js'
 import {
   getCredentials,
   getTenant,
   listTenants,
   rotateCredentials,
   setTenantStatus,
+  signingFields,
   upsertTenant,
   type GenesysCredentials,
   type Tenant,
   type WhatsappCredentials,
 } from '../../sinks/db/tenants.js'
-import { bool, parseFlags, requireStr, str } from '../args.js'
+import { bool, durationFlag, parseFlags, requireStr, str } from '../args.js'
 import { withDirectory, withSql } from '../context.js'
 import { CliFailure, UsageError } from '../errors.js'
 import { line, table, type Command, type Output } from '../io.js'
+
+// Long enough to update the platform's side at leisure after rotating in the bridge.
+const DEFAULT_OVERLAP = '24h'
+const DEFAULT_OVERLAP_MS = 24 * 3_600_000
+const MAX_OVERLAP_MS = 30 * 86_400_000
 
 export const tenantsHelp = `usage: gwb tenants <subcommand>
 
@@ -25,9 +32,13 @@ export const tenantsHelp = `usage: gwb tenants <subcommand>
   disable <id> | enable <id>    stop or resume accepting the tenant's webhooks
   rotate <id> [--whatsapp-access-token T] [--whatsapp-app-secret S] [--whatsapp-verify-token V]
               [--genesys-client-secret S] [--genesys-webhook-secret S] [--file partial.json]
+              [--overlap 24h]
                                 replace credentials in PostgreSQL and drop every cached copy at once
-                                (this process, Redis, and by pub/sub every running bridge process)
-Secrets given to a tenant are never printed; prefer --file over flags (flags show in ps).
+                                (this process, Redis, and by pub/sub every running bridge process);
+                                a replaced webhook secret or app secret is still accepted on webhooks
+                                for --overlap (default ${DEFAULT_OVERLAP}; 0 ends it at once, at most 30d)
+Secrets are never printed: each shows as ${maskSecret('x').replace(/fp:.*/, 'fp:<8 hex digits>')}, a one-way fingerprint.
+Prefer --file over flags (flags show in ps).
 `
 
 const SECRET_FIELDS = new Set(['accessToken', 'appSecret', 'verifyToken', 'clientSecret', 'webhookSecret'])
@@ -61,7 +72,7 @@ const add: Command = async (config, args, out) => {
   const spec = checked.value
   await withDirectory(config, async (sql, directory) => {
     const before = await getTenant(sql, spec.id)
-    const tenant = await upsertTenant(sql, config.credentialsKey, spec)
+    const tenant = await upsertTenant(sql, keyringOf(config), spec)
     // An update may change secrets or lookup ids that running processes hold in their caches.
     await directory.invalidateTenant(
       spec.id,
@@ -95,10 +106,24 @@ const list: Command = async (config, args, out) => {
   else table(out, columns, tenants.map(row))
 }
 
+const PREVIOUS_FIELDS = new Set<string>(Object.values(signingFields).map((f) => f.previous))
+
+const isRetiring = (v: unknown): v is RetiringSecret =>
+  typeof v === 'object' && v !== null && typeof (v as RetiringSecret).secret === 'string'
+
+/** One credential field as the CLI may print it: secrets masked, a retiring secret with its end. */
+function shown(field: string, value: unknown): string {
+  if (PREVIOUS_FIELDS.has(field) && isRetiring(value)) {
+    const end = new Date(value.until).toISOString()
+    return `${maskSecret(value.secret)}, ${value.until > Date.now() ? 'accepted until' : 'ended'} ${end}`
+  }
+  return SECRET_FIELDS.has(field) || PREVIOUS_FIELDS.has(field) ? maskSecret(String(value)) : String(value)
+}
+
 function masked<T extends object>(creds: T | undefined): Record<string, string> | null {
   if (creds === undefined) return null
   const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(creds)) out[k] = SECRET_FIELDS.has(k) ? maskSecret(String(v)) : String(v)
+  for (const [k, v] of Object.entries(creds)) out[k] = shown(k, v)
   return out
 }
 
@@ -110,8 +135,8 @@ const show: Command = async (config, args, out) => {
     const tenant = await getTenant(sql, id)
     if (tenant === undefined) throw new CliFailure(`no tenant ${id}`)
     const [whatsapp, genesys] = await Promise.all([
-      getCredentials(sql, config.credentialsKey, id, 'whatsapp'),
-      getCredentials(sql, config.credentialsKey, id, 'genesys'),
+      getCredentials(sql, keyringOf(config), id, 'whatsapp'),
+      getCredentials(sql, keyringOf(config), id, 'genesys'),
     ])
     return { ...json(tenant), credentials: { whatsapp: masked(whatsapp), genesys: masked(genesys) } }
   })
@@ -188,6 +213,7 @@ const rotate: Command = async (config, args, out) => {
       'genesys-client-secret': { type: 'string' },
       'genesys-webhook-secret': { type: 'string' },
       file: { type: 'string' },
+      overlap: { type: 'string' },
     },
     { min: 1, max: 1, names: '<tenant id>' },
   )
@@ -221,15 +247,21 @@ const rotate: Command = async (config, args, out) => {
       `${CMD}: nothing to rotate; give --whatsapp-access-token, --genesys-client-secret, ... or --file`,
     )
   }
+  const explicitOverlap = durationFlag(CMD, p, 'overlap', MAX_OVERLAP_MS)
+  if (explicitOverlap !== undefined && r.genesys.webhookSecret === undefined && r.whatsapp.appSecret === undefined) {
+    throw new UsageError(`${CMD}: --overlap applies to a new Genesys webhook secret or WhatsApp app secret only`)
+  }
+  const opts = { overlapMs: explicitOverlap ?? DEFAULT_OVERLAP_MS, nowMs: Date.now() }
   await withDirectory(config, async (sql, directory) => {
     const before = await getTenant(sql, id)
     if (before === undefined) throw new CliFailure(`no tenant ${id}`)
-    const after: Record<string, Record<string, string>> = {}
+    const keys = keyringOf(config)
+    const after: Record<string, Record<string, unknown>> = {}
     if (Object.keys(r.whatsapp).length > 0) {
-      after['whatsapp'] = { ...(await rotateCredentials(sql, config.credentialsKey, id, 'whatsapp', r.whatsapp)) }
+      after['whatsapp'] = { ...(await rotateCredentials(sql, keys, id, 'whatsapp', r.whatsapp, opts)) }
     }
     if (Object.keys(r.genesys).length > 0) {
-      after['genesys'] = { ...(await rotateCredentials(sql, config.credentialsKey, id, 'genesys', r.genesys)) }
+      after['genesys'] = { ...(await rotateCredentials(sql, keys, id, 'genesys', r.genesys, opts)) }
     }
     await directory.invalidateTenant(id, {
       genesysIntegrationId: before.genesysIntegrationId,
@@ -243,13 +275,19 @@ function printRotation(
   out: Output,
   id: string,
   changes: string[],
-  after: Record<string, Record<string, string>>,
+  after: Record<string, Record<string, unknown>>,
 ): void {
   line(out, `rotated ${changes.length} credential(s) of tenant ${id}; caches invalidated`)
   for (const c of changes) {
     const [section = '', field = ''] = c.split('.')
-    const v = after[section]?.[field] ?? ''
-    line(out, `  ${c}: ${SECRET_FIELDS.has(field) ? maskSecret(v) : v}`)
+    line(out, `  ${c}: ${shown(field, after[section]?.[field] ?? '')}`)
+    const signing = Object.values(signingFields).find((f) => f.secret === field)
+    if (signing === undefined) continue
+    const previous = after[section]?.[signing.previous]
+    line(
+      out,
+      `  ${section}.${signing.previous}: ${previous === undefined ? 'none, the replaced secret no longer verifies' : shown(signing.previous, previous)}`,
+    )
   }
 }
 

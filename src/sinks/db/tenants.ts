@@ -1,8 +1,9 @@
 import { BridgeError } from '../../errors.js'
+import { retireSecret, type RetiringSecret } from '../../processors/signing-secrets.js'
 import type { GenesysSpec, TenantSpec, TenantStatus, WhatsappSpec } from '../../processors/tenant-spec.js'
 import type { TransactionSql } from 'postgres'
 import type { Sql } from './client.js'
-import { decryptJson, encryptJson, keyId } from './crypto.js'
+import { decryptJson, encryptJson, keyId, toKeyring, type CredentialKeys } from './crypto.js'
 
 export interface Tenant {
   id: string
@@ -15,17 +16,38 @@ export interface Tenant {
   updatedAt: Date
 }
 
-export type WhatsappCredentials = WhatsappSpec
+export interface WhatsappCredentials extends WhatsappSpec {
+  /** The app secret before the last rotation, accepted on webhooks until its overlap ends. */
+  previousAppSecret?: RetiringSecret
+}
 export interface GenesysCredentials {
   clientId: string
   clientSecret: string
   webhookSecret: string
   integrationId: string
+  /** The webhook secret before the last rotation, accepted until its overlap ends. */
+  previousWebhookSecret?: RetiringSecret
 }
 export type CredentialType = 'whatsapp' | 'genesys'
 export interface CredentialsOf {
   whatsapp: WhatsappCredentials
   genesys: GenesysCredentials
+}
+
+/** Per credential type: the secret webhooks are signed with, and where its predecessor is kept. */
+export const signingFields = {
+  whatsapp: { secret: 'appSecret', previous: 'previousAppSecret' },
+  genesys: { secret: 'webhookSecret', previous: 'previousWebhookSecret' },
+} as const
+
+/** The signing secret of stored credentials and its retiring predecessor. */
+export function signingSecretsOf<T extends CredentialType>(
+  type: T,
+  creds: CredentialsOf[T],
+): { secret: string; previous: RetiringSecret | undefined } {
+  const f = signingFields[type]
+  const r = creds as unknown as Record<string, unknown>
+  return { secret: String(r[f.secret]), previous: r[f.previous] as RetiringSecret | undefined }
 }
 
 interface TenantRow {
@@ -66,21 +88,21 @@ function genesysCredentialsOf(g: GenesysSpec): GenesysCredentials {
 
 async function writeCredentials<T extends CredentialType>(
   sql: TransactionSql,
-  key: Buffer,
+  keys: CredentialKeys,
   tenantId: string,
   type: T,
   value: CredentialsOf[T],
 ): Promise<void> {
-  const blob = encryptJson(key, credentialAad(tenantId, type), value)
+  const blob = encryptJson(keys, credentialAad(tenantId, type), value)
   await sql`
     insert into tenant_credentials (tenant_id, type, ciphertext, key_id, updated_at)
-    values (${tenantId}, ${type}, ${blob}, ${keyId(key)}, now())
+    values (${tenantId}, ${type}, ${blob}, ${keyId(toKeyring(keys).current)}, now())
     on conflict (tenant_id, type) do update
       set ciphertext = excluded.ciphertext, key_id = excluded.key_id, updated_at = now()`
 }
 
 /** Tenant row and both credential rows in one transaction: a tenant never exists half-configured. */
-export async function upsertTenant(sql: Sql, key: Buffer, spec: TenantSpec): Promise<Tenant> {
+export async function upsertTenant(sql: Sql, key: CredentialKeys, spec: TenantSpec): Promise<Tenant> {
   return sql.begin(async (tx) => {
     const rows = await tx<TenantRow[]>`
       insert into tenants (id, name, genesys_integration_id, genesys_region, whatsapp_phone_number_id, status)
@@ -140,7 +162,7 @@ export function requireActive(tenant: Tenant | undefined, lookedUpBy: string): T
 
 export async function getCredentials<T extends CredentialType>(
   sql: Sql,
-  key: Buffer,
+  key: CredentialKeys,
   tenantId: string,
   type: T,
 ): Promise<CredentialsOf[T] | undefined> {
@@ -150,18 +172,26 @@ export async function getCredentials<T extends CredentialType>(
   return decryptJson(key, credentialAad(tenantId, type), rows[0].ciphertext) as CredentialsOf[T]
 }
 
+export interface RotateOptions {
+  /** How long a replaced webhook secret / app secret stays accepted (0, the default: not at all). */
+  overlapMs?: number
+  nowMs?: number
+}
+
 /**
  * Merges the given secrets into the stored ones and re-encrypts (also re-keys a row written under an
  * older key id). The row is locked for the read-modify-write so two rotations cannot lose one another.
+ * A replaced signing secret is kept as the previous one until `overlapMs` from now.
  * The plain lookup ids on `tenants` follow when the phone number or integration id itself changes.
  * Callers must invalidate caches afterwards (TenantDirectory.invalidateTenant).
  */
 export async function rotateCredentials<T extends CredentialType>(
   sql: Sql,
-  key: Buffer,
+  key: CredentialKeys,
   tenantId: string,
   type: T,
   partial: Partial<CredentialsOf[T]>,
+  opts: RotateOptions = {},
 ): Promise<CredentialsOf[T]> {
   return sql.begin(async (tx) => {
     const rows = await tx<{ ciphertext: Buffer }[]>`
@@ -172,6 +202,17 @@ export async function rotateCredentials<T extends CredentialType>(
     const current = decryptJson(key, credentialAad(tenantId, type), rows[0].ciphertext) as CredentialsOf[T]
     const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined))
     const next = { ...current, ...defined } as CredentialsOf[T]
+    const before = signingSecretsOf(type, current)
+    const retiring = retireSecret(
+      before.secret,
+      signingSecretsOf(type, next).secret,
+      before.previous,
+      opts.overlapMs ?? 0,
+      opts.nowMs ?? Date.now(),
+    )
+    const slot = next as unknown as Record<string, unknown>
+    if (retiring === undefined) delete slot[signingFields[type].previous]
+    else slot[signingFields[type].previous] = retiring
     await writeCredentials(tx, key, tenantId, type, next)
     if (type === 'whatsapp') {
       const w = next as WhatsappCredentials
