@@ -15,7 +15,7 @@ export const credentialsHelp = `usage: gwb credentials <subcommand>
 
 Rotating CREDENTIALS_KEY (see docs/security.md):
   1. every bridge process and the CLI: CREDENTIALS_KEY=<new>, CREDENTIALS_KEY_PREVIOUS=<old>; restart
-  2. gwb credentials reencrypt            (until it reports 0 re-encrypted and 0 unreadable)
+  2. once every process runs with both: gwb credentials reencrypt   (it must report 0 unreadable)
   3. drop CREDENTIALS_KEY_PREVIOUS everywhere; restart
 `
 
