@@ -10,6 +10,9 @@ const secretKeys = [
   'appSecret',
   'clientSecret',
   'webhookSecret',
+  // A rotated-out signing secret during its overlap ({ secret, until }): the whole object goes.
+  'previousWebhookSecret',
+  'previousAppSecret',
   'verifyToken',
   'authorization',
   'Authorization',
