@@ -1,5 +1,8 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { tenants } from '../../src/cli/commands/tenants.js'
 import { collector } from '../../src/cli/io.js'
 import { inboundText, metaJson } from '../../src/fakes/meta-webhooks.js'
@@ -93,4 +96,21 @@ t.test('webhook secrets rotate with an overlap: the old one verifies until its e
   await eventually('the v3 secrets verify', async () => (await both(v3.webhook, v3.app)).join() === '200,200')
   t.same(await both(v2.webhook, v2.app), [401, 401], 'no overlap: the v2 secrets are refused at once')
   t.same(await both(v1.webhook, v1.app), [401, 401], 'and v1 stays refused')
+
+  // Re-adding the tenant file with a new webhook secret overlaps too (default 24h), so a tenant
+  // file kept in version control can carry a rotation.
+  const v4 = `webhook-secret-v4-${randomUUID()}`
+  const file = join(await mkdtemp(join(tmpdir(), 'gwb-rotation-')), 'tenant.json')
+  const spec = {
+    ...h.tenant,
+    genesys: { ...h.tenant.genesys, webhookSecret: v4 },
+    whatsapp: { ...h.tenant.whatsapp, appSecret: v3.app },
+  }
+  await writeFile(file, JSON.stringify(spec))
+  await tenants(h.config, ['add', '--file', file], out)
+  await eventually('the v4 webhook secret verifies', async () => (await genesys(v4)) === 200)
+  t.equal(await genesys(v3.webhook), 200, 'the v3 webhook secret still verifies after add')
+  skewMs = 24 * HOUR
+  t.same(await both(v3.webhook, v3.app), [401, 200], 'until 24h later; the unchanged app secret stays')
+  for (const secret of [v3.webhook, v3.app, v4]) t.notOk(out.text().includes(secret), 'no secret printed')
 })

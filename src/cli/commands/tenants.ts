@@ -26,7 +26,9 @@ const MAX_OVERLAP_MS = 30 * 86_400_000
 
 export const tenantsHelp = `usage: gwb tenants <subcommand>
 
-  add --file <spec.json>        create or update a tenant from a tenant file (see examples/tenants/)
+  add --file <spec.json> [--overlap 24h]
+                                create or update a tenant from a tenant file (see examples/tenants/);
+                                on an update, a changed webhook secret or app secret overlaps as below
   list [--json]                 all tenants, as a table or JSON
   show <id> [--json]            one tenant with its credentials, secrets masked
   disable <id> | enable <id>    stop or resume accepting the tenant's webhooks
@@ -65,14 +67,15 @@ function tenantId(command: string, args: readonly string[]): string {
 
 const add: Command = async (config, args, out) => {
   const CMD = 'tenants add'
-  const p = parseFlags(CMD, args, { file: { type: 'string' } })
+  const p = parseFlags(CMD, args, { file: { type: 'string' }, overlap: { type: 'string' } })
   const file = requireStr(CMD, p, 'file')
+  const opts = { overlapMs: durationFlag(CMD, p, 'overlap', MAX_OVERLAP_MS) ?? DEFAULT_OVERLAP_MS, nowMs: Date.now() }
   const checked = validateTenantSpec(await readJsonFile(CMD, file))
   if (!checked.ok) throw new UsageError(`${CMD}: ${file} is not a valid tenant:\n  - ${checked.errors.join('\n  - ')}`)
   const spec = checked.value
   await withDirectory(config, async (sql, directory) => {
     const before = await getTenant(sql, spec.id)
-    const tenant = await upsertTenant(sql, keyringOf(config), spec)
+    const tenant = await upsertTenant(sql, keyringOf(config), spec, opts)
     // An update may change secrets or lookup ids that running processes hold in their caches.
     await directory.invalidateTenant(
       spec.id,

@@ -3,7 +3,7 @@ import { retireSecret, type RetiringSecret } from '../../processors/signing-secr
 import type { GenesysSpec, TenantSpec, TenantStatus, WhatsappSpec } from '../../processors/tenant-spec.js'
 import type { TransactionSql } from 'postgres'
 import type { Sql } from './client.js'
-import { decryptJson, encryptJson, keyId, toKeyring, type CredentialKeys } from './crypto.js'
+import { decryptJson, encryptJson, keyId, openJson, toKeyring, type CredentialKeys } from './crypto.js'
 
 export interface Tenant {
   id: string
@@ -101,8 +101,68 @@ async function writeCredentials<T extends CredentialType>(
       set ciphertext = excluded.ciphertext, key_id = excluded.key_id, updated_at = now()`
 }
 
-/** Tenant row and both credential rows in one transaction: a tenant never exists half-configured. */
-export async function upsertTenant(sql: Sql, key: CredentialKeys, spec: TenantSpec): Promise<Tenant> {
+export interface RotateOptions {
+  /** How long a replaced webhook secret / app secret stays accepted (0, the default: not at all). */
+  overlapMs?: number
+  nowMs?: number
+}
+
+/** `next` with the previous signing secret it keeps after replacing `current` (see retireSecret). */
+function withPrevious<T extends CredentialType>(
+  type: T,
+  current: CredentialsOf[T] | undefined,
+  next: CredentialsOf[T],
+  opts: RotateOptions,
+): CredentialsOf[T] {
+  const field = signingFields[type].previous
+  const out: Record<string, unknown> = { ...next }
+  delete out[field]
+  if (current !== undefined) {
+    const before = signingSecretsOf(type, current)
+    const after = signingSecretsOf(type, next).secret
+    const nowMs = opts.nowMs ?? Date.now()
+    const retiring = retireSecret(before.secret, after, before.previous, opts.overlapMs ?? 0, nowMs)
+    if (retiring !== undefined) out[field] = retiring
+  }
+  return out as unknown as CredentialsOf[T]
+}
+
+/** The stored blob, locked until the transaction ends, so two writers cannot lose one another. */
+async function lockedBlob(tx: TransactionSql, tenantId: string, type: CredentialType): Promise<Buffer | undefined> {
+  const rows = await tx<{ ciphertext: Buffer }[]>`
+    select ciphertext from tenant_credentials where tenant_id = ${tenantId} and type = ${type} for update`
+  return rows[0]?.ciphertext
+}
+
+/**
+ * Writes `next`, keeping a replaced signing secret for the overlap. A stored row no configured key
+ * opens is replaced as it was before rotation existed (that is how an operator repairs it).
+ */
+async function replaceCredentials<T extends CredentialType>(
+  tx: TransactionSql,
+  keys: CredentialKeys,
+  tenantId: string,
+  type: T,
+  next: CredentialsOf[T],
+  opts: RotateOptions,
+): Promise<void> {
+  const blob = await lockedBlob(tx, tenantId, type)
+  const opened = blob === undefined ? undefined : openJson(keys, credentialAad(tenantId, type), blob)
+  const current = opened?.ok === true ? (opened.value as CredentialsOf[T]) : undefined
+  await writeCredentials(tx, keys, tenantId, type, withPrevious(type, current, next, opts))
+}
+
+/**
+ * Tenant row and both credential rows in one transaction: a tenant never exists half-configured.
+ * On an update, a changed webhook secret or app secret keeps the replaced one for `opts.overlapMs`,
+ * and an unchanged one keeps its running overlap.
+ */
+export async function upsertTenant(
+  sql: Sql,
+  key: CredentialKeys,
+  spec: TenantSpec,
+  opts: RotateOptions = {},
+): Promise<Tenant> {
   return sql.begin(async (tx) => {
     const rows = await tx<TenantRow[]>`
       insert into tenants (id, name, genesys_integration_id, genesys_region, whatsapp_phone_number_id, status)
@@ -116,8 +176,8 @@ export async function upsertTenant(sql: Sql, key: CredentialKeys, spec: TenantSp
         status = excluded.status,
         updated_at = now()
       returning *`
-    await writeCredentials(tx, key, spec.id, 'whatsapp', { ...spec.whatsapp })
-    await writeCredentials(tx, key, spec.id, 'genesys', genesysCredentialsOf(spec.genesys))
+    await replaceCredentials(tx, key, spec.id, 'whatsapp', { ...spec.whatsapp }, opts)
+    await replaceCredentials(tx, key, spec.id, 'genesys', genesysCredentialsOf(spec.genesys), opts)
     return toTenant(rows[0] as TenantRow)
   }) as Promise<Tenant>
 }
@@ -172,12 +232,6 @@ export async function getCredentials<T extends CredentialType>(
   return decryptJson(key, credentialAad(tenantId, type), rows[0].ciphertext) as CredentialsOf[T]
 }
 
-export interface RotateOptions {
-  /** How long a replaced webhook secret / app secret stays accepted (0, the default: not at all). */
-  overlapMs?: number
-  nowMs?: number
-}
-
 /**
  * Merges the given secrets into the stored ones and re-encrypts (also re-keys a row written under an
  * older key id). The row is locked for the read-modify-write so two rotations cannot lose one another.
@@ -194,25 +248,13 @@ export async function rotateCredentials<T extends CredentialType>(
   opts: RotateOptions = {},
 ): Promise<CredentialsOf[T]> {
   return sql.begin(async (tx) => {
-    const rows = await tx<{ ciphertext: Buffer }[]>`
-      select ciphertext from tenant_credentials where tenant_id = ${tenantId} and type = ${type} for update`
-    if (rows[0] === undefined) {
+    const blob = await lockedBlob(tx, tenantId, type)
+    if (blob === undefined) {
       throw new BridgeError('GWB_TENANT_UNKNOWN', `tenant ${tenantId} has no ${type} credentials`)
     }
-    const current = decryptJson(key, credentialAad(tenantId, type), rows[0].ciphertext) as CredentialsOf[T]
+    const current = decryptJson(key, credentialAad(tenantId, type), blob) as CredentialsOf[T]
     const defined = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined))
-    const next = { ...current, ...defined } as CredentialsOf[T]
-    const before = signingSecretsOf(type, current)
-    const retiring = retireSecret(
-      before.secret,
-      signingSecretsOf(type, next).secret,
-      before.previous,
-      opts.overlapMs ?? 0,
-      opts.nowMs ?? Date.now(),
-    )
-    const slot = next as unknown as Record<string, unknown>
-    if (retiring === undefined) delete slot[signingFields[type].previous]
-    else slot[signingFields[type].previous] = retiring
+    const next = withPrevious(type, current, { ...current, ...defined } as CredentialsOf[T], opts)
     await writeCredentials(tx, key, tenantId, type, next)
     if (type === 'whatsapp') {
       const w = next as WhatsappCredentials

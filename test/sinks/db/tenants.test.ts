@@ -185,6 +185,32 @@ t.test('tenant repository against Postgres', async (t) => {
     t.same(other.previousWebhookSecret, g.previousWebhookSecret, 'another field rotated: the window runs on')
     const w = await rotateCredentials(sql, key, 'acme', 'whatsapp', { appSecret: 'app-v2' }, { overlapMs: 0, nowMs })
     t.equal(w.previousAppSecret, undefined, 'overlap 0 keeps nothing')
+
+    // Re-adding the tenant file: an unchanged secret keeps its running window, a changed one gets one.
+    await upsertTenant(
+      sql,
+      key,
+      { ...spec, genesys: { ...spec.genesys, webhookSecret: 'webhook-v2-long-enough' } },
+      {
+        overlapMs: 5000,
+        nowMs,
+      },
+    )
+    const g2 = await getCredentials(sql, key, 'acme', 'genesys')
+    t.same(g2?.previousWebhookSecret, g.previousWebhookSecret, 'unchanged by add: the window runs on')
+    t.same((await getCredentials(sql, key, 'acme', 'whatsapp'))?.previousAppSecret, {
+      secret: 'app-v2',
+      until: nowMs + 5000,
+    })
+    await sql`update tenant_credentials set ciphertext = ${encryptJson(randomBytes(32), 'acme:genesys', {})}
+      where tenant_id = 'acme' and type = 'genesys'`
+    await upsertTenant(sql, key, spec, { overlapMs: 5000, nowMs })
+    const { clientId, clientSecret, webhookSecret, integrationId } = spec.genesys
+    t.same(
+      await getCredentials(sql, key, 'acme', 'genesys'),
+      { clientId, clientSecret, webhookSecret, integrationId },
+      'an unreadable row is replaced by add, with nothing carried over',
+    )
   })
 
   t.test('status changes and requireActive', async (t) => {
