@@ -10,6 +10,13 @@ export interface RetiringSecret {
   until: number
 }
 
+/** Stored JSON is checked, not trusted: anything else is no previous secret at all. */
+export function isRetiringSecret(v: unknown): v is RetiringSecret {
+  if (typeof v !== 'object' || v === null) return false
+  const r = v as Record<string, unknown>
+  return typeof r['secret'] === 'string' && typeof r['until'] === 'number'
+}
+
 /** The secrets a webhook may be signed with at `nowMs`: the current one first. */
 export function acceptedSecrets(current: string, previous: RetiringSecret | undefined, nowMs: number): string[] {
   return previous !== undefined && nowMs < previous.until && previous.secret !== current

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { acceptedSecrets, retireSecret } from '../../src/processors/signing-secrets.js'
+import { acceptedSecrets, isRetiringSecret, retireSecret } from '../../src/processors/signing-secrets.js'
 
 const now = 1_700_000_000_000
 
@@ -19,4 +19,19 @@ t.test('retireSecret: a changed secret retires the old one for the overlap', asy
   t.same(retireSecret('a', 'b', running, 5000, now), { secret: 'a', until: now + 5000 }, 'one previous kept')
   t.equal(retireSecret('a', 'a', running, 9000, now), running, 'unchanged secret: the running window stays')
   t.equal(retireSecret('a', 'a', { secret: 'z', until: now }, 9000, now), undefined, 'an ended window is dropped')
+})
+
+t.test('isRetiringSecret: stored JSON is checked, not trusted', async (t) => {
+  t.ok(isRetiringSecret({ secret: 's', until: 1 }))
+  for (const bad of [
+    undefined,
+    null,
+    's',
+    { secret: 's' },
+    { until: 1 },
+    { secret: 1, until: 1 },
+    { secret: 's', until: '1' },
+  ]) {
+    t.notOk(isRetiringSecret(bad), JSON.stringify(bad) ?? 'undefined')
+  }
 })

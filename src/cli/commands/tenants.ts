@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { validateTenantSpec } from '../../processors/tenant-spec.js'
-import type { RetiringSecret } from '../../processors/signing-secrets.js'
+import { isRetiringSecret } from '../../processors/signing-secrets.js'
 import { keyringOf, maskSecret } from '../../sinks/db/crypto.js'
 import {
   getCredentials,
@@ -111,12 +111,9 @@ const list: Command = async (config, args, out) => {
 
 const PREVIOUS_FIELDS = new Set<string>(Object.values(signingFields).map((f) => f.previous))
 
-const isRetiring = (v: unknown): v is RetiringSecret =>
-  typeof v === 'object' && v !== null && typeof (v as RetiringSecret).secret === 'string'
-
 /** One credential field as the CLI may print it: secrets masked, a retiring secret with its end. */
 function shown(field: string, value: unknown): string {
-  if (PREVIOUS_FIELDS.has(field) && isRetiring(value)) {
+  if (PREVIOUS_FIELDS.has(field) && isRetiringSecret(value)) {
     const end = new Date(value.until).toISOString()
     return `${maskSecret(value.secret)}, ${value.until > Date.now() ? 'accepted until' : 'ended'} ${end}`
   }

@@ -1,5 +1,5 @@
 import { BridgeError } from '../../errors.js'
-import { retireSecret, type RetiringSecret } from '../../processors/signing-secrets.js'
+import { isRetiringSecret, retireSecret, type RetiringSecret } from '../../processors/signing-secrets.js'
 import type { GenesysSpec, TenantSpec, TenantStatus, WhatsappSpec } from '../../processors/tenant-spec.js'
 import type { TransactionSql } from 'postgres'
 import type { Sql } from './client.js'
@@ -47,7 +47,13 @@ export function signingSecretsOf<T extends CredentialType>(
 ): { secret: string; previous: RetiringSecret | undefined } {
   const f = signingFields[type]
   const r = creds as unknown as Record<string, unknown>
-  return { secret: String(r[f.secret]), previous: r[f.previous] as RetiringSecret | undefined }
+  const secret = r[f.secret]
+  // A missing secret is '' (which never verifies), never the string "undefined".
+  const previous = r[f.previous]
+  return {
+    secret: typeof secret === 'string' ? secret : '',
+    previous: isRetiringSecret(previous) ? previous : undefined,
+  }
 }
 
 interface TenantRow {

@@ -19,7 +19,10 @@ import {
   requireActive,
   rotateCredentials,
   setTenantStatus,
+  signingSecretsOf,
   upsertTenant,
+  type GenesysCredentials,
+  type WhatsappCredentials,
 } from '../../../src/sinks/db/tenants.js'
 import { createTestDb } from '../../../src/sinks/db/testing.js'
 import { v1Blob } from '../../helpers/v1-blob.js'
@@ -221,4 +224,11 @@ t.test('tenant repository against Postgres', async (t) => {
     await t.rejects(setTenantStatus(sql, 'ghost', 'active'), { code: 'GWB_TENANT_UNKNOWN' })
     t.equal(requireActive(await setTenantStatus(sql, 'acme', 'active'), 'x').id, 'acme')
   })
+})
+
+t.test('signingSecretsOf: a missing secret is empty (never verifies), a malformed previous is none', async (t) => {
+  const g = { clientId: 'c', clientSecret: 'cs', integrationId: 'i' } as unknown as GenesysCredentials
+  t.same(signingSecretsOf('genesys', g), { secret: '', previous: undefined })
+  const w = { appSecret: 'a', previousAppSecret: { secret: 'old' } } as unknown as WhatsappCredentials
+  t.same(signingSecretsOf('whatsapp', w), { secret: 'a', previous: undefined })
 })
