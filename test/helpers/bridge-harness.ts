@@ -10,6 +10,7 @@ import { signGenesys, signMeta } from '../../src/fakes/sign.js'
 import type { TenantSpec } from '../../src/processors/tenant-spec.js'
 import { upsertTenant } from '../../src/sinks/db/tenants.js'
 import type { Logger } from '../../src/log.js'
+import type { Resolver } from '../../src/sinks/media-fetch.js'
 import { testEnv, testLog } from './stack.js'
 import { loadConfig } from '../../src/config/config.js'
 
@@ -65,15 +66,20 @@ export function tenantSpec(): TenantSpec {
 
 /**
  * A bridge on the real stack (own topics, groups and tenant), with both fakes in front of it.
- * `opts.log` replaces the test logger (e.g. one that captures every line at debug); `opts.now`
- * is the clock that ends secret rotation overlaps at ingest.
+ * `opts.log` replaces the test logger (e.g. one that captures every line at debug); `opts.resolve`
+ * resolves host names for the fetch policy; `opts.now` is the clock that ends secret rotation
+ * overlaps at ingest.
  */
 export async function startHarness(
   envOverrides: Record<string, string> = {},
-  opts: { log?: Logger; now?: () => number } = {},
+  opts: { log?: Logger; resolve?: Resolver; now?: () => number } = {},
 ): Promise<Harness> {
   const meta = await createFakeMeta({ latency: 5 })
   const genesys = await createFakeGenesys({})
+  // The fakes listen on 127.0.0.1 over http: listed by exact host:port (with any the test adds),
+  // nothing else local is reachable.
+  const insecure = [meta.url, genesys.apiUrl].map((u) => new URL(u).host)
+  if (envOverrides['FETCH_INSECURE_ORIGINS'] !== undefined) insecure.push(envOverrides['FETCH_INSECURE_ORIGINS'])
   const env = testEnv({
     HTTP_PORT: '0',
     HTTP_HOST: '127.0.0.1',
@@ -87,9 +93,13 @@ export async function startHarness(
     META_SEND_RATE_PER_NUMBER: '100000',
     META_SEND_BURST_PER_NUMBER: '100000',
     ...envOverrides,
+    FETCH_INSECURE_ORIGINS: insecure.join(','),
   })
   const config = loadConfig(env)
-  const bridge = await startBridge(config, opts.log ?? testLog, opts.now === undefined ? {} : { now: opts.now })
+  const bridge = await startBridge(config, opts.log ?? testLog, {
+    ...(opts.resolve === undefined ? {} : { resolve: opts.resolve }),
+    ...(opts.now === undefined ? {} : { now: opts.now }),
+  })
   const url = `http://127.0.0.1:${bridge.port}`
 
   const newTenant = async (overrides: Partial<TenantSpec> = {}): Promise<TenantSpec> => {
