@@ -64,14 +64,36 @@ t.test('webhook secrets rotate with an overlap: the old one verifies until its e
   t.same(await both(v2.webhook, v2.app), [401, 401], 'before: the next secrets do not')
 
   const out = collector()
+  const rotatedAt = Date.now()
+  const json = collector()
   await tenants(
     h.config,
-    ['rotate', id, '--genesys-webhook-secret', v2.webhook, '--whatsapp-app-secret', v2.app, '--overlap', '1h'],
-    out,
+    [
+      'rotate',
+      id,
+      '--genesys-webhook-secret',
+      v2.webhook,
+      '--whatsapp-app-secret',
+      v2.app,
+      '--overlap',
+      '1h',
+      '--json',
+    ],
+    json,
   )
-  t.match(out.text(), /genesys\.previousWebhookSecret: •••••• fp:[0-9a-f]{8}, accepted until /)
-  t.match(out.text(), /whatsapp\.previousAppSecret: •••••• fp:[0-9a-f]{8}, accepted until /)
-  for (const s of [v1.webhook, v1.app, v2.webhook, v2.app]) t.notOk(out.text().includes(s), 'no secret printed')
+  const summary = JSON.parse(json.text()) as { rotated: string[]; overlaps: Record<string, string> }
+  t.same(summary.rotated, ['whatsapp.appSecret', 'genesys.webhookSecret'])
+  t.same(Object.keys(summary.overlaps).sort(), ['genesys.webhookSecret', 'whatsapp.appSecret'])
+  for (const end of Object.values(summary.overlaps)) {
+    t.ok(Date.parse(end) >= rotatedAt + HOUR && Date.parse(end) <= Date.now() + HOUR, `the overlap ends 1h on: ${end}`)
+  }
+  await tenants(h.config, ['show', id], out)
+  t.match(out.text(), /previousWebhookSecret: •••••• fp:[0-9a-f]{8}, accepted until /)
+  t.match(out.text(), /previousAppSecret: •••••• fp:[0-9a-f]{8}, accepted until /)
+  t.notOk(json.text().includes('•') || json.text().includes('fp:'), 'the JSON names fields, no masks')
+  for (const s of [v1.webhook, v1.app, v2.webhook, v2.app]) {
+    t.notOk(out.text().includes(s) || json.text().includes(s), 'no secret printed')
+  }
 
   await eventually('the new secrets verify', async () => (await both(v2.webhook, v2.app)).join() === '200,200')
   t.same(await both(v1.webhook, v1.app), [200, 200], 'inside the overlap the old secrets still verify')

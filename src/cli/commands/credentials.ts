@@ -3,7 +3,7 @@ import { reencryptCredentials, type ReencryptSummary } from '../../sinks/db/reen
 import { bool, parseFlags } from '../args.js'
 import { withSql } from '../context.js'
 import { CliFailure, UsageError } from '../errors.js'
-import { line, type Command, type Output } from '../io.js'
+import { line, reporter, type Command, type Output } from '../io.js'
 
 export const credentialsHelp = `usage: gwb credentials <subcommand>
 
@@ -28,14 +28,13 @@ function print(out: Output, s: ReencryptSummary): void {
   for (const u of s.unreadable) line(out, `  unreadable: tenant ${u.tenantId} ${u.type} (key ${u.keyId}): ${u.reason}`)
 }
 
-const reencrypt: Command = async (config, args, out) => {
+const reencrypt: Command = async (config, args, out, err) => {
   const CMD = 'credentials reencrypt'
   const p = parseFlags(CMD, args, { 'dry-run': { type: 'boolean' }, json: { type: 'boolean' } })
   const summary = await withSql(config, (sql) =>
     reencryptCredentials(sql, keyringOf(config), { dryRun: bool(p, 'dry-run') }),
   )
-  if (bool(p, 'json')) line(out, JSON.stringify(summary, null, 2))
-  else print(out, summary)
+  reporter(bool(p, 'json'), out, err).summary(summary, () => print(out, summary))
   if (summary.unreadable.length > 0) {
     throw new CliFailure(
       `${summary.unreadable.length} row(s) could not be opened: list the key they were sealed with in CREDENTIALS_KEY_PREVIOUS`,
@@ -45,7 +44,7 @@ const reencrypt: Command = async (config, args, out) => {
 
 const subcommands: Record<string, Command> = { reencrypt }
 
-export const credentials: Command = async (config, args, out) => {
+export const credentials: Command = async (config, args, out, err) => {
   const [sub, ...rest] = args
   const run = sub === undefined ? undefined : subcommands[sub]
   if (run === undefined) {
@@ -53,5 +52,5 @@ export const credentials: Command = async (config, args, out) => {
       `credentials: ${sub === undefined ? 'missing subcommand' : `unknown subcommand "${sub}"`}; one of ${Object.keys(subcommands).join(', ')}`,
     )
   }
-  await run(config, rest, out)
+  await run(config, rest, out, err)
 }

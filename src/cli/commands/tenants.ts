@@ -17,7 +17,7 @@ import {
 import { bool, durationFlag, parseFlags, requireStr, str } from '../args.js'
 import { withDirectory, withSql } from '../context.js'
 import { CliFailure, UsageError } from '../errors.js'
-import { line, table, type Command, type Output } from '../io.js'
+import { line, reporter, table, type Command, type Output } from '../io.js'
 
 // Long enough to update the platform's side at leisure after rotating in the bridge.
 const DEFAULT_OVERLAP = '24h'
@@ -32,6 +32,7 @@ export const tenantsHelp = `usage: gwb tenants <subcommand>
   list [--json]                 all tenants, as a table or JSON
   show <id> [--json]            one tenant with its credentials, secrets masked
   disable <id> | enable <id>    stop or resume accepting the tenant's webhooks
+  add, disable, enable and rotate also take --json (one JSON summary on stdout)
   rotate <id> [--whatsapp-access-token T] [--whatsapp-app-secret S] [--whatsapp-verify-token V]
               [--genesys-client-secret S] [--genesys-webhook-secret S] [--file partial.json]
               [--overlap 24h]
@@ -60,14 +61,13 @@ async function readJsonFile(command: string, path: string): Promise<unknown> {
   }
 }
 
-function tenantId(command: string, args: readonly string[]): string {
-  const p = parseFlags(command, args, {}, { min: 1, max: 1, names: '<tenant id>' })
-  return p.positionals[0] as string
-}
-
-const add: Command = async (config, args, out) => {
+const add: Command = async (config, args, out, err) => {
   const CMD = 'tenants add'
-  const p = parseFlags(CMD, args, { file: { type: 'string' }, overlap: { type: 'string' } })
+  const p = parseFlags(CMD, args, {
+    file: { type: 'string' },
+    overlap: { type: 'string' },
+    json: { type: 'boolean' },
+  })
   const file = requireStr(CMD, p, 'file')
   const opts = { overlapMs: durationFlag(CMD, p, 'overlap', MAX_OVERLAP_MS) ?? DEFAULT_OVERLAP_MS, nowMs: Date.now() }
   const checked = validateTenantSpec(await readJsonFile(CMD, file))
@@ -83,9 +83,10 @@ const add: Command = async (config, args, out) => {
         ? undefined
         : { genesysIntegrationId: before.genesysIntegrationId, whatsappPhoneNumberId: before.whatsappPhoneNumberId },
     )
-    line(
-      out,
-      `${before === undefined ? 'added' : 'updated'} tenant ${tenant.id} (${tenant.name}), status ${tenant.status}`,
+    const action = before === undefined ? 'added' : 'updated'
+    reporter(bool(p, 'json'), out, err).summary(
+      { action, id: tenant.id, name: tenant.name, status: tenant.status },
+      () => line(out, `${action} tenant ${tenant.id} (${tenant.name}), status ${tenant.status}`),
     )
   })
 }
@@ -156,14 +157,16 @@ const show: Command = async (config, args, out) => {
 
 const setStatus =
   (status: 'active' | 'inactive'): Command =>
-  async (config, args, out) => {
-    const id = tenantId(`tenants ${status === 'active' ? 'enable' : 'disable'}`, args)
+  async (config, args, out, err) => {
+    const CMD = `tenants ${status === 'active' ? 'enable' : 'disable'}`
+    const p = parseFlags(CMD, args, { json: { type: 'boolean' } }, { min: 1, max: 1, names: '<tenant id>' })
+    const id = p.positionals[0] as string
     await withDirectory(config, async (sql, directory) => {
       if ((await getTenant(sql, id)) === undefined) throw new CliFailure(`no tenant ${id}`)
       await setTenantStatus(sql, id, status)
       await directory.invalidateTenant(id)
     })
-    line(out, `tenant ${id} is now ${status}`)
+    reporter(bool(p, 'json'), out, err).summary({ id, status }, () => line(out, `tenant ${id} is now ${status}`))
   }
 
 const ROTATE_FIELDS = {
@@ -201,7 +204,7 @@ function parsePartial(command: string, file: string, input: unknown, into: Rotat
   if (problems.length > 0) throw new UsageError(`${command}: ${file}:\n  - ${problems.join('\n  - ')}`)
 }
 
-const rotate: Command = async (config, args, out) => {
+const rotate: Command = async (config, args, out, err) => {
   const CMD = 'tenants rotate'
   const p = parseFlags(
     CMD,
@@ -214,6 +217,7 @@ const rotate: Command = async (config, args, out) => {
       'genesys-webhook-secret': { type: 'string' },
       file: { type: 'string' },
       overlap: { type: 'string' },
+      json: { type: 'boolean' },
     },
     { min: 1, max: 1, names: '<tenant id>' },
   )
@@ -267,8 +271,26 @@ const rotate: Command = async (config, args, out) => {
       genesysIntegrationId: before.genesysIntegrationId,
       whatsappPhoneNumberId: before.whatsappPhoneNumberId,
     })
-    printRotation(out, id, changes, after)
+    // Field names and overlap ends only: a rotated secret is never printed, masked or not, in the JSON.
+    reporter(bool(p, 'json'), out, err).summary({ id, rotated: changes, overlaps: overlapEnds(changes, after) }, () =>
+      printRotation(out, id, changes, after),
+    )
   })
+}
+
+const signingFieldsOf = (field: string) => Object.values(signingFields).find((f) => f.secret === field)
+
+/** For each rotated signing secret: until when the replaced one verifies (ISO time), or null. */
+function overlapEnds(changes: string[], after: Record<string, Record<string, unknown>>): Record<string, string | null> {
+  const ends: Record<string, string | null> = {}
+  for (const c of changes) {
+    const [section = '', field = ''] = c.split('.')
+    const signing = signingFieldsOf(field)
+    if (signing === undefined) continue
+    const previous = after[section]?.[signing.previous]
+    ends[c] = isRetiringSecret(previous) ? new Date(previous.until).toISOString() : null
+  }
+  return ends
 }
 
 function printRotation(
@@ -281,7 +303,7 @@ function printRotation(
   for (const c of changes) {
     const [section = '', field = ''] = c.split('.')
     line(out, `  ${c}: ${shown(field, after[section]?.[field] ?? '')}`)
-    const signing = Object.values(signingFields).find((f) => f.secret === field)
+    const signing = signingFieldsOf(field)
     if (signing === undefined) continue
     const previous = after[section]?.[signing.previous]
     line(

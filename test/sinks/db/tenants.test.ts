@@ -24,7 +24,7 @@ import {
   type GenesysCredentials,
   type WhatsappCredentials,
 } from '../../../src/sinks/db/tenants.js'
-import { createTestDb } from '../../../src/sinks/db/testing.js'
+import { createTestDb } from '../../helpers/db.js'
 import { v1Blob } from '../../helpers/v1-blob.js'
 
 const key = randomBytes(32)
