@@ -80,6 +80,8 @@ export interface Config {
     readonly layout: S3Layout
   }
   readonly credentialsKey: Buffer
+  /** Keys that may still open stored credentials during a key rotation (never used to seal). */
+  readonly credentialsKeysPrevious: readonly Buffer[]
   readonly meta: {
     readonly graphUrl: string
     readonly apiVersion: string
@@ -221,6 +223,7 @@ export function loadConfig(env: Env): Config {
       layout: readS3Layout(r),
     },
     credentialsKey: r.base64Key('CREDENTIALS_KEY', 32),
+    credentialsKeysPrevious: r.base64Keys('CREDENTIALS_KEY_PREVIOUS', 32),
     meta: {
       graphUrl: r.url('META_GRAPH_URL', 'https://graph.facebook.com', ['http:', 'https:']),
       apiVersion: r.string('META_API_VERSION', 'v21.0'),

@@ -58,6 +58,19 @@ t.test('roles and topic prefix are honoured', async (t) => {
   t.match(problemsOf({ ...minimal, TOPIC_PREFIX: 'a/b' }), /TOPIC_PREFIX/)
 })
 
+t.test('CREDENTIALS_KEY_PREVIOUS: none by default, a comma list of 32-byte keys, each checked', async (t) => {
+  t.same(loadConfig(minimal).credentialsKeysPrevious, [])
+  const a = Buffer.alloc(32, 1)
+  const b = Buffer.alloc(32, 2)
+  const c = loadConfig({ ...minimal, CREDENTIALS_KEY_PREVIOUS: ` ${a.toString('base64')} ,${b.toString('base64')}` })
+  t.same(c.credentialsKeysPrevious, [a, b])
+  t.ok(Object.isFrozen(c.credentialsKeysPrevious))
+  t.match(
+    problemsOf({ ...minimal, CREDENTIALS_KEY_PREVIOUS: `${a.toString('base64')},c2hvcnQ=` }),
+    /CREDENTIALS_KEY_PREVIOUS: key 2 must decode from base64 to exactly 32 bytes, got 5/,
+  )
+})
+
 t.test('START_SETUP switches each start-time setup step; none turns all off', async (t) => {
   t.same(loadConfig(minimal).startSetup, { migrations: true, schemas: true, topics: true }, 'all on by default')
   t.same(loadConfig({ ...minimal, START_SETUP: 'none' }).startSetup, {
