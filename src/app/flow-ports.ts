@@ -6,6 +6,7 @@ import type { InboundPorts } from '../flows/inbound.js'
 import type { OutboundPorts } from '../flows/outbound.js'
 import { startPendingSweeper, type StatusPorts } from '../flows/status.js'
 import { failedReceipt } from '../processors/build-receipt.js'
+import { classifyHttpFailure, isRetryableWhenRepeatable } from '../processors/classify-failure.js'
 import { BUCKETS } from '../processors/object-keys.js'
 import { parseMetaWebhook, splitMetaWebhook } from '../processors/split-meta-webhook.js'
 import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.js'
@@ -67,7 +68,7 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
       const body = failedReceipt({ genesysMessageId: f.messageId, toId: f.toId, time: Date.now() }, f.reason, f.text)
       const res = await r.genesys.post(tenantId, 'receipt', body)
       if (res.ok) return
-      if (res.network === true || res.status === 429 || res.status >= 500) {
+      if (isRetryableWhenRepeatable(classifyHttpFailure(res))) {
         // Thrown: the runner retries it with backoff, so the agent does get told.
         throw new BridgeError('GWB_GENESYS_TRANSIENT', `receipt not accepted: HTTP ${res.status}`, {
           canRetry: true,
@@ -121,7 +122,7 @@ export function statusPorts(r: Resources): Omit<StatusPorts, 'now' | 'publishErr
     postReceipt: (tenantId, body) => r.genesys.post(tenantId, 'receipt', body),
     // One short wait (the runner's first backoff) covers a send being recorded right now; later
     // ones are the sweeper's job, so an unknown wamid never dead-letters.
-    parkAtAttempt: Math.min(2, r.config.processing.maxAttempts),
+    parkAtAttempt: r.config.processing.maxAttempts === 0 ? 2 : Math.min(2, r.config.processing.maxAttempts),
   }
 }
 

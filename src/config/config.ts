@@ -63,9 +63,14 @@ export interface Config {
   }
   readonly processing: {
     readonly concurrency: number
+    /** 0: no attempt limit; a retryable failure is retried until retryMaxDurationMs. */
     readonly maxAttempts: number
     readonly retryBaseMs: number
     readonly retryMaxMs: number
+    /** How long a record with a transient failure is retried (its conversation waiting) before dead-lettering. */
+    readonly retryMaxDurationMs: number
+    /** Backoff cap while infrastructure is down (the offset is held until it answers). */
+    readonly unknownErrorMaxMs: number
     readonly mediaMaxBytes: number
   }
 }
@@ -147,9 +152,13 @@ export function loadConfig(env: Env): Config {
     },
     processing: {
       concurrency: r.int('PROCESSING_CONCURRENCY', 2048, 1, 20_000),
-      maxAttempts: r.int('MAX_ATTEMPTS', 3, 1, 20),
+      // Retries are bounded by time (an outage of a few minutes must not dead-letter a conversation);
+      // MAX_ATTEMPTS remains as an optional extra cap.
+      maxAttempts: r.int('MAX_ATTEMPTS', 0, 0, 1000),
       retryBaseMs: r.int('RETRY_BASE_MS', 500, 1, 600_000),
       retryMaxMs: r.int('RETRY_MAX_MS', 30_000, 1, 3_600_000),
+      retryMaxDurationMs: r.int('RETRY_MAX_DURATION_MS', 600_000, 0, 7 * 86_400_000),
+      unknownErrorMaxMs: r.int('UNKNOWN_ERROR_RETRY_MAX_MS', 10_000, 1, 3_600_000),
       mediaMaxBytes: r.int('MEDIA_MAX_BYTES', 25 * 1024 * 1024, 1024, 200 * 1024 * 1024),
     },
   }

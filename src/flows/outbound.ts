@@ -1,4 +1,4 @@
-import type { FlowHandler } from '../consumer/record-runner.js'
+import type { FlowHandler, StepTimer } from '../consumer/record-runner.js'
 import { BridgeError } from '../errors.js'
 import { pairLimitDelay } from '../processors/backoff.js'
 import { classifyMetaError, receiptReasonForExhausted } from '../processors/classify-meta-error.js'
@@ -59,15 +59,6 @@ interface Prepared {
 const waIdPattern = /^\d{6,20}$/
 
 export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
-  const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const end = p.metrics?.stageDuration.startTimer({ flow: 'outbound', stage: name })
-    try {
-      return await fn()
-    } finally {
-      end?.()
-    }
-  }
-
   const resolveRecipient = async (env: GenesysOutboundEnvelope): Promise<ConversationMapping | undefined> => {
     const conv = env.conversationId
     const mapped = conv === null ? undefined : await p.mappingByConversation(conv)
@@ -123,6 +114,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
     mapping: ConversationMapping,
     creds: { accessToken: string; phoneNumberId: string },
     body: MetaSendBody,
+    stage: StepTimer,
   ): Promise<{ kind: 'sent'; res: MetaSendResult } | StageResult<unknown>> => {
     for (;;) {
       await stage('rate', () => p.sendRate(creds.phoneNumberId))
@@ -160,9 +152,8 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       if (!parsed.ok) throw new BridgeError('GWB_DECODE', `payload no longer parses: ${parsed.reason}`)
       return { env, msg: parsed.value }
     },
-    orderingKey: (record) => record.key?.toString() ?? `${record.partition}`,
 
-    async handle({ env, msg }, attempt) {
+    async handle({ env, msg }, attempt, _record, stage) {
       if (msg.type === 'Event' || msg.type === 'Receipt') return drop(`${msg.type} is not a message`)
       const mapping = await stage('mapping', () => resolveRecipient(env))
       if (mapping === undefined) {
@@ -197,7 +188,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         })
       }
       const creds = await p.whatsappCredentials(env.tenantId)
-      const sent = await claimAndSend(env, mapping, creds, body.value)
+      const sent = await claimAndSend(env, mapping, creds, body.value, stage)
       if (sent.kind !== 'sent') return sent
       const res = sent.res
       if (res.ok) {
@@ -215,9 +206,10 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       }
       const c = classifyMetaError(res)
       const details = { ...c.error.details, receiptReason: c.receiptReason }
-      if (c.action === 'fail' || (res.network === true && !isNotSent(res.networkCode))) {
-        // No answer after the request went out: Meta may have delivered it and has no idempotency
-        // key, so an automatic resend could double it. Dead-letter for an operator to decide.
+      if (c.action === 'fail' || c.action === 'unknown-outcome') {
+        // Outcome unknown (no answer after the request went out, a 5xx without Meta's body, a 2xx
+        // without a wamid): Meta may have delivered it and has no idempotency key, so an automatic
+        // resend could double it. Dead-letter for an operator to decide.
         const error =
           c.action === 'fail'
             ? new BridgeError(c.error.code, c.error.message, { details })
@@ -282,8 +274,3 @@ const ids = (env: GenesysOutboundEnvelope) => ({
   messageId: env.messageId,
   conversationId: env.conversationId,
 })
-
-/** Network errors that prove the request never left: safe to retry. */
-function isNotSent(code: string | undefined): boolean {
-  return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EAI_AGAIN'
-}

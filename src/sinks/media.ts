@@ -1,5 +1,6 @@
 import { BridgeError, errorMessage } from '../errors.js'
 import { BUCKETS, mediaKey } from '../processors/object-keys.js'
+import { repeatableFailure } from '../processors/classify-failure.js'
 import { fail, ok, retry, type StageResult } from '../processors/result.js'
 import type { MediaNeed } from '../processors/transform-outbound.js'
 import type { GenesysApi } from './genesys-api.js'
@@ -60,10 +61,9 @@ export function createMediaRehost(opts: {
           )
         }
         const text = `attachment download failed: HTTP ${res.status} ${res.error.message}`
-        if (res.network === true || res.status >= 500 || res.status === 429) {
-          return retry(new BridgeError('GWB_MEDIA', text, { canRetry: true, retryAfterMs: res.retryAfterMs }))
-        }
-        return fail(new BridgeError('GWB_MEDIA', text, { details: { receiptReason: 'GeneralError' } }))
+        return repeatableFailure(res, { transient: 'GWB_MEDIA', permanent: 'GWB_MEDIA' }, text, {
+          receiptReason: 'GeneralError',
+        })
       }
       const contentType = need.mime ?? res.contentType
       return storeAndSign(
