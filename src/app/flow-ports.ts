@@ -46,6 +46,7 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
     metrics: r.metrics,
     decode: (value) => r.codec.decode<'GenesysOutboundEnvelope'>(t.genesysOutbound, value),
     mappingByConversation: (id) => r.mappings.byConversation(id),
+    mappingByWa: (tenantId, waId) => r.mappings.byWa(tenantId, waId),
     learnMapping: async (m) => {
       await r.mappings.learn(m)
     },

@@ -25,6 +25,8 @@ export interface ConversationMapping {
 export interface OutboundPorts extends CommonPorts {
   decode: (value: Buffer) => Promise<GenesysOutboundEnvelope>
   mappingByConversation: (conversationId: string) => Promise<ConversationMapping | undefined>
+  /** The tenant's known customer with this wa_id (a reply without a conversation id). */
+  mappingByWa: (tenantId: string, waId: string) => Promise<ConversationMapping | undefined>
   learnMapping: (m: ConversationMapping) => Promise<void>
   whatsappCredentials: (tenantId: string) => Promise<{ accessToken: string; phoneNumberId: string }>
   /** Downloads a Genesys attachment, stores it, returns a presigned link (or a failure outcome). */
@@ -63,9 +65,13 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
     const conv = env.conversationId
     const mapped = conv === null ? undefined : await p.mappingByConversation(conv)
     if (mapped !== undefined && mapped.tenantId === env.tenantId) return mapped
+    if (env.toId === null || !waIdPattern.test(env.toId)) return undefined
+    // No conversation id at all (facts §1.2: it may be absent): channel.to.id echoes the customer id
+    // we sent inbound, so a customer this tenant knows is found by it. A first contact with neither
+    // is refused (InvalidDestination): no conversation to key it by or to learn a mapping for.
+    if (conv === null) return p.mappingByWa(env.tenantId, env.toId)
     // Genesys echoes the customer id we sent inbound as channel.to.id: learn the mapping from it
     // so an agent's first reply finds its customer even when the cache and table have no row yet.
-    if (env.toId === null || !waIdPattern.test(env.toId) || conv === null) return undefined
     const creds = await p.whatsappCredentials(env.tenantId)
     const learned = { tenantId: env.tenantId, conversationId: conv, waId: env.toId, phoneNumberId: creds.phoneNumberId }
     await p.learnMapping(learned)
