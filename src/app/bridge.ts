@@ -1,6 +1,7 @@
 import type { Config } from '../config/config.js'
 import { startConsumerGroup, type RunningGroup } from '../consumer/consumer-group.js'
 import { startLagMonitor, type LagTarget } from '../consumer/lag-monitor.js'
+import { createLiveness } from '../consumer/liveness.js'
 import type { FlowHandler } from '../consumer/record-runner.js'
 import { inboundFlow } from '../flows/inbound.js'
 import { outboundFlow } from '../flows/outbound.js'
@@ -25,7 +26,8 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
   const metrics = createMetrics()
   const r = await openResources(config, log, metrics)
   const t = config.kafka.topics
-  const admin = adminRoutes(r)
+  const liveness = createLiveness()
+  const admin = adminRoutes(r, liveness)
   const routes: Route[] = [...admin.routes]
   if (config.roles.includes('ingest')) routes.push(...ingestRoutes(r, log))
   const server: HttpServer = await startHttpServer({
@@ -62,7 +64,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
           retryMaxDurationMs: config.processing.retryMaxDurationMs,
           unknownErrorMaxMs: config.processing.unknownErrorMaxMs,
         },
-        { log, metrics },
+        { log, metrics, liveness },
       ),
     )
   }
