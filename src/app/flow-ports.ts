@@ -60,7 +60,11 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
     tracking: r.tracking,
     claimState: async (messageId) => (await lookupByMessageIds(r.sql, 'outbound', [messageId])).get(messageId),
     sendSlots: createSemaphore(r.config.meta.connections),
-    sendRate: (phoneNumberId) => r.sendRate.acquire(phoneNumberId),
+    sendRate: async (phoneNumberId) => void (await r.sendRate.acquire(phoneNumberId)),
+    slowSendRate: async (phoneNumberId) => {
+      const share = await r.sendRate.slowDown(phoneNumberId, r.config.meta.rateSlowdownMs)
+      log.warn({ phoneNumberId, share }, 'Meta 130429: send rate of the number lowered')
+    },
     // Longer than a Meta call can take, so a live owner finishing its send is never reported in doubt.
     claimLeaseMs: r.config.meta.timeoutMs * 2,
     meta: r.meta,

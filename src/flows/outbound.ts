@@ -42,6 +42,8 @@ export interface OutboundPorts extends CommonPorts {
   sendSlots: Semaphore
   /** Waits for the number's shared send budget, so the bridge never causes 130429 itself. */
   sendRate: (phoneNumberId: string) => Promise<void>
+  /** Meta answered 130429: the number's shared budget is lowered for a while. */
+  slowSendRate: (phoneNumberId: string) => Promise<void>
   /** How long a claim held by another owner may stay unresolved before it counts as in doubt. */
   claimLeaseMs: number
   meta: MetaClient
@@ -230,6 +232,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         errorCode: String(res.error.code ?? res.status),
         errorText: c.error.message,
       })
+      if (res.error.code === 130429) await p.slowSendRate(creds.phoneNumberId)
       const retryAfterMs = c.action === 'throttle-recipient' ? pairLimitDelay(attempt) : c.error.retryAfterMs
       return retry(new BridgeError(c.error.code, c.error.message, { canRetry: true, details, retryAfterMs }))
     },

@@ -52,6 +52,7 @@ function world(opts: { leaseMs?: number; answer?: (text: string) => MetaSendResu
     mappingByConversation: (conversationId) =>
       Promise.resolve({ tenantId: 'tn', conversationId, waId: '447700900001', phoneNumberId: 'pn' }),
     mappingByWa: () => Promise.resolve(undefined),
+    slowSendRate: () => Promise.resolve(),
     learnMapping: () => Promise.resolve(),
     whatsappCredentials: () => Promise.resolve({ accessToken: 'token', phoneNumberId: 'pn' }),
     rehostMedia: () => Promise.reject(new Error('no media in this test')),
