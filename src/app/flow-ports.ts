@@ -8,6 +8,7 @@ import { startPendingSweeper, type StatusPorts } from '../flows/status.js'
 import { failedReceipt } from '../processors/build-receipt.js'
 import { classifyHttpFailure, isRetryableWhenRepeatable } from '../processors/classify-failure.js'
 import { BUCKETS } from '../processors/object-keys.js'
+import { claimInbound } from '../sinks/db/inbound-claims.js'
 import { parseMetaWebhook, splitMetaWebhook } from '../processors/split-meta-webhook.js'
 import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.js'
 import { createSemaphore } from '../semaphore.js'
@@ -111,6 +112,8 @@ export function inboundPorts(r: Resources): Omit<InboundPorts, 'now' | 'publishE
     mediaMaxBytes: r.config.processing.mediaMaxBytes,
     postMessage: (tenantId, body) => r.genesys.post(tenantId, 'message', body),
     claimer: r.claimer,
+    // Longer than a Genesys call can take, so a live owner finishing its post is never taken over.
+    claimInbound: (c) => claimInbound(r.sql, { ...c, leaseMs: r.config.genesys.timeoutMs * 2 }),
     tracking: r.tracking,
   }
 }

@@ -1,11 +1,13 @@
-import type { FlowHandler, StepTimer } from '../consumer/record-runner.js'
+import { randomUUID } from 'node:crypto'
+import type { FlowHandler, RecordMeta, StepTimer } from '../consumer/record-runner.js'
 import { BridgeError } from '../errors.js'
 import { repeatableFailure } from '../processors/classify-failure.js'
-import { drop, fail, ok, type StageResult } from '../processors/result.js'
+import { drop, fail, ok, retry, type StageResult } from '../processors/result.js'
 import type { MetaInboundItem } from '../processors/split-meta-webhook.js'
 import { inboundMediaRef, transformInbound, type InboundMediaRef } from '../processors/transform-inbound.js'
 import type { MetaInboundMessage, MetaMediaRef } from '../processors/types/meta.js'
 import type { WhatsAppInboundEnvelope } from '../schemas/records.generated.js'
+import type { InboundClaim, InboundClaimInput } from '../sinks/db/inbound-claims.js'
 import type { Claimer, TrackingWriter } from '../sinks/db/tracking.js'
 import type { GenesysPostResult } from '../sinks/genesys-client.js'
 import type { StoredMedia } from '../sinks/media.js'
@@ -34,6 +36,8 @@ export interface InboundPorts extends CommonPorts {
   /** POST /api/v2/conversations/messages/{integrationId}/inbound/open/message (401 refresh inside). */
   postMessage: (tenantId: string, body: unknown) => Promise<GenesysPostResult>
   claimer: Claimer
+  /** The wamid's claim, owned by this process and record (inbound-claims.ts). */
+  claimInbound: (c: Omit<InboundClaimInput, 'leaseMs'>) => Promise<InboundClaim>
   tracking: TrackingWriter
 }
 
@@ -43,6 +47,9 @@ interface Prepared {
 }
 
 export function inboundFlow(p: InboundPorts): FlowHandler<Prepared> {
+  // Claims of this process; a record read again by another process (or after a restart) is another owner.
+  const processToken = randomUUID()
+  const ownerOf = (r: RecordMeta): string => `${processToken}:${r.topic}:${r.partition}:${r.offset}`
   /** Meta media → our bucket → presigned link (facts §4.3: Meta's URL needs the token and dies in 5 min). */
   const rehost = async (env: WhatsAppInboundEnvelope, ref: InboundMediaRef): Promise<StageResult<string>> => {
     const { accessToken } = await p.whatsappCredentials(env.tenantId)
@@ -70,15 +77,27 @@ export function inboundFlow(p: InboundPorts): FlowHandler<Prepared> {
       return { env, item: itemOf(env) }
     },
 
-    async handle({ env, item }, attempt, _record, stage) {
+    async handle({ env, item }, attempt, record, stage) {
       if (env.resend && attempt === 1) {
         await p.tracking.release({ direction: 'inbound', messageId: env.wamid, reason: 'explicit resend (replay)' })
       }
       // Claimed before any work: a redelivered webhook stops here without downloading media again.
-      const owned = await stage('claim', () =>
-        p.claimer.claim({ tenantId: env.tenantId, direction: 'inbound', messageId: env.wamid, waId: env.waId }),
+      // The owner is this process and record, so the runner's retry after an exception re-takes the
+      // claim instead of dropping the message as its own duplicate.
+      const claim = await stage('claim', () =>
+        p.claimInbound({ tenantId: env.tenantId, wamid: env.wamid, waId: env.waId, owner: ownerOf(record) }),
       )
-      if (!owned) return drop('already forwarded or in flight (dedup claim held)')
+      if (claim.kind === 'done') return drop(`already handled (${claim.status})`)
+      if (claim.kind === 'held') {
+        // Another owner is forwarding it or died doing so: wait (this conversation with it) for it
+        // to finish or for its lease to pass, then take it over.
+        return retry(
+          new BridgeError('GWB_CLAIM_HELD', `inbound ${env.wamid} is claimed by another owner`, {
+            canRetry: true,
+            retryAfterMs: claim.leaseLeftMs,
+          }),
+        )
+      }
 
       const result = await forward(env, item, stage)
       if (result.kind === 'retry') {
