@@ -29,18 +29,17 @@ export async function claimInbound(sql: Sql, c: InboundClaimInput): Promise<Inbo
     insert into message_tracking as m
       (tenant_id, direction, wamid, wa_id, status, attempts, claimed_at, claim_owner)
     values (${c.tenantId}, 'inbound', ${c.wamid}, ${c.waId}, 'claimed', 1, now(), ${c.owner})
-    on conflict (direction, wamid) do update set
+    on conflict (tenant_id, direction, wamid) do update set
       status = 'claimed',
       claimed_at = now(),
       claim_owner = excluded.claim_owner,
       attempts = m.attempts + 1,
       wa_id = coalesce(m.wa_id, excluded.wa_id)
-    where m.tenant_id = excluded.tenant_id
-      and (m.status = 'retrying'
-           or (m.status = 'claimed'
-               and (m.claim_owner is not distinct from excluded.claim_owner
-                    or m.claimed_at is null
-                    or m.claimed_at < now() - ${c.leaseMs} * interval '1 millisecond')))
+    where m.status = 'retrying'
+       or (m.status = 'claimed'
+           and (m.claim_owner is not distinct from excluded.claim_owner
+                or m.claimed_at is null
+                or m.claimed_at < now() - ${c.leaseMs} * interval '1 millisecond'))
     returning m.id`
   if (won.length > 0) return { kind: 'owned' }
   const [row] = await sql<{ status: TrackingStatus; leftMs: number | null }[]>`
