@@ -67,6 +67,7 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
       const share = await r.sendRate.slowDown(phoneNumberId, r.config.meta.rateSlowdownMs)
       log.warn({ phoneNumberId, share }, 'Meta 130429: send rate of the number lowered')
     },
+    pairRetryMaxMs: r.config.meta.pairRetryMaxMs,
     // Longer than a Meta call can take, so a live owner finishing its send is never reported in doubt.
     claimLeaseMs: r.config.meta.timeoutMs * 2,
     meta: r.meta,

@@ -55,6 +55,8 @@ export interface Config {
     readonly sendBurstPerNumber: number
     /** After a 130429 the number's shared rate is halved (down to 1/16) for this long. */
     readonly rateSlowdownMs: number
+    /** Cap of the wait before retrying a customer after repeated 131056 (4^n s, at least 6 s). */
+    readonly pairRetryMaxMs: number
   }
   readonly genesys: {
     /** Overrides the per-region https://api.<domain> for every tenant (proxies, fakes). */
@@ -144,6 +146,7 @@ export function loadConfig(env: Env): Config {
       sendRatePerNumber: r.int('META_SEND_RATE_PER_NUMBER', 80, 1, 100_000),
       sendBurstPerNumber: r.int('META_SEND_BURST_PER_NUMBER', 80, 1, 100_000),
       rateSlowdownMs: r.int('META_RATE_SLOWDOWN_MS', 60_000, 0, 3_600_000),
+      pairRetryMaxMs: r.int('META_PAIR_RETRY_MAX_MS', 300_000, 6_000, 3_600_000),
     },
     genesys: {
       apiUrl:

@@ -44,6 +44,8 @@ export interface OutboundPorts extends CommonPorts {
   sendRate: (phoneNumberId: string) => Promise<void>
   /** Meta answered 130429: the number's shared budget is lowered for a while. */
   slowSendRate: (phoneNumberId: string) => Promise<void>
+  /** Cap of the per-customer wait after consecutive 131056 (pair rate limit) answers. */
+  pairRetryMaxMs: number
   /** How long a claim held by another owner may stay unresolved before it counts as in doubt. */
   claimLeaseMs: number
   meta: MetaClient
@@ -236,7 +238,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         errorText: c.error.message,
       })
       if (res.error.code === 130429) await p.slowSendRate(creds.phoneNumberId)
-      const retryAfterMs = c.action === 'throttle-recipient' ? pairLimitDelay(attempt) : c.error.retryAfterMs
+      const retryAfterMs = c.action === 'throttle-recipient' ? pairLimitDelay(attempt, p.pairRetryMaxMs) : c.error.retryAfterMs
       return retry(new BridgeError(c.error.code, c.error.message, { canRetry: true, details, retryAfterMs }))
     },
 

@@ -53,6 +53,7 @@ function world(opts: { leaseMs?: number; answer?: (text: string) => MetaSendResu
       Promise.resolve({ tenantId, conversationId, waId: '447700900001', phoneNumberId: 'pn' }),
     mappingByWa: () => Promise.resolve(undefined),
     slowSendRate: () => Promise.resolve(),
+    pairRetryMaxMs: 300_000,
     learnMapping: () => Promise.resolve(),
     whatsappCredentials: () => Promise.resolve({ accessToken: 'token', phoneNumberId: 'pn' }),
     rehostMedia: () => Promise.reject(new Error('no media in this test')),
