@@ -248,8 +248,10 @@ function mediaFailure(
     network?: true
     tooLarge?: true
     retryAfterMs?: number
+    refused?: string
   },
 ): StageResult<never> {
+  if (res.refused !== undefined) return fail(new BridgeError('GWB_FETCH_REFUSED', `${what} ${res.error.message}`))
   if (res.tooLarge === true) return fail(new BridgeError('GWB_MEDIA', `${what}: media is too large`))
   const text = `${what} failed: HTTP ${res.status} ${res.error.message}`
   return repeatableFailure(res, { transient: 'GWB_MEDIA', permanent: 'GWB_MEDIA' }, text)

@@ -238,7 +238,8 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         errorText: c.error.message,
       })
       if (res.error.code === 130429) await p.slowSendRate(creds.phoneNumberId)
-      const retryAfterMs = c.action === 'throttle-recipient' ? pairLimitDelay(attempt, p.pairRetryMaxMs) : c.error.retryAfterMs
+      const retryAfterMs =
+        c.action === 'throttle-recipient' ? pairLimitDelay(attempt, p.pairRetryMaxMs) : c.error.retryAfterMs
       return retry(new BridgeError(c.error.code, c.error.message, { canRetry: true, details, retryAfterMs }))
     },
 
