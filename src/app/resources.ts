@@ -1,3 +1,4 @@
+import { errorMessage } from '../errors.js'
 import type { Kafka } from 'kafkajs'
 import type { Redis } from 'ioredis'
 import type { Config } from '../config/config.js'
@@ -75,7 +76,13 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
   const cacheLog = log.child({ component: 'cache' })
   const cache = createCache(redis, { prefix: '', logger: cacheLog })
   metrics.watchCache('redis', () => cache.stats())
-  const directory = createTenantDirectory({ sql, cache, key: config.credentialsKey, localTtlMs: 5000 })
+  const directory = createTenantDirectory({
+    sql,
+    cache,
+    key: config.credentialsKey,
+    localTtlMs: 5000,
+    onUnreadable: (tenantId, err) => log.warn({ tenantId, err: errorMessage(err) }, 'verify token unreadable'),
+  })
   const mappings = createMappingResolver({ sql, cache, localTtlMs: 5000 })
   const toucher = createActivityToucher(sql, {
     flushMs: 1000,

@@ -21,16 +21,23 @@ export interface Harness {
   meta: FakeMeta
   genesys: FakeGenesys
   tenant: TenantSpec
+  /** The public (webhook) port's base URL. */
   url: string
+  /** The admin port's base URL: /metrics, /ready, /health. */
+  adminUrl: string
   /** Posts a body to /webhook/genesys signed with the tenant's secret (or the given signature). */
-  postGenesys: (body: unknown, opts?: { signature?: string; raw?: string }) => Promise<{ status: number; body: string }>
+  postGenesys: (
+    body: unknown,
+    opts?: { signature?: string; raw?: string; path?: string },
+  ) => Promise<{ status: number; body: string }>
   /**
    * Posts a Meta webhook to /webhook/meta, serialised as Meta does and signed with the app secret of
-   * `opts.tenant` (default: the harness tenant), or with the given signature / raw body.
+   * `opts.tenant` (default: the harness tenant), or with the given signature / raw body. `opts.path`
+   * replaces the route's path (for example `/webhook/meta/{phoneNumberId}`).
    */
   postMeta: (
     payload: unknown,
-    opts?: { signature?: string; raw?: string; tenant?: TenantSpec },
+    opts?: { signature?: string; raw?: string; tenant?: TenantSpec; path?: string },
   ) => Promise<{ status: number; body: string }>
   /** GET /webhook/meta with the given query string. */
   getMeta: (query: string) => Promise<{ status: number; body: string; contentType: string | undefined }>
@@ -76,6 +83,9 @@ export async function startHarness(
   const env = testEnv({
     HTTP_PORT: '0',
     HTTP_HOST: '127.0.0.1',
+    ADMIN_PORT: '0',
+    // Nothing balances load onto a test bridge: stop without the readiness grace period.
+    SHUTDOWN_DRAIN_MS: '0',
     TOPIC_PARTITIONS: '4',
     META_GRAPH_URL: meta.url,
     GENESYS_API_URL: genesys.apiUrl,
@@ -90,6 +100,7 @@ export async function startHarness(
   const config = loadConfig(env)
   const bridge = await startBridge(config, opts.log ?? testLog)
   const url = `http://127.0.0.1:${bridge.port}`
+  const adminUrl = `http://127.0.0.1:${bridge.adminPort}`
 
   const newTenant = async (overrides: Partial<TenantSpec> = {}): Promise<TenantSpec> => {
     const spec = { ...tenantSpec(), ...overrides }
@@ -108,10 +119,11 @@ export async function startHarness(
     genesys,
     tenant,
     url,
+    adminUrl,
     newTenant,
     async postGenesys(body, opts = {}) {
       const raw = opts.raw ?? JSON.stringify(body)
-      const res = await request(`${url}/webhook/genesys`, {
+      const res = await request(`${url}${opts.path ?? '/webhook/genesys'}`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -126,9 +138,13 @@ export async function startHarness(
     async postMeta(payload, opts = {}) {
       const raw = opts.raw ?? metaJson(payload)
       const secret = (opts.tenant ?? tenant).whatsapp.appSecret
-      const res = await request(`${url}/webhook/meta`, {
+      const res = await request(`${url}${opts.path ?? '/webhook/meta'}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-hub-signature-256': opts.signature ?? signMeta(raw, secret) },
+        headers: {
+          'content-type': 'application/json',
+          // An empty signature sends none at all.
+          ...(opts.signature === '' ? {} : { 'x-hub-signature-256': opts.signature ?? signMeta(raw, secret) }),
+        },
         body: raw,
       })
       return { status: res.statusCode, body: await res.body.text() }
