@@ -32,7 +32,8 @@ export function parseTrustedProxies(list: readonly string[]): { proxies: Trusted
     const family = isIP(net)
     const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits)
     const max = family === 6 ? 128 : 32
-    if (family === 0 || rest.length > 0 || !/^\d{0,3}$/.test(bits ?? '') || !(prefix >= 0 && prefix <= max)) {
+    const badBits = bits !== undefined && !/^\d{1,3}$/.test(bits)
+    if (family === 0 || rest.length > 0 || badBits || !(prefix >= 0 && prefix <= max)) {
       problems.push(`TRUSTED_PROXIES: "${item}" is not an address or a CIDR range`)
       continue
     }
