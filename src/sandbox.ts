@@ -56,7 +56,13 @@ async function main(): Promise<void> {
   await bridge.resources.directory.invalidateTenant(tenant.id)
 
   log.info(
-    { ingest: `http://127.0.0.1:${bridge.port}`, fakeMeta: meta.url, fakeGenesys: genesys.url, tenant: tenant.id },
+    {
+      ingest: `http://127.0.0.1:${bridge.port}`,
+      admin: `http://127.0.0.1:${bridge.adminPort}`,
+      fakeMeta: meta.url,
+      fakeGenesys: genesys.url,
+      tenant: tenant.id,
+    },
     'sandbox ready: POST signed webhooks to /webhook/genesys (see README)',
   )
   // Show what the customer side "received", so a newcomer sees the flow end to end.
