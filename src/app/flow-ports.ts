@@ -44,7 +44,7 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
     log,
     metrics: r.metrics,
     decode: (value) => r.codec.decode<'GenesysOutboundEnvelope'>(t.genesysOutbound, value),
-    mappingByConversation: (id) => r.mappings.byConversation(id),
+    mappingByConversation: (tenantId, id) => r.mappings.byConversation(tenantId, id),
     learnMapping: async (m) => {
       await r.mappings.learn(m)
     },
@@ -56,13 +56,14 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
     rehostMedia: (tenantId, need) => r.media.outbound(tenantId, need),
     claimer: r.claimer,
     tracking: r.tracking,
-    claimState: async (messageId) => (await lookupByMessageIds(r.sql, 'outbound', [messageId])).get(messageId),
+    claimState: async (tenantId, messageId) =>
+      (await lookupByMessageIds(r.sql, tenantId, 'outbound', [messageId])).get(messageId),
     sendSlots: createSemaphore(r.config.meta.connections),
     sendRate: (phoneNumberId) => r.sendRate.acquire(phoneNumberId),
     // Longer than a Meta call can take, so a live owner finishing its send is never reported in doubt.
     claimLeaseMs: r.config.meta.timeoutMs * 2,
     meta: r.meta,
-    touchActivity: (id, at) => r.toucher.touch(id, at),
+    touchActivity: (tenantId, id, at) => r.toucher.touch(tenantId, id, at),
     sendFailedReceipt: async (tenantId, f) => {
       const body = failedReceipt({ genesysMessageId: f.messageId, toId: f.toId, time: Date.now() }, f.reason, f.text)
       const res = await r.genesys.post(tenantId, 'receipt', body)
@@ -99,7 +100,7 @@ export function inboundPorts(r: Resources): Omit<InboundPorts, 'now' | 'publishE
     learnMapping: async (m) => {
       await r.mappings.learn(m)
     },
-    touchActivity: (id, at) => r.toucher.touch(id, at),
+    touchActivity: (tenantId, id, at) => r.toucher.touch(tenantId, id, at),
     meta: r.meta,
     storeMedia: (tenantId, mediaType, media, metadata) => r.media.storeInbound(tenantId, mediaType, media, metadata),
     mediaMaxBytes: r.config.processing.mediaMaxBytes,
@@ -137,14 +138,15 @@ export function pendingSweeper(r: Resources) {
     takeReady: (limit) =>
       r.sql<PendingStatus[]>`
       delete from pending_statuses p
-      where (p.wamid, p.status) in (
-        select q.wamid, q.status from pending_statuses q
+      where (p.tenant_id, p.wamid, p.status) in (
+        select q.tenant_id, q.wamid, q.status from pending_statuses q
         where q.payload->>'topic' = ${t.whatsappStatus}
-          and exists (select 1 from message_tracking m where m.direction = 'outbound' and m.wamid = q.wamid)
+          and exists (select 1 from message_tracking m
+                      where m.tenant_id = q.tenant_id and m.direction = 'outbound' and m.wamid = q.wamid)
         order by q.received_at
         limit ${limit}
         for update skip locked)
-      returning p.wamid, p.status, p.payload, p.received_at as "receivedAt"`.then((rows) =>
+      returning p.tenant_id as "tenantId", p.wamid, p.status, p.payload, p.received_at as "receivedAt"`.then((rows) =>
         [...rows].sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime()),
       ),
     restore: async (items) => {

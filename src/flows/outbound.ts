@@ -24,7 +24,7 @@ export interface ConversationMapping {
 /** Everything the outbound flow talks to; the wiring passes the real sinks, tests may pass others. */
 export interface OutboundPorts extends CommonPorts {
   decode: (value: Buffer) => Promise<GenesysOutboundEnvelope>
-  mappingByConversation: (conversationId: string) => Promise<ConversationMapping | undefined>
+  mappingByConversation: (tenantId: string, conversationId: string) => Promise<ConversationMapping | undefined>
   learnMapping: (m: ConversationMapping) => Promise<void>
   whatsappCredentials: (tenantId: string) => Promise<{ accessToken: string; phoneNumberId: string }>
   /** Downloads a Genesys attachment, stores it, returns a presigned link (or a failure outcome). */
@@ -32,7 +32,7 @@ export interface OutboundPorts extends CommonPorts {
   claimer: Claimer
   tracking: TrackingWriter
   /** Status and claim time of a message someone else claimed (for in-doubt decisions). */
-  claimState: (messageId: string) => Promise<{ status: string; claimedAt: Date | null } | undefined>
+  claimState: (tenantId: string, messageId: string) => Promise<{ status: string; claimedAt: Date | null } | undefined>
   /**
    * One slot per connection to Meta, taken BEFORE the claim: a claimed message must go on the
    * wire at once, not wait in a connection queue, because a crash between claim and send loses it.
@@ -47,7 +47,7 @@ export interface OutboundPorts extends CommonPorts {
     tenantId: string,
     r: { messageId: string; toId: string; reason: GenesysReasonCode; text: string },
   ) => Promise<void>
-  touchActivity: (conversationId: string, at: Date) => void
+  touchActivity: (tenantId: string, conversationId: string, at: Date) => void
 }
 
 interface Prepared {
@@ -70,7 +70,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
 
   const resolveRecipient = async (env: GenesysOutboundEnvelope): Promise<ConversationMapping | undefined> => {
     const conv = env.conversationId
-    const mapped = conv === null ? undefined : await p.mappingByConversation(conv)
+    const mapped = conv === null ? undefined : await p.mappingByConversation(env.tenantId, conv)
     if (mapped !== undefined && mapped.tenantId === env.tenantId) return mapped
     // Genesys echoes the customer id we sent inbound as channel.to.id: learn the mapping from it
     // so an agent's first reply finds its customer even when the cache and table have no row yet.
@@ -92,7 +92,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
   const heldElsewhere = async (env: GenesysOutboundEnvelope): Promise<StageResult<unknown> | 'claimable'> => {
     const deadline = p.now() + p.claimLeaseMs
     for (;;) {
-      const state = await p.claimState(env.messageId)
+      const state = await p.claimState(env.tenantId, env.messageId)
       // 'retrying' is not done: treating it as a duplicate would let this conversation's next
       // message overtake it while its owner backs off.
       if (state?.status === 'retrying') return 'claimable'
@@ -191,6 +191,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
 
       if (env.resend && attempt === 1) {
         await p.tracking.release({
+          tenantId: env.tenantId,
           direction: 'outbound',
           messageId: env.messageId,
           reason: 'explicit resend (replay)',
@@ -204,13 +205,14 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         p.metrics?.endToEnd.observe({ flow: 'outbound' }, (p.now() - env.receivedAtMs) / 1000)
         await stage('track', () =>
           p.tracking.markSent({
+            tenantId: env.tenantId,
             direction: 'outbound',
             messageId: env.messageId,
             wamid: res.wamid,
             at: new Date(p.now()),
           }),
         )
-        p.touchActivity(mapping.conversationId, new Date(p.now()))
+        p.touchActivity(env.tenantId, mapping.conversationId, new Date(p.now()))
         return ok(res.wamid)
       }
       const c = classifyMetaError(res)
@@ -227,6 +229,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         return c.action === 'fail' ? fail(error) : { kind: 'dead-letter', error }
       }
       await p.tracking.markRetrying({
+        tenantId: env.tenantId,
         direction: 'outbound',
         messageId: env.messageId,
         errorCode: String(res.error.code ?? res.status),
@@ -244,6 +247,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       // and a row that exists already is just marked.
       await p.claimer.claim({ tenantId: env.tenantId, direction: 'outbound', messageId: env.messageId })
       await p.tracking.markFailed({
+        tenantId: env.tenantId,
         direction: 'outbound',
         messageId: env.messageId,
         errorCode: String(error.details['metaCode'] ?? error.code),
@@ -258,6 +262,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       if (prepared === undefined) return
       const { env } = prepared
       await p.tracking.markDeadLettered({
+        tenantId: env.tenantId,
         direction: 'outbound',
         messageId: env.messageId,
         errorCode: error.code,

@@ -48,8 +48,8 @@ function world(opts: { leaseMs?: number; answer?: (text: string) => MetaSendResu
       const env = envelopes.get(value.toString())
       return env === undefined ? Promise.reject(new Error('unknown record')) : Promise.resolve(env)
     },
-    mappingByConversation: (conversationId) =>
-      Promise.resolve({ tenantId: 'tn', conversationId, waId: '447700900001', phoneNumberId: 'pn' }),
+    mappingByConversation: (tenantId, conversationId) =>
+      Promise.resolve({ tenantId, conversationId, waId: '447700900001', phoneNumberId: 'pn' }),
     learnMapping: () => Promise.resolve(),
     whatsappCredentials: () => Promise.resolve({ accessToken: 'token', phoneNumberId: 'pn' }),
     rehostMedia: () => Promise.reject(new Error('no media in this test')),
@@ -71,7 +71,7 @@ function world(opts: { leaseMs?: number; answer?: (text: string) => MetaSendResu
       release: ({ messageId }) => set(messageId, ['claimed', 'sent', 'failed', 'dead_lettered'], 'retrying'),
       drain: () => Promise.resolve(),
     },
-    claimState: (id) => Promise.resolve(table.get(id)),
+    claimState: (_tenant, id) => Promise.resolve(table.get(id)),
     sendSlots: createSemaphore(4),
     sendRate: () => Promise.resolve(),
     claimLeaseMs: opts.leaseMs ?? 10_000,
