@@ -56,6 +56,11 @@ export interface TenantDirectoryOptions {
   localTtlMs: number
   /** Unknown ids remembered at once; kept apart from known tenants so a flood cannot evict those. */
   negativeEntries?: number
+  /**
+   * How long the list of active verify tokens is reused (default a minute): tenant changes clear it
+   * at once in every process (the invalidation broadcast), so only a missed broadcast waits this long.
+   */
+  verifyTokensTtlMs?: number
   /** Told when one tenant's credentials cannot be read while listing verify tokens. */
   onUnreadable?: (tenantId: string, err: unknown) => void
 }
@@ -90,6 +95,7 @@ export function createTenantDirectory(opts: TenantDirectoryOptions): TenantDirec
   // Unknown ids are remembered too, in a bounded cache of their own: a flood of made-up ids then
   // costs one lookup each, and never pushes a real tenant out of the cache above.
   const absent = createLocalCache<true>({ ttlMs: opts.localTtlMs, maxEntries: opts.negativeEntries ?? 10_000 })
+  const verifyTokensTtlMs = opts.verifyTokensTtlMs ?? 60_000
   let verifyTokens: { at: number; tokens: Promise<{ tenantId: string; verifyToken: string }[]> } | undefined
   const secrets = createLocalCache<unknown>({ ttlMs: opts.localTtlMs })
   const tokens = createLocalCache<GenesysToken>({ ttlMs: opts.localTtlMs })
@@ -191,7 +197,7 @@ export function createTenantDirectory(opts: TenantDirectoryOptions): TenantDirec
 
   return {
     activeVerifyTokens() {
-      if (verifyTokens === undefined || Date.now() - verifyTokens.at >= opts.localTtlMs) {
+      if (verifyTokens === undefined || Date.now() - verifyTokens.at >= verifyTokensTtlMs) {
         const tokens = loadVerifyTokens()
         const entry = { at: Date.now(), tokens }
         verifyTokens = entry
