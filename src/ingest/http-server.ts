@@ -5,7 +5,7 @@ import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { TrustedProxies } from './client-address.js'
 import { createRateLimiter, defaultRateLimit, sourceKey, type RateLimitConfig, type RateLimiter } from './rate-limit.js'
-import { jsonError, matchRoute, type IncomingRequest, type Reply, type Route } from './routes.js'
+import { jsonError, matchRoute, type IncomingRequest, type Reply, type Route, type RouteMatch } from './routes.js'
 
 export { json, jsonError, type IncomingRequest, type Reply, type Route } from './routes.js'
 
@@ -72,6 +72,16 @@ function write(res: ServerResponse, reply: Reply, closeConnection = false): void
   if (closeConnection) headers['Connection'] = 'close'
   res.writeHead(reply.status, headers).end(reply.body)
   if (closeConnection) res.once('finish', () => res.socket?.destroySoon())
+}
+
+/**
+ * The request target, origin-form only (`/path?query`): an absolute URL or `//host/...` would let
+ * the sender pick what the parser calls the host, and a malformed one would make URL throw.
+ */
+function requestUrl(target: string | undefined): URL | undefined {
+  if (target === undefined || !target.startsWith('/')) return undefined
+  const full = `http://ingest.invalid${target}`
+  return URL.canParse(full) ? new URL(full) : undefined
 }
 
 /** The answer for bytes the HTTP parser refused (bad framing, huge headers), with a JSON reason. */
@@ -141,8 +151,11 @@ export function startHttpServer(opts: ServerOptions): Promise<HttpServer> {
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const receivedAtMs = nowMs()
-    const url = new URL(req.url ?? '/', 'http://ingest.invalid')
-    const match = matchRoute(opts.routes, url.pathname, req.method ?? '')
+    const url = requestUrl(req.url)
+    const match: RouteMatch =
+      url === undefined
+        ? { kind: 'bad_path', reply: jsonError(400, 'bad_path', 'the request target must be a path') }
+        : matchRoute(opts.routes, url.pathname, req.method ?? '')
     const routeName = match.kind === 'route' ? match.route.name : match.kind
     const count = (status: number): void => void opts.metrics?.httpRequests.inc({ route: routeName, status })
 
@@ -188,9 +201,10 @@ export function startHttpServer(opts: ServerOptions): Promise<HttpServer> {
     const run = (body: Buffer): void => {
       const request: IncomingRequest = {
         method: route.method,
-        path: url.pathname,
+        // A route matched, so the target parsed.
+        path: url?.pathname ?? '/',
         params: match.params,
-        query: url.searchParams,
+        query: url?.searchParams ?? new URLSearchParams(),
         headers,
         body,
         receivedAtMs,

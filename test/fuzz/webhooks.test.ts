@@ -916,6 +916,13 @@ function rawCases(h: Harness): RawCase[] {
         ),
       ok: (r) => jsonRefusal(401)(r) || refusedOrClosed(r),
     },
+    ...['http://[/webhook/genesys', 'http://evil.example/webhook/genesys', '//evil.example/webhook/genesys', '*'].map(
+      (target): RawCase => ({
+        name: `request target not a path: ${target}`,
+        run: (port) => raw(port, [head('').replace('/webhook/genesys', target) + body], { waitMs: 3000 }),
+        ok: (r) => refusedOrClosed(r) && !/^HTTP\/1\.1 401 /.test(r.text),
+      }),
+    ),
     {
       name: 'garbage request line',
       run: (port) => raw(port, ['\u0000\u0001GARBAGE\r\n\r\n'], { waitMs: 20_000 }),
