@@ -47,6 +47,7 @@ export async function startBridge(config: Config, log: Logger): Promise<RunningB
           : { ratePerSec: config.http.ratePerSource, burst: config.http.burstPerSource },
       bodyTimeoutMs: config.http.bodyTimeoutMs,
       headersTimeoutMs: config.http.headersTimeoutMs,
+      keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
       maxInFlightBytes: config.http.maxInFlightBytes,
       trustedProxies: config.http.trustedProxies,
     },

@@ -26,6 +26,7 @@ export interface Config {
     readonly burstPerSource: number
     readonly bodyTimeoutMs: number
     readonly headersTimeoutMs: number
+    readonly keepAliveTimeoutMs: number
     /** Bytes of request bodies held at once by this process; beyond it 503 + Retry-After. */
     readonly maxInFlightBytes: number
     /** Whose X-Forwarded-For the rate limit believes (CIDR ranges). */
@@ -131,6 +132,7 @@ export function loadConfig(env: Env): Config {
       burstPerSource: r.int('INGEST_BURST_PER_SOURCE', 20_000, 1, 10_000_000),
       bodyTimeoutMs: r.int('HTTP_BODY_TIMEOUT_MS', 30_000, 100, 600_000),
       headersTimeoutMs: r.int('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+      keepAliveTimeoutMs: r.int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000, 3_600_000),
       maxInFlightBytes: r.int('INGEST_MAX_INFLIGHT_BYTES', 64 * 1024 * 1024, 1024, 16 * 1024 * 1024 * 1024),
       trustedProxies: trusted.proxies,
       trustedProxyList: trustedList,

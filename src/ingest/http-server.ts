@@ -19,12 +19,15 @@ export interface IngestLimits {
   headersTimeoutMs?: number
   /** Bytes of request bodies held at once, all connections together; beyond it 503 + Retry-After. */
   maxInFlightBytes?: number
+  /** How long an idle keep-alive connection stays open. Default 65 000. */
+  keepAliveTimeoutMs?: number
   /** Whose X-Forwarded-For is believed when keying the rate limit. */
   trustedProxies?: TrustedProxies
 }
 
 export const defaultBodyTimeoutMs = 30_000
 export const defaultHeadersTimeoutMs = 10_000
+export const defaultKeepAliveTimeoutMs = 65_000
 /** Seconds a client is asked to wait when the in-flight byte cap is reached. */
 const busyRetryAfterSec = 1
 
@@ -128,7 +131,9 @@ export function startHttpServer(opts: ServerOptions): Promise<HttpServer> {
       headersTimeout: Math.min(limits.headersTimeoutMs ?? defaultHeadersTimeoutMs, bodyTimeoutMs + 5000),
       // The body deadline is ours (a JSON 408); node's whole-request timeout only backs it up.
       requestTimeout: bodyTimeoutMs + 5000,
-      keepAliveTimeout: 5000,
+      // Longer than a load balancer's idle timeout (AWS: 60 s), else it reuses a connection just as
+      // the server closes it and the request fails with a reset.
+      keepAliveTimeout: limits.keepAliveTimeoutMs ?? defaultKeepAliveTimeoutMs,
       connectionsCheckingInterval: 1000,
     },
     (req, res) => {
