@@ -239,7 +239,10 @@ const convs: Conv[] = Array.from({ length: conversations }, (_, i) => ({
 
 const baseEnv: Record<string, string> = {
   KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092',
-  DATABASE_URL: process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/gwb',
+  // The bench's own database (scripts/services.sh creates it), never the sandbox's.
+  DATABASE_URL: process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/gwb_bench',
+  REDIS_URL: process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379/2',
+  S3_BUCKET_PREFIX: 'gwb-bench-',
   S3_ACCESS_KEY: process.env['S3_ACCESS_KEY'] ?? 'gwb-local',
   S3_SECRET_KEY: process.env['S3_SECRET_KEY'] ?? 'gwb-local-secret-key',
   CREDENTIALS_KEY: credentialsKey.toString('base64'),

@@ -128,7 +128,9 @@ ensure_postgres() {
     wait_ready PostgreSQL "/var/log/postgresql/postgresql-$ver-main.log" pg_ready
   fi
   local db
-  for db in gwb apicurio; do
+  # gwb: the sandbox's; gwb_test and gwb_bench: the test suite's and the bench's, so neither leaves
+  # its tenants and messages in the sandbox's.
+  for db in gwb gwb_test gwb_bench apicurio; do
     if [[ "$(psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]]; then
       psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE $db" >/dev/null || die "could not create database $db"
       log "created database $db"
@@ -340,7 +342,7 @@ versions() {
     Kafka "$(kafka_version)" "127.0.0.1:9092 (controller 9093)  logs $KDIR/logs/server.log" \
     "Apicurio Registry" "$(apicurio_version || true)" "$REGISTRY/apis/ccompat/v7 (management 9001)  logs $ADIR/logs/registry.log" \
     S3Proxy "$(cat "$SDIR/libs/VERSION" 2>/dev/null || echo '?')" "http://127.0.0.1:9000  data $SDIR/data  logs $SDIR/logs/s3proxy.log" \
-    PostgreSQL "$pgv" "127.0.0.1:5432 (machine's; databases gwb, apicurio)" \
+    PostgreSQL "$pgv" "127.0.0.1:5432 (machine's; databases gwb, gwb_test, gwb_bench, apicurio)" \
     Redis "${redisv:-?}" "127.0.0.1:6379 (machine's)"
 }
 

@@ -26,6 +26,7 @@ export const errorCodes = [
   'GWB_STORE_UNAVAILABLE',
   'GWB_KAFKA_UNAVAILABLE',
   'GWB_MIGRATION',
+  'GWB_SETUP_REQUIRED',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

@@ -6,7 +6,6 @@ import type { InboundPorts } from '../flows/inbound.js'
 import type { OutboundPorts } from '../flows/outbound.js'
 import { startPendingSweeper, type StatusPorts } from '../flows/status.js'
 import { failedReceipt } from '../processors/build-receipt.js'
-import { BUCKETS } from '../processors/object-keys.js'
 import { parseMetaWebhook, splitMetaWebhook } from '../processors/split-meta-webhook.js'
 import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.js'
 import { createSemaphore } from '../semaphore.js'
@@ -177,7 +176,7 @@ export function archiveFlows(
     }),
   })
   return [
-    flow('archive-outbound', t.genesysOutbound, BUCKETS.webhooksOutbound, async (value) => {
+    flow('archive-outbound', t.genesysOutbound, r.config.s3.buckets.webhooksOutbound, async (value) => {
       const env = await r.codec.decode<'GenesysOutboundEnvelope'>(t.genesysOutbound, value)
       return {
         tenantId: env.tenantId,
@@ -187,7 +186,7 @@ export function archiveFlows(
         metadata: { 'received-at': new Date(env.receivedAtMs).toISOString(), 'message-id': env.messageId },
       }
     }),
-    flow('archive-inbound', t.whatsappRaw, BUCKETS.webhooksInbound, async (value) => {
+    flow('archive-inbound', t.whatsappRaw, r.config.s3.buckets.webhooksInbound, async (value) => {
       const env = await r.codec.decode<'MetaWebhookRaw'>(t.whatsappRaw, value)
       const parsed = parseMetaWebhook(env.payload, Number.MAX_SAFE_INTEGER)
       const phone = parsed.ok ? splitMetaWebhook(parsed.value).phoneNumberIds[0] : undefined

@@ -15,19 +15,19 @@ import { createSendRateLimiter, type SendRateLimiter } from '../sinks/cache/send
 import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
 import { createActivityToucher, type ActivityToucher } from '../sinks/db/mappings.js'
 import { durableTracking } from '../sinks/db/durable-tracking.js'
-import { migrate } from '../sinks/db/migrate.js'
+import { checkMigrated, migrate } from '../sinks/db/migrate.js'
 import { createClaimer, createTrackingWriter, type Claimer, type TrackingWriter } from '../sinks/db/tracking.js'
 import { createGenesysApi, type GenesysApi } from '../sinks/genesys-api.js'
 import { createKafka } from '../sinks/kafka/client.js'
 import { createRecordProducer, type RecordProducer } from '../sinks/kafka/producer.js'
-import { ensureTopics } from '../sinks/kafka/topics.js'
+import { checkTopics, ensureTopics } from '../sinks/kafka/topics.js'
 import { createMediaRehost, metaMediaDownload, type MediaRehost } from '../sinks/media.js'
 import { createMediaFetcher, type Resolver } from '../sinks/media-fetch.js'
 import { createMetaClient, type MetaClient } from '../sinks/meta-client.js'
 import { createObjectStore, type ObjectStore } from '../sinks/object-store.js'
 import { registerSchemas, type TopicCodec } from '../sinks/schema-registry.js'
 import { createByteBudget } from '../semaphore.js'
-import { ALL_BUCKETS } from '../processors/object-keys.js'
+import { bucketList } from '../processors/object-keys.js'
 
 /** Every long-lived connection of a process, created once at start and closed once at stop. */
 export interface Resources {
@@ -57,6 +57,21 @@ export async function loadSchemaMap(): Promise<Map<RecordName, AvroType>> {
 }
 
 /**
+ * The database schema, the Avro schemas and the topics: set up here where START_SETUP allows it,
+ * otherwise only checked (read rights), refusing to start with a message naming `gwb setup`.
+ */
+async function prepare(config: Config, sql: Sql, kafka: Kafka): Promise<TopicCodec> {
+  const on = config.startSetup
+  await (on.migrations ? migrate(sql, migrationsPath) : checkMigrated(sql, migrationsPath))
+  const specs = topicCatalog(config.kafka.topics)
+  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap(), { register: on.schemas })
+  await (on.topics
+    ? ensureTopics(kafka, specs, config.kafka.partitions, config.kafka.replicationFactor)
+    : checkTopics(kafka, specs))
+  return codec
+}
+
+/**
  * Start order matters: the database schema and the Avro schemas are checked before anything is
  * consumed or accepted, so an incompatible build stops at start with a clear error instead of
  * writing records nobody can read.
@@ -73,12 +88,14 @@ export async function openResources(
   deps: ResourceDeps = {},
 ): Promise<Resources> {
   const sql = createDb(config.databaseUrl, { max: config.dbPoolMax })
-  await migrate(sql, migrationsPath)
-
-  const specs = topicCatalog(config.kafka.topics)
-  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap())
   const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log })
-  await ensureTopics(kafka, specs, config.kafka.partitions, config.kafka.replicationFactor)
+  let codec: TopicCodec
+  try {
+    codec = await prepare(config, sql, kafka)
+  } catch (err) {
+    await closeDb(sql)
+    throw err
+  }
   const producer = await createRecordProducer(kafka, { lingerMs: config.kafka.produceLingerMs, metrics })
 
   const redis = createRedis(config.redisUrl)
@@ -105,7 +122,7 @@ export async function openResources(
   const tracking = durableTracking(createTrackingWriter(sql, batch), { log: log.child({ component: 'tracking' }) })
 
   const store = createObjectStore(config.s3)
-  await store.ensureBuckets([...ALL_BUCKETS]).catch((err: unknown) => {
+  await store.ensureBuckets(bucketList(config.s3.buckets)).catch((err: unknown) => {
     // S3 away at start must not stop messages: the archive and media paths retry on their own.
     log.warn({ err: String(err) }, 'object storage unavailable at start; archive and media will retry')
   })
@@ -125,6 +142,7 @@ export async function openResources(
   const hosts = { extraHosts: config.fetch.allowedHosts, insecureOrigins: config.fetch.insecureOrigins }
   const media = createMediaRehost({
     store,
+    buckets: config.s3.buckets,
     genesys,
     fetcher,
     budget,

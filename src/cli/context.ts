@@ -10,11 +10,15 @@ import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
 import { createKafka } from '../sinks/kafka/client.js'
 import { createRecordProducer, type RecordProducer } from '../sinks/kafka/producer.js'
 import { registerSchemas, type TopicCodec } from '../sinks/schema-registry.js'
+import { isDebug } from './debug.js'
 import { UsageError } from './errors.js'
 
-/** Logs go to stderr, so stdout carries only the command's result. */
+/**
+ * The client libraries' logger: silent unless GWB_DEBUG=1, so kafkajs's JSON warnings (a rebalance,
+ * a retried request) never land between the command's own lines; then to stderr at LOG_LEVEL.
+ */
 export function cliLogger(config: Config): Logger {
-  return createLogger(config.logLevel, pino.destination({ fd: 2, sync: true }))
+  return createLogger(isDebug() ? config.logLevel : 'silent', pino.destination({ fd: 2, sync: true }))
 }
 
 export async function withSql<T>(config: Config, run: (sql: Sql) => Promise<T>): Promise<T> {

@@ -1,5 +1,6 @@
 import { BridgeError } from '../errors.js'
 import { parseTrustedProxies, type TrustedProxies } from '../ingest/client-address.js'
+import { bucketNames, type Buckets } from '../processors/object-keys.js'
 import { normaliseHostEntry } from '../processors/fetch-policy.js'
 import { EnvReader, type Env } from './parse-env.js'
 
@@ -15,8 +16,24 @@ export interface TopicNames {
   readonly errors: string
 }
 
+/** The variables that say where the servers are and how to log in to them (scripts/services.sh env). */
+export const serverVariables = [
+  'KAFKA_BROKERS',
+  'SCHEMA_REGISTRY_URL',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'S3_ENDPOINT',
+  'S3_ACCESS_KEY',
+  'S3_SECRET_KEY',
+] as const
+
+/** What a process may set up at start; `gwb setup` does all three ahead of a least-privilege rollout. */
+export const setupSteps = ['migrations', 'schemas', 'topics'] as const
+export type SetupStep = (typeof setupSteps)[number]
+
 export interface Config {
   readonly roles: readonly Role[]
+  readonly startSetup: Readonly<Record<SetupStep, boolean>>
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   readonly http: {
     readonly host: string
@@ -60,6 +77,8 @@ export interface Config {
     readonly secretKey: string
     readonly region: string
     readonly retentionDays: number
+    /** S3_BUCKET_PREFIX + webhooks-outbound, webhooks-inbound, media-outbound, media-inbound. */
+    readonly buckets: Buckets
   }
   readonly credentialsKey: Buffer
   readonly meta: {
@@ -123,6 +142,11 @@ function deepFreeze<T>(o: T): T {
   return o
 }
 
+function startSetup(steps: readonly (SetupStep | 'none')[]): Record<SetupStep, boolean> {
+  const on = (step: SetupStep): boolean => steps.includes(step) && !steps.includes('none')
+  return { migrations: on('migrations'), schemas: on('schemas'), topics: on('topics') }
+}
+
 /** A comma list of `host` or `host:port` (`host:port` only when the port is required), normalised. */
 function hostList(r: EnvReader, name: string, fallback: string, requirePort: boolean): string[] {
   const items = (r.optionalString(name) ?? fallback)
@@ -151,9 +175,17 @@ export function loadConfig(env: Env): Config {
     .filter((x) => x !== '')
   const trusted = parseTrustedProxies(trustedList)
   r.problems.push(...trusted.problems)
+  // S3 bucket names: lower-case letters, digits and "-", 63 characters at most (the longest name adds 17).
+  const bucketPrefix = r.optionalString('S3_BUCKET_PREFIX') ?? ''
+  if (!/^([a-z0-9][a-z0-9-]{0,39})?$/.test(bucketPrefix)) {
+    r.problems.push(
+      `S3_BUCKET_PREFIX may hold only lower-case letters, digits and "-" (40 at most), got "${bucketPrefix}"`,
+    )
+  }
   const config: Config = {
     roles: r.list('ROLES', roles, [...roles, 'all'] as const).flatMap((x) => (x === 'all' ? roles : [x])),
     logLevel: r.oneOf('LOG_LEVEL', 'info', logLevels),
+    startSetup: startSetup(r.list('START_SETUP', setupSteps, [...setupSteps, 'none'] as const)),
     http: {
       host: httpHost,
       port: r.int('HTTP_PORT', 3000, 0, 65535),
@@ -191,6 +223,7 @@ export function loadConfig(env: Env): Config {
       secretKey: r.string('S3_SECRET_KEY'),
       region: r.string('S3_REGION', 'us-east-1'),
       retentionDays: r.int('RETENTION_DAYS', 30, 1, 3650),
+      buckets: bucketNames(bucketPrefix),
     },
     credentialsKey: r.base64Key('CREDENTIALS_KEY', 32),
     meta: {

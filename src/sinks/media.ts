@@ -1,7 +1,7 @@
 import { BridgeError, errorMessage } from '../errors.js'
 import { genesysDownloadPolicy, metaDownloadPolicy, type DownloadHostsConfig } from '../processors/fetch-policy.js'
 import { checkMediaType, extensionOf } from '../processors/media-type.js'
-import { BUCKETS, mediaKey } from '../processors/object-keys.js'
+import { mediaKey, type Buckets } from '../processors/object-keys.js'
 import { fail, ok, retry, type StageResult } from '../processors/result.js'
 import type { MediaNeed } from '../processors/transform-outbound.js'
 import type { ByteBudget } from '../semaphore.js'
@@ -10,7 +10,6 @@ import type { FetchOutcome, MediaFetcher } from './media-fetch.js'
 import type { MetaDownloadResult } from './meta-client.js'
 import type { ObjectStore } from './object-store.js'
 
-const mediaBuckets = { outbound: BUCKETS.mediaOutbound, inbound: BUCKETS.mediaInbound } as const
 /** Meta and Genesys fetch the link themselves, possibly much later than the send: 24 hours. */
 export const presignSeconds = 24 * 3600
 
@@ -21,6 +20,8 @@ export interface StoredMedia {
 
 export interface MediaRehostOptions {
   store: ObjectStore
+  /** S3_BUCKET_PREFIX's media-outbound and media-inbound. */
+  buckets: Buckets
   genesys: GenesysApi
   fetcher: MediaFetcher
   /** Bytes of media in flight in this process: downloads reserve in the fetcher, stores hold here. */
@@ -41,13 +42,13 @@ export interface MediaRehostOptions {
  */
 export function createMediaRehost(opts: MediaRehostOptions) {
   const storeAndSign = async (
-    direction: keyof typeof mediaBuckets,
+    direction: 'outbound' | 'inbound',
     tenantId: string,
     mediaType: string,
     media: StoredMedia,
     meta: Record<string, string>,
   ): Promise<StageResult<string>> => {
-    const bucket = mediaBuckets[direction]
+    const bucket = direction === 'outbound' ? opts.buckets.mediaOutbound : opts.buckets.mediaInbound
     const key = mediaKey({
       tenantId,
       mediaType: mediaType.toLowerCase(),

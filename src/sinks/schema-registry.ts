@@ -23,10 +23,15 @@ interface Registered {
 
 const MAGIC = 0
 
+/**
+ * `register: false` is for processes without registry write rights: each schema must already be
+ * registered under its subject (by `gwb setup`), and only its id is looked up.
+ */
 export async function registerSchemas(
   registryUrl: string,
   specs: readonly TopicSpec[],
   schemas: ReadonlyMap<RecordName, AvroType>,
+  opts: { register: boolean } = { register: true },
 ): Promise<TopicCodec> {
   const registry = new SchemaRegistry({ host: registryUrl })
   const byTopic = new Map<string, Registered>()
@@ -35,8 +40,13 @@ export async function registerSchemas(
     const schema = schemas.get(spec.record)
     if (schema === undefined) throw new Error(`no schema file for record ${spec.record}`)
     const subject = `${spec.topic}-value`
-    await setCompatibility(registryUrl, subject)
-    const id = await register(registry, subject, schema)
+    let id: number
+    if (opts.register) {
+      await setCompatibility(registryUrl, subject)
+      id = await register(registry, subject, schema)
+    } else {
+      id = await lookUp(registry, subject, schema)
+    }
     const type = avro.Type.forSchema(schema as avro.Schema)
     byTopic.set(spec.topic, { id, type })
     writers.set(id, type)
@@ -143,5 +153,23 @@ async function register(registry: SchemaRegistry, subject: string, schema: AvroT
         ? 'is not BACKWARD compatible with the version registered before; a reader of the new schema must be able to read old records (add fields with defaults, never remove or retype one)'
         : `could not be registered: ${errorMessage(err)}`
     throw new BridgeError('GWB_SCHEMA_INCOMPATIBLE', `schema for subject ${subject} ${why}`, { cause: err })
+  }
+}
+
+async function lookUp(registry: SchemaRegistry, subject: string, schema: AvroType): Promise<number> {
+  try {
+    return await registry.getRegistryIdBySchema(subject, { type: SchemaType.AVRO, schema: JSON.stringify(schema) })
+  } catch (err) {
+    if ((err as { status?: number }).status === 404) {
+      throw new BridgeError(
+        'GWB_SETUP_REQUIRED',
+        `the schema of this build is not registered under subject ${subject}: run \`gwb setup\` first (or allow schema registration at start with START_SETUP)`,
+        { cause: err },
+      )
+    }
+    throw new BridgeError('GWB_STORE_UNAVAILABLE', `schema registry unavailable: ${errorMessage(err)}`, {
+      canRetry: true,
+      cause: err,
+    })
   }
 }

@@ -56,6 +56,32 @@ t.test('roles and topic prefix are honoured', async (t) => {
   t.match(problemsOf({ ...minimal, TOPIC_PREFIX: 'a/b' }), /TOPIC_PREFIX/)
 })
 
+t.test('START_SETUP switches each start-time setup step; none turns all off', async (t) => {
+  t.same(loadConfig(minimal).startSetup, { migrations: true, schemas: true, topics: true }, 'all on by default')
+  t.same(loadConfig({ ...minimal, START_SETUP: 'none' }).startSetup, {
+    migrations: false,
+    schemas: false,
+    topics: false,
+  })
+  t.same(loadConfig({ ...minimal, START_SETUP: 'schemas,topics' }).startSetup, {
+    migrations: false,
+    schemas: true,
+    topics: true,
+  })
+  t.match(problemsOf({ ...minimal, START_SETUP: 'migrations,tables' }), /START_SETUP must be a comma list of/)
+})
+
+t.test('S3_BUCKET_PREFIX names the buckets of an installation; a name S3 refuses is refused at start', async (t) => {
+  t.same(loadConfig(minimal).s3.buckets, {
+    webhooksOutbound: 'webhooks-outbound',
+    webhooksInbound: 'webhooks-inbound',
+    mediaOutbound: 'media-outbound',
+    mediaInbound: 'media-inbound',
+  })
+  t.equal(loadConfig({ ...minimal, S3_BUCKET_PREFIX: 'gwb-test-' }).s3.buckets.mediaInbound, 'gwb-test-media-inbound')
+  t.match(problemsOf({ ...minimal, S3_BUCKET_PREFIX: 'Tests_' }), /S3_BUCKET_PREFIX may hold only lower-case/)
+})
+
 t.test('fetch policy hosts are normalised; a bad entry is named', async (t) => {
   const c = loadConfig({
     ...minimal,

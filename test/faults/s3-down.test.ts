@@ -1,7 +1,6 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import type { GenesysReceived } from '../../src/fakes/fake-genesys.js'
-import { BUCKETS } from '../../src/processors/object-keys.js'
 import type { ArchivedWebhook } from '../../src/sinks/archive-reader.js'
 import { waitArchived } from '../helpers/archive.js'
 import { createObjectStore } from '../../src/sinks/object-store.js'
@@ -66,7 +65,7 @@ t.test(
     const expected = tr.total + 1
     // A flush whose puts partly failed is archived again whole: count each webhook once.
     const distinct = (ws: ArchivedWebhook[]): number => new Set(ws.map((w) => w.payload.toString('base64'))).size
-    const found = await waitArchived(store, BUCKETS.webhooksOutbound, h.tenant.id, () => true, {
+    const found = await waitArchived(store, h.config.s3.buckets.webhooksOutbound, h.tenant.id, () => true, {
       atLeast: expected,
       timeoutMs: 40_000,
     })

@@ -1,7 +1,6 @@
 import t from 'tap'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { inboundMedia, inboundText, metaJson, newWamid, statusUpdate } from '../../src/fakes/meta-webhooks.js'
-import { BUCKETS } from '../../src/processors/object-keys.js'
 import { waitArchived } from '../helpers/archive.js'
 import type { GenesysReceived } from '../../src/fakes/fake-genesys.js'
 import type { TenantSpec } from '../../src/processors/tenant-spec.js'
@@ -204,7 +203,12 @@ t.test('inbound flow end to end', async (t) => {
       }),
     )
     t.equal((await h.postMeta(undefined, { raw, tenant })).status, 200)
-    const archived = await waitArchived(h.bridge.resources.store, BUCKETS.webhooksInbound, tenant.id, () => true)
+    const archived = await waitArchived(
+      h.bridge.resources.store,
+      h.config.s3.buckets.webhooksInbound,
+      tenant.id,
+      () => true,
+    )
     t.equal(archived.length, 1, 'one archived webhook')
     t.match(archived[0]?.key, `${tenant.id}/`, "under the tenant's prefix")
     t.equal(archived[0]?.payload.toString('utf8'), raw, 'the raw bytes exactly')

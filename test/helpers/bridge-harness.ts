@@ -88,9 +88,6 @@ export async function startHarness(
   const env = testEnv({
     HTTP_PORT: '0',
     HTTP_HOST: '127.0.0.1',
-    ADMIN_PORT: '0',
-    // Nothing balances load onto a test bridge: stop without the readiness grace period.
-    SHUTDOWN_DRAIN_MS: '0',
     TOPIC_PARTITIONS: '4',
     META_GRAPH_URL: meta.url,
     GENESYS_API_URL: genesys.apiUrl,

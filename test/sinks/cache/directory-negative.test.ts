@@ -9,7 +9,7 @@ import type { TenantSpec } from '../../../src/processors/tenant-spec.js'
 import { createTenantDirectory } from '../../../src/sinks/cache/directory.js'
 import { createCache, createRedis, type Cache } from '../../../src/sinks/cache/redis.js'
 import { upsertTenant } from '../../../src/sinks/db/tenants.js'
-import { createTestDb } from '../../../src/sinks/db/testing.js'
+import { createTestDb } from '../../helpers/db.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
 const key = randomBytes(32)
