@@ -1,17 +1,22 @@
 import { request } from 'undici'
 import { errorMessage } from '../errors.js'
 import { json, type Route } from '../ingest/routes.js'
+import type { Liveness } from '../consumer/liveness.js'
 import type { Resources } from './resources.js'
 
 type Check = () => Promise<void>
 
 /**
  * Served by every process, whatever its roles, on ADMIN_PORT (/health also on HTTP_PORT). /health:
- * the process is alive (no dependency checked, so a Kafka outage never gets a process restarted).
- * /ready: Kafka, the registry and PostgreSQL answer, and the process is not shutting down; the
- * body names this process's roles. /metrics: Prometheus text.
+ * the process is alive (no dependency checked, so a Kafka outage never gets a process restarted),
+ * 503 once a consumer group crashed for good (kafkajs CRASH without restart): only a restart brings
+ * it back. /ready: Kafka, the registry and PostgreSQL answer, and the process is not shutting down;
+ * the body names this process's roles. /metrics: Prometheus text.
  */
-export function adminRoutes(r: Resources): {
+export function adminRoutes(
+  r: Resources,
+  liveness: Liveness,
+): {
   routes: Route[]
   /** From now on /ready answers 503 "draining": the process is about to stop taking requests. */
   beginDrain: () => void
@@ -72,7 +77,10 @@ export function adminRoutes(r: Resources): {
       path: '/health',
       name: 'health',
       headers: [],
-      handler: () => json(200, { status: 'ok', roles: r.config.roles }),
+      handler: () =>
+        liveness.alive
+          ? json(200, { status: 'ok', roles: r.config.roles })
+          : json(503, { status: 'dead', roles: r.config.roles, failures: liveness.failures }),
     },
     {
       method: 'GET',

@@ -13,7 +13,10 @@ export interface IngestTenant {
 }
 
 export interface GenesysIngestDeps {
-  findByIntegrationId: (integrationId: string) => Promise<{ tenant: IngestTenant; webhookSecret: string } | undefined>
+  /** The tenant and the webhook secrets accepted now (two during a rotation's overlap). */
+  findByIntegrationId: (
+    integrationId: string,
+  ) => Promise<{ tenant: IngestTenant; webhookSecrets: string[] } | undefined>
   /** Resolves after Kafka acknowledged (acks=all); rejects when it cannot take the record. */
   produce: (key: string, value: GenesysOutboundEnvelope) => Promise<void>
   log: Logger
@@ -65,7 +68,7 @@ async function authorize(req: IncomingRequest, integrationId: string, deps: Gene
     deps.log.info({ integrationId: integrationId.slice(0, 64) }, 'webhook for an unknown integration id')
     return { ok: false, reply: unauthorized('unknown_id') }
   }
-  if (!verifyGenesysSignature(req.body, req.headers[genesysSignatureHeader], found.webhookSecret)) {
+  if (!verifyGenesysSignature(req.body, req.headers[genesysSignatureHeader], found.webhookSecrets)) {
     deps.log.info({ tenantId: found.tenant.id }, 'webhook with a bad signature')
     return { ok: false, reply: unauthorized('bad_signature') }
   }

@@ -15,7 +15,7 @@ export type MetaIngestRecord =
   | { kind: 'raw'; key: string; value: MetaWebhookRaw }
 
 export interface MetaIngestDeps {
-  findByPhoneNumberId: (phoneNumberId: string) => Promise<{ tenant: IngestTenant; appSecret: string } | undefined>
+  findByPhoneNumberId: (phoneNumberId: string) => Promise<{ tenant: IngestTenant; appSecrets: string[] } | undefined>
   /**
    * Verify tokens of the active tenants, or of the one tenant named by id or phone number id (none
    * when it is unknown or inactive). Cached: a flood of handshakes must not read every tenant.
@@ -107,7 +107,7 @@ async function authorize(
     deps.log.info({ phoneNumberId }, 'webhook for an unknown phone number id')
     return { ok: false, reply: unauthorized('unknown_id') }
   }
-  if (!verifyMetaSignature(req.body, req.headers[metaSignatureHeader], found.appSecret)) {
+  if (!verifyMetaSignature(req.body, req.headers[metaSignatureHeader], found.appSecrets)) {
     deps.log.info({ tenantId: found.tenant.id }, 'webhook with a bad signature')
     return { ok: false, reply: unauthorized('bad_signature') }
   }

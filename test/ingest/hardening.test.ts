@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto'
 import { request } from 'undici'
 import { inboundText } from '../../src/fakes/meta-webhooks.js'
 import { signGenesys, signMeta } from '../../src/fakes/sign.js'
+import { BUCKETS } from '../../src/processors/object-keys.js'
 import { waitArchived } from '../helpers/archive.js'
 import { startHarness, type Harness } from '../helpers/bridge-harness.js'
 import { topicSize } from '../helpers/topic-reader.js'
@@ -80,7 +81,7 @@ t.test('ingest hardening on the real stack', async (t) => {
     const res = await h.postMeta(accountUpdate(marker), { path: `/webhook/meta/${phone}` })
     t.equal(res.status, 200, res.body)
     t.equal(await topicSize(h.bridge.resources.kafka, h.config.kafka.topics.whatsappRaw), raw + 1, 'on the raw topic')
-    const found = await waitArchived(h.bridge.resources.store, h.config.s3.buckets.webhooksInbound, h.tenant.id, (w) =>
+    const found = await waitArchived(h.bridge.resources.store, BUCKETS.webhooksInbound, h.tenant.id, (w) =>
       w.payload.toString('utf8').includes(marker),
     )
     t.equal(found.length, 1, 'and in the archive')
