@@ -12,7 +12,6 @@ import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.
 import { createSemaphore } from '../semaphore.js'
 import {
   createStatusApplier,
-  lookupByMessageIds,
   savePendingStatus,
   sweepPendingStatuses,
   type PendingStatus,
@@ -56,11 +55,12 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
     rehostMedia: (tenantId, need) => r.media.outbound(tenantId, need),
     claimer: r.claimer,
     tracking: r.tracking,
-    claimState: async (messageId) => (await lookupByMessageIds(r.sql, 'outbound', [messageId])).get(messageId),
+    settlement: r.settlement,
+    reconcileWindowMs: r.config.meta.reconcileWindowMs,
+    settlePollMs: 250,
+    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     sendSlots: createSemaphore(r.config.meta.connections),
     sendRate: (phoneNumberId) => r.sendRate.acquire(phoneNumberId),
-    // Longer than a Meta call can take, so a live owner finishing its send is never reported in doubt.
-    claimLeaseMs: r.config.meta.timeoutMs * 2,
     meta: r.meta,
     touchActivity: (id, at) => r.toucher.touch(id, at),
     sendFailedReceipt: async (tenantId, f) => {
@@ -118,6 +118,7 @@ export function statusPorts(r: Resources): Omit<StatusPorts, 'now' | 'publishErr
     decode: (value) => r.codec.decode<'WhatsAppStatusEnvelope'>(t.whatsappStatus, value),
     applyStatus: (s) => applier.add(s),
     savePending: (p) => savePendingStatus(r.sql, p),
+    settleFromStatus: (ref) => r.settlement.settleFromStatus(ref),
     postReceipt: (tenantId, body) => r.genesys.post(tenantId, 'receipt', body),
     // One short wait (the runner's first backoff) covers a send being recorded right now; later
     // ones are the sweeper's job, so an unknown wamid never dead-letters.

@@ -14,6 +14,7 @@ import { createSendRateLimiter, type SendRateLimiter } from '../sinks/cache/send
 import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
 import { createActivityToucher, type ActivityToucher } from '../sinks/db/mappings.js'
 import { durableTracking } from '../sinks/db/durable-tracking.js'
+import { createSettlementStore, type SettlementStore } from '../sinks/db/settlement.js'
 import { migrate } from '../sinks/db/migrate.js'
 import { createClaimer, createTrackingWriter, type Claimer, type TrackingWriter } from '../sinks/db/tracking.js'
 import { createGenesysApi, type GenesysApi } from '../sinks/genesys-api.js'
@@ -41,6 +42,7 @@ export interface Resources {
   toucher: ActivityToucher
   claimer: Claimer
   tracking: TrackingWriter
+  settlement: SettlementStore
   store: ObjectStore
   meta: MetaClient
   genesys: GenesysApi
@@ -84,6 +86,7 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
   const batch = { maxSize: 500, maxWaitMs: 2 }
   const claimer = createClaimer(sql, batch)
   const tracking = durableTracking(createTrackingWriter(sql, batch), { log: log.child({ component: 'tracking' }) })
+  const settlement = createSettlementStore(sql, batch)
 
   const store = createObjectStore(config.s3)
   await store.ensureBuckets([...ALL_BUCKETS]).catch((err: unknown) => {
@@ -130,6 +133,7 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
     toucher,
     claimer,
     tracking,
+    settlement,
     store,
     meta,
     genesys,

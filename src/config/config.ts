@@ -53,6 +53,12 @@ export interface Config {
     /** Sends per second per business phone number, shared by every process (Meta's default is 80). */
     readonly sendRatePerNumber: number
     readonly sendBurstPerNumber: number
+    /**
+     * Settlement of sends with an unknown outcome (issue 12): how long after its claim a send waits
+     * for a status naming it before it is resent once. At least twice META_TIMEOUT_MS, so a live
+     * owner's send is never taken for resend.
+     */
+    readonly reconcileWindowMs: number
   }
   readonly genesys: {
     /** Overrides the per-region https://api.<domain> for every tenant (proxies, fakes). */
@@ -136,6 +142,7 @@ export function loadConfig(env: Env): Config {
       timeoutMs: r.int('META_TIMEOUT_MS', 10_000, 100, 120_000),
       sendRatePerNumber: r.int('META_SEND_RATE_PER_NUMBER', 80, 1, 100_000),
       sendBurstPerNumber: r.int('META_SEND_BURST_PER_NUMBER', 80, 1, 100_000),
+      reconcileWindowMs: r.int('RECONCILE_WINDOW_MS', 60_000, 1000, 24 * 3600_000),
     },
     genesys: {
       apiUrl:
@@ -155,6 +162,11 @@ export function loadConfig(env: Env): Config {
   }
   if (config.meta.apiVersion !== '' && !/^v\d+\.\d+$/.test(config.meta.apiVersion)) {
     r.problems.push(`META_API_VERSION must look like v21.0, got "${config.meta.apiVersion}"`)
+  }
+  if (config.meta.reconcileWindowMs < 2 * config.meta.timeoutMs) {
+    r.problems.push(
+      `RECONCILE_WINDOW_MS (${config.meta.reconcileWindowMs}) must be at least twice META_TIMEOUT_MS (${config.meta.timeoutMs})`,
+    )
   }
   if (r.problems.length > 0) {
     throw new BridgeError('GWB_CONFIG', `invalid configuration:\n  - ${r.problems.join('\n  - ')}`, {

@@ -45,6 +45,12 @@ export interface MetaFailure {
   networkCode?: string
   /** Set when a response body exceeded the allowed size. */
   tooLarge?: true
+  /**
+   * Meta may have taken the message: the request left and no answer came, a 5xx came without a
+   * Graph error body (a proxy's 502/504), or a 2xx came without a wamid. Such a send is settled from
+   * Meta's status webhooks, never retried blindly.
+   */
+  outcomeUnknown?: true
 }
 
 export type MetaSendResult =
@@ -92,14 +98,24 @@ export function createMetaClient(opts: MetaClientOptions): MetaClient {
         headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       })
-      if ('ok' in res) return res
+      if ('ok' in res)
+        return res.network === true && !isNotSent(res.networkCode) ? { ...res, outcomeUnknown: true } : res
       const json = jsonOrUndefined(res.body)
-      if (res.status < 200 || res.status >= 300) return failureFromResponse(res, json)
+      if (res.status < 200 || res.status >= 300) {
+        const failure = failureFromResponse(res, json)
+        const graphError = isRecord(json) && isRecord(json.error)
+        return res.status >= 500 && !graphError ? { ...failure, outcomeUnknown: true } : failure
+      }
       const message = isRecord(json) && Array.isArray(json.messages) ? json.messages[0] : undefined
       const contact = isRecord(json) && Array.isArray(json.contacts) ? json.contacts[0] : undefined
       if (!isRecord(message) || typeof message.id !== 'string') {
         // 2xx without a wamid: Meta may have sent it; report it as a failure the classifier can see.
-        return { ok: false, status: res.status, error: { message: `2xx without messages[0].id: ${snippet(res.body)}` } }
+        return {
+          ok: false,
+          status: res.status,
+          error: { message: `2xx without messages[0].id: ${snippet(res.body)}` },
+          outcomeUnknown: true,
+        }
       }
       const to = isRecord(body) && typeof body.to === 'string' ? body.to.replace(/^\+/, '') : ''
       const waId = isRecord(contact) && typeof contact.wa_id === 'string' ? contact.wa_id : to
@@ -179,6 +195,11 @@ function failureFromResponse(res: HttpResponse, json: unknown): MetaFailure {
           ...(typeof e.fbtrace_id === 'string' ? { fbtraceId: e.fbtrace_id } : {}),
         }
   return { ok: false, status: res.status, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }
+}
+
+/** Network errors that prove the request never left: safe to send again. */
+function isNotSent(code: string | undefined): boolean {
+  return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EAI_AGAIN'
 }
 
 function snippet(body: Buffer): string {

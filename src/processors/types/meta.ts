@@ -41,6 +41,8 @@ interface MetaSendBase {
   messaging_product: 'whatsapp'
   recipient_type: 'individual'
   to: string
+  /** Echoed in this message's status webhooks (≤ 512 characters): names the bridge's message. */
+  biz_opaque_callback_data?: string
 }
 
 export type MetaSendBody = MetaSendBase &
