@@ -118,6 +118,8 @@ export interface MetaStatus {
   errors?: MetaError[]
   conversation?: unknown
   pricing?: unknown
+  /** The send's callback data, echoed (facts §3.1): names the bridge's message. */
+  biz_opaque_callback_data?: string
 }
 
 export interface MetaChangeValue {
