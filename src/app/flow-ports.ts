@@ -43,7 +43,7 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
     log,
     metrics: r.metrics,
     decode: (value) => r.codec.decode<'GenesysOutboundEnvelope'>(t.genesysOutbound, value),
-    mappingByConversation: (id) => r.mappings.byConversation(id),
+    mappingByConversation: (tenantId, id) => r.mappings.byConversation(tenantId, id),
     learnMapping: async (m) => {
       await r.mappings.learn(m)
     },
@@ -62,7 +62,7 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
     sendSlots: createSemaphore(r.config.meta.connections),
     sendRate: (phoneNumberId) => r.sendRate.acquire(phoneNumberId),
     meta: r.meta,
-    touchActivity: (id, at) => r.toucher.touch(id, at),
+    touchActivity: (tenantId, id, at) => r.toucher.touch(tenantId, id, at),
     sendFailedReceipt: async (tenantId, f) => {
       const body = failedReceipt({ genesysMessageId: f.messageId, toId: f.toId, time: Date.now() }, f.reason, f.text)
       const res = await r.genesys.post(tenantId, 'receipt', body)
@@ -99,7 +99,7 @@ export function inboundPorts(r: Resources): Omit<InboundPorts, 'now' | 'publishE
     learnMapping: async (m) => {
       await r.mappings.learn(m)
     },
-    touchActivity: (id, at) => r.toucher.touch(id, at),
+    touchActivity: (tenantId, id, at) => r.toucher.touch(tenantId, id, at),
     meta: r.meta,
     storeMedia: (tenantId, mediaType, media, metadata) => r.media.storeInbound(tenantId, mediaType, media, metadata),
     mediaMaxBytes: r.config.processing.mediaMaxBytes,
@@ -138,14 +138,15 @@ export function pendingSweeper(r: Resources) {
     takeReady: (limit) =>
       r.sql<PendingStatus[]>`
       delete from pending_statuses p
-      where (p.wamid, p.status) in (
-        select q.wamid, q.status from pending_statuses q
+      where (p.tenant_id, p.wamid, p.status) in (
+        select q.tenant_id, q.wamid, q.status from pending_statuses q
         where q.payload->>'topic' = ${t.whatsappStatus}
-          and exists (select 1 from message_tracking m where m.direction = 'outbound' and m.wamid = q.wamid)
+          and exists (select 1 from message_tracking m
+                      where m.tenant_id = q.tenant_id and m.direction = 'outbound' and m.wamid = q.wamid)
         order by q.received_at
         limit ${limit}
         for update skip locked)
-      returning p.wamid, p.status, p.payload, p.received_at as "receivedAt"`.then((rows) =>
+      returning p.tenant_id as "tenantId", p.wamid, p.status, p.payload, p.received_at as "receivedAt"`.then((rows) =>
         [...rows].sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime()),
       ),
     restore: async (items) => {

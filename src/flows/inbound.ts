@@ -20,7 +20,7 @@ export interface InboundPorts extends CommonPorts {
   whatsappCredentials: (tenantId: string) => Promise<{ accessToken: string }>
   mappingByWa: (tenantId: string, waId: string) => Promise<ConversationMapping | undefined>
   learnMapping: (m: ConversationMapping) => Promise<void>
-  touchActivity: (conversationId: string, at: Date) => void
+  touchActivity: (tenantId: string, conversationId: string, at: Date) => void
   meta: Pick<MetaClient, 'getMediaUrl' | 'downloadMedia'>
   /** Stores the downloaded media and returns a presigned link Genesys can fetch. */
   storeMedia: (
@@ -81,7 +81,12 @@ export function inboundFlow(p: InboundPorts): FlowHandler<Prepared> {
 
     async handle({ env, item }, attempt) {
       if (env.resend && attempt === 1) {
-        await p.tracking.release({ direction: 'inbound', messageId: env.wamid, reason: 'explicit resend (replay)' })
+        await p.tracking.release({
+          tenantId: env.tenantId,
+          direction: 'inbound',
+          messageId: env.wamid,
+          reason: 'explicit resend (replay)',
+        })
       }
       // Claimed before any work: a redelivered webhook stops here without downloading media again.
       const owned = await stage('claim', () =>
@@ -93,6 +98,7 @@ export function inboundFlow(p: InboundPorts): FlowHandler<Prepared> {
       if (result.kind === 'retry') {
         // Known not stored by Genesys: the claim is released for the next attempt.
         await p.tracking.markRetrying({
+          tenantId: env.tenantId,
           direction: 'inbound',
           messageId: env.wamid,
           errorCode: String(result.error.details['httpStatus'] ?? result.error.code),
@@ -106,6 +112,7 @@ export function inboundFlow(p: InboundPorts): FlowHandler<Prepared> {
       await p.publishError(errorEvent(record, error, ids(env), attempts, p.now()))
       await p.claimer.claim({ tenantId: env.tenantId, direction: 'inbound', messageId: env.wamid, waId: env.waId })
       await p.tracking.markFailed({
+        tenantId: env.tenantId,
         direction: 'inbound',
         messageId: env.wamid,
         errorCode: String(error.details['httpStatus'] ?? error.code),
@@ -118,6 +125,7 @@ export function inboundFlow(p: InboundPorts): FlowHandler<Prepared> {
       await p.publishDeadLetter(deadLetterRecord(record, error, prepared?.env.tenantId, attempts, p.now()))
       if (prepared === undefined) return
       await p.tracking.markDeadLettered({
+        tenantId: prepared.env.tenantId,
         direction: 'inbound',
         messageId: prepared.env.wamid,
         errorCode: error.code,
@@ -151,6 +159,7 @@ export function inboundFlow(p: InboundPorts): FlowHandler<Prepared> {
     p.metrics?.endToEnd.observe({ flow: 'inbound' }, (p.now() - env.receivedAtMs) / 1000)
     await stage('track', () =>
       p.tracking.markSent({
+        tenantId: env.tenantId,
         direction: 'inbound',
         messageId: env.wamid,
         ...(genesysMessageId === undefined ? {} : { genesysMessageId }),
@@ -176,11 +185,11 @@ export function inboundFlow(p: InboundPorts): FlowHandler<Prepared> {
         waId: env.waId,
         phoneNumberId: env.phoneNumberId,
       })
-      p.touchActivity(conversationId, at)
+      p.touchActivity(env.tenantId, conversationId, at)
       return
     }
     const known = await p.mappingByWa(env.tenantId, env.waId)
-    if (known !== undefined) p.touchActivity(known.conversationId, at)
+    if (known !== undefined) p.touchActivity(env.tenantId, known.conversationId, at)
   }
 }
 

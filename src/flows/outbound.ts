@@ -27,7 +27,7 @@ export interface ConversationMapping {
 /** Everything the outbound flow talks to; the wiring passes the real sinks, tests may pass others. */
 export interface OutboundPorts extends CommonPorts {
   decode: (value: Buffer) => Promise<GenesysOutboundEnvelope>
-  mappingByConversation: (conversationId: string) => Promise<ConversationMapping | undefined>
+  mappingByConversation: (tenantId: string, conversationId: string) => Promise<ConversationMapping | undefined>
   learnMapping: (m: ConversationMapping) => Promise<void>
   whatsappCredentials: (tenantId: string) => Promise<{ accessToken: string; phoneNumberId: string }>
   /** Downloads a Genesys attachment, stores it, returns a presigned link (or a failure outcome). */
@@ -52,7 +52,7 @@ export interface OutboundPorts extends CommonPorts {
     tenantId: string,
     r: { messageId: string; toId: string; reason: GenesysReasonCode; text: string },
   ) => Promise<void>
-  touchActivity: (conversationId: string, at: Date) => void
+  touchActivity: (tenantId: string, conversationId: string, at: Date) => void
 }
 
 interface Prepared {
@@ -76,7 +76,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
 
   const resolveRecipient = async (env: GenesysOutboundEnvelope): Promise<ConversationMapping | undefined> => {
     const conv = env.conversationId
-    const mapped = conv === null ? undefined : await p.mappingByConversation(conv)
+    const mapped = conv === null ? undefined : await p.mappingByConversation(env.tenantId, conv)
     if (mapped !== undefined && mapped.tenantId === env.tenantId) return mapped
     // Genesys echoes the customer id we sent inbound as channel.to.id: learn the mapping from it
     // so an agent's first reply finds its customer even when the cache and table have no row yet.
@@ -113,7 +113,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
     if (o.state.status === 'failed') return drop('settled: Meta reported it failed')
     // Its owner (another member, a killed process) finished it: a duplicate here.
     if (!mine) return drop('already handled (its owner recorded the outcome, or a status did)')
-    if (env.conversationId !== null) p.touchActivity(env.conversationId, new Date(p.now()))
+    if (env.conversationId !== null) p.touchActivity(env.tenantId, env.conversationId, new Date(p.now()))
     return ok(o.state.wamid)
   }
 
@@ -232,13 +232,14 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         p.metrics?.endToEnd.observe({ flow: 'outbound' }, (p.now() - env.receivedAtMs) / 1000)
         await stage('track', () =>
           p.tracking.markSent({
+            tenantId: env.tenantId,
             direction: 'outbound',
             messageId: env.messageId,
             wamid: res.wamid,
             at: new Date(p.now()),
           }),
         )
-        p.touchActivity(mapping.conversationId, new Date(p.now()))
+        p.touchActivity(env.tenantId, mapping.conversationId, new Date(p.now()))
         return ok(res.wamid)
       }
       // Known not taken (an unknown outcome was settled in claimAndSend).
@@ -246,6 +247,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       const details = { ...c.error.details, receiptReason: c.receiptReason }
       if (c.action === 'fail') return fail(new BridgeError(c.error.code, c.error.message, { details }))
       await p.tracking.markRetrying({
+        tenantId: env.tenantId,
         direction: 'outbound',
         messageId: env.messageId,
         errorCode: String(res.error.code ?? res.status),
@@ -262,6 +264,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       // to failed now: never for a message already sent, never twice.
       await p.claimer.claim({ tenantId: env.tenantId, direction: 'outbound', messageId: env.messageId })
       const moved = await p.tracking.markFailed({
+        tenantId: env.tenantId,
         direction: 'outbound',
         messageId: env.messageId,
         errorCode: String(error.details['metaCode'] ?? error.code),
@@ -278,6 +281,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       // As in onFail: a row is created when none exists, and the agent is told only on the move.
       await p.claimer.claim({ tenantId: env.tenantId, direction: 'outbound', messageId: env.messageId })
       const moved = await p.tracking.markDeadLettered({
+        tenantId: env.tenantId,
         direction: 'outbound',
         messageId: env.messageId,
         errorCode: error.code,

@@ -26,7 +26,7 @@ export interface StatusPorts extends CommonPorts {
    */
   settleFromStatus: (ref: MessageRef & { wamid: string; at: Date }) => Promise<SettleResult>
   /** Keeps a status whose send is not recorded yet (idempotent per wamid and status). */
-  savePending: (p: { wamid: string; status: DeliveryStatus; payload: JSONValue }) => Promise<void>
+  savePending: (p: { tenantId: string; wamid: string; status: DeliveryStatus; payload: JSONValue }) => Promise<void>
   postReceipt: (tenantId: string, body: GenesysReceipt) => Promise<GenesysPostResult>
   /** Attempt at which an unknown wamid is parked instead of retried (the earlier ones wait briefly). */
   parkAtAttempt: number
@@ -111,7 +111,10 @@ export function statusFlow(p: StatusPorts): FlowHandler<Prepared> {
       if (prepared.receipt === undefined) {
         const apply = () =>
           stage('apply', () =>
+            // Only rows of the tenant ingest resolved from the status's phone_number_id (and verified
+            // with that tenant's app secret) are matched: another tenant's wamid is "not recorded".
             p.applyStatus({
+              tenantId: env.tenantId,
               wamid: env.wamid,
               status,
               at: new Date(env.timestampMs),
@@ -126,7 +129,12 @@ export function statusFlow(p: StatusPorts): FlowHandler<Prepared> {
             return retry(new BridgeError('GWB_NO_MAPPING', `send of ${env.wamid} not recorded yet`, { canRetry: true }))
           }
           await stage('park', () =>
-            p.savePending({ wamid: env.wamid, status, payload: pendingPayload(env, record.topic) }),
+            p.savePending({
+              tenantId: env.tenantId,
+              wamid: env.wamid,
+              status,
+              payload: pendingPayload(env, record.topic),
+            }),
           )
           pending?.inc({ event: 'parked' })
           return drop('send not recorded yet: parked in pending_statuses')
@@ -238,12 +246,13 @@ export function envelopeOfPending(p: PendingStatus): WhatsAppStatusEnvelope | un
   const o = v as Record<string, unknown>
   const s = (k: string): string | undefined => (typeof o[k] === 'string' ? o[k] : undefined)
   const n = (k: string): number | undefined => (typeof o[k] === 'number' ? o[k] : undefined)
-  const tenantId = s('tenantId')
+  // The row's tenant (the key it was parked under), not a copy inside the payload.
+  const tenantId = p.tenantId
   const phoneNumberId = s('phoneNumberId')
   const waId = s('waId')
   const item = s('item')
   const timestampMs = n('timestampMs')
-  if (tenantId === undefined || phoneNumberId === undefined || waId === undefined || item === undefined) return
+  if (tenantId === '' || phoneNumberId === undefined || waId === undefined || item === undefined) return
   if (timestampMs === undefined) return undefined
   return {
     tenantId,

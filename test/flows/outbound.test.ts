@@ -52,8 +52,8 @@ function world(opts: { windowMs?: number; answer?: (text: string) => MetaSendRes
       const env = envelopes.get(value.toString())
       return env === undefined ? Promise.reject(new Error('unknown record')) : Promise.resolve(env)
     },
-    mappingByConversation: (conversationId) =>
-      Promise.resolve({ tenantId: 'tn', conversationId, waId: '447700900001', phoneNumberId: 'pn' }),
+    mappingByConversation: (tenantId, conversationId) =>
+      Promise.resolve({ tenantId, conversationId, waId: '447700900001', phoneNumberId: 'pn' }),
     learnMapping: () => Promise.resolve(),
     whatsappCredentials: () => Promise.resolve({ accessToken: 'token', phoneNumberId: 'pn' }),
     rehostMedia: () => Promise.reject(new Error('no media in this test')),

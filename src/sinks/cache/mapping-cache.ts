@@ -4,7 +4,8 @@ import { createLocalCache } from './local.js'
 import type { Cache } from './redis.js'
 
 export interface MappingResolver {
-  byConversation: (conversationId: string) => Promise<Mapping | undefined>
+  /** The tenant's conversation: another tenant's conversation of the same id is never returned. */
+  byConversation: (tenantId: string, conversationId: string) => Promise<Mapping | undefined>
   /** The customer's latest conversation in the tenant. */
   byWa: (tenantId: string, waId: string) => Promise<Mapping | undefined>
   /** Stores the mapping (race-safe) and caches both directions; returns what is stored. */
@@ -19,8 +20,9 @@ export interface MappingResolverOptions {
 }
 
 export const MAPPING_TTL_SECONDS = 3600
+/** Tenant ids match ^[a-z0-9-]+$, so the ':' after one cannot be forged by the id that follows it. */
 export const mappingKeys = {
-  conv: (conversationId: string) => `mapping:conv:${conversationId}`,
+  conv: (tenantId: string, conversationId: string) => `mapping:conv:${tenantId}:${conversationId}`,
   wa: (tenantId: string, waId: string) => `mapping:wa:${tenantId}:${waId}`,
 }
 
@@ -38,7 +40,7 @@ export function createMappingResolver(opts: MappingResolverOptions): MappingReso
   const local = createLocalCache<Mapping>({ ttlMs: opts.localTtlMs, maxEntries: 100_000 })
 
   const remember = async (m: Mapping): Promise<void> => {
-    const convKey = mappingKeys.conv(m.conversationId)
+    const convKey = mappingKeys.conv(m.tenantId, m.conversationId)
     const waKey = mappingKeys.wa(m.tenantId, m.waId)
     local.set(convKey, m)
     local.set(waKey, m)
@@ -50,9 +52,13 @@ export function createMappingResolver(opts: MappingResolverOptions): MappingReso
     await cache.setJson(key, m, MAPPING_TTL_SECONDS)
   }
 
-  /** Local map, then Redis, then Postgres; `onLoad` caches whatever else the Postgres answer tells us. */
+  /**
+   * Local map, then Redis, then Postgres; `onLoad` caches whatever else the Postgres answer tells us.
+   * A cached entry of another tenant (a key written by an older build, or tampered) is a miss.
+   */
   const lookup = async (
     key: string,
+    tenantId: string,
     what: string,
     load: () => Promise<Mapping | undefined>,
     onLoad: (m: Mapping) => Promise<void>,
@@ -60,7 +66,7 @@ export function createMappingResolver(opts: MappingResolverOptions): MappingReso
     const hit = local.get(key)
     if (hit !== undefined) return hit
     const cached = await cache.getJson<Mapping>(key)
-    if (cached !== undefined) {
+    if (cached !== undefined && cached.tenantId === tenantId) {
       local.set(key, cached)
       return cached
     }
@@ -72,13 +78,14 @@ export function createMappingResolver(opts: MappingResolverOptions): MappingReso
   }
 
   return {
-    byConversation: (conversationId) =>
+    byConversation: (tenantId, conversationId) =>
       lookup(
-        mappingKeys.conv(conversationId),
-        `mapping of conversation ${conversationId}`,
-        () => getByConversation(sql, conversationId),
+        mappingKeys.conv(tenantId, conversationId),
+        tenantId,
+        `mapping of conversation ${tenantId}/${conversationId}`,
+        () => getByConversation(sql, tenantId, conversationId),
         async (m) => {
-          await cacheOne(mappingKeys.conv(m.conversationId), m)
+          await cacheOne(mappingKeys.conv(m.tenantId, m.conversationId), m)
           // The wa direction must point at the customer's LATEST conversation, which need not be this one
           // (one extra query, on a cache miss only).
           const latest = await fromDb(`mapping of ${m.waId}`, () => getByWa(sql, m.tenantId, m.waId))
@@ -88,6 +95,7 @@ export function createMappingResolver(opts: MappingResolverOptions): MappingReso
     byWa: (tenantId, waId) =>
       lookup(
         mappingKeys.wa(tenantId, waId),
+        tenantId,
         `mapping of ${tenantId}/${waId}`,
         () => getByWa(sql, tenantId, waId),
         remember,

@@ -16,9 +16,15 @@ const columns = (sql: Sql) => sql`
   tenant_id as "tenantId", conversation_id as "conversationId", wa_id as "waId",
   phone_number_id as "phoneNumberId", created_at as "createdAt", last_activity_at as "lastActivityAt"`
 
-export async function getByConversation(sql: Sql, conversationId: string): Promise<MappingRow | undefined> {
+/** Conversation ids are unique per tenant only: another tenant's conversation of the same id is not this one. */
+export async function getByConversation(
+  sql: Sql,
+  tenantId: string,
+  conversationId: string,
+): Promise<MappingRow | undefined> {
   const rows = await sql<MappingRow[]>`
-    select ${columns(sql)} from conversation_mappings where conversation_id = ${conversationId}`
+    select ${columns(sql)} from conversation_mappings
+    where tenant_id = ${tenantId} and conversation_id = ${conversationId}`
   return rows[0]
 }
 
@@ -40,7 +46,7 @@ export async function upsertMapping(sql: Sql, m: Mapping, at: Date = new Date())
   const rows = await sql<MappingRow[]>`
     insert into conversation_mappings (tenant_id, conversation_id, wa_id, phone_number_id, created_at, last_activity_at)
     values (${m.tenantId}, ${m.conversationId}, ${m.waId}, ${m.phoneNumberId}, ${at}, ${at})
-    on conflict (conversation_id) do update
+    on conflict (tenant_id, conversation_id) do update
       set last_activity_at = greatest(conversation_mappings.last_activity_at, excluded.last_activity_at)
     returning ${columns(sql)}`
   return rows[0] as MappingRow
@@ -48,7 +54,7 @@ export async function upsertMapping(sql: Sql, m: Mapping, at: Date = new Date())
 
 export interface ActivityToucher {
   /** Records activity; written with the next flush. Never throws and never waits. */
-  touch: (conversationId: string, at: Date) => void
+  touch: (tenantId: string, conversationId: string, at: Date) => void
   /** Writes what is pending now (one statement). */
   flush: () => Promise<void>
   /** Stops the timer and writes what is pending. */
@@ -67,6 +73,7 @@ export interface ActivityToucherOptions {
  * conversation (latest time wins) and written by one UPDATE per flush instead of one per message.
  */
 export function createActivityToucher(sql: Sql, opts: ActivityToucherOptions): ActivityToucher {
+  // Keyed by [tenantId, conversationId] as JSON: the same conversation id may exist in two tenants.
   let pending = new Map<string, number>()
   let running: Promise<void> = Promise.resolve()
 
@@ -74,15 +81,17 @@ export function createActivityToucher(sql: Sql, opts: ActivityToucherOptions): A
     if (pending.size === 0) return
     const batch = pending
     pending = new Map()
+    const keys = [...batch.keys()].map((k) => JSON.parse(k) as [string, string])
     try {
       await sql`
         update conversation_mappings m
         set last_activity_at = greatest(m.last_activity_at, v.at)
         from unnest(
-          ${[...batch.keys()]}::text[],
+          ${keys.map((k) => k[0])}::text[],
+          ${keys.map((k) => k[1])}::text[],
           ${[...batch.values()].map((ms) => new Date(ms).toISOString())}::timestamptz[]
-        ) as v(conversation_id, at)
-        where m.conversation_id = v.conversation_id`
+        ) as v(tenant_id, conversation_id, at)
+        where m.tenant_id = v.tenant_id and m.conversation_id = v.conversation_id`
     } catch (err) {
       // Put them back (keeping any newer touch) so a Postgres hiccup only delays the write.
       for (const [id, ms] of batch) pending.set(id, Math.max(ms, pending.get(id) ?? 0))
@@ -96,9 +105,10 @@ export function createActivityToucher(sql: Sql, opts: ActivityToucherOptions): A
   timer.unref()
 
   return {
-    touch(conversationId, at) {
+    touch(tenantId, conversationId, at) {
       const ms = at.getTime()
-      if ((pending.get(conversationId) ?? 0) < ms) pending.set(conversationId, ms)
+      const key = JSON.stringify([tenantId, conversationId])
+      if ((pending.get(key) ?? 0) < ms) pending.set(key, ms)
     },
     flush,
     async close() {

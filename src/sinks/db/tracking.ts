@@ -17,6 +17,12 @@ export interface BatchOptions {
  */
 const keyColumn = { outbound: 'genesys_message_id', inbound: 'wamid' } as const
 
+/**
+ * A row's identity: ids are unique per tenant only, so two tenants may use the same one (tenant ids
+ * match ^[a-z0-9-]+$, so the separator cannot be forged by either part).
+ */
+const rowKey = (tenantId: string, id: string): string => `${tenantId}:${id}`
+
 /** Groups items by direction, keeping each item's index, so one statement per direction serves a batch. */
 function byDirection<T extends { direction: Direction }>(items: T[]): Map<Direction, { item: T; index: number }[]> {
   const groups = new Map<Direction, { item: T; index: number }[]>()
@@ -64,13 +70,16 @@ export function createClaimer(sql: Sql, opts: BatchOptions): Claimer {
           // ON CONFLICT DO UPDATE may not touch a row twice in one statement: the first occurrence of
           // an id in the batch competes, later ones in the same batch lose (someone here already won).
           const first = new Map<string, number>()
-          for (const { item, index } of group) if (!first.has(item.messageId)) first.set(item.messageId, index)
+          for (const { item, index } of group) {
+            const key = rowKey(item.tenantId, item.messageId)
+            if (!first.has(key)) first.set(key, index)
+          }
           // Sorted: concurrent batches then take the unique-index locks in one order and cannot deadlock.
-          const unique = [...first.values()]
-            .map((i) => items[i] as ClaimInput)
-            .sort((a, b) => (a.messageId < b.messageId ? -1 : a.messageId > b.messageId ? 1 : 0))
+          const unique = [...first]
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .map(([, i]) => items[i] as ClaimInput)
           const won = await claimRows(sql, direction, unique)
-          for (const [id, index] of first) if (won.has(id)) results[index] = true
+          for (const [key, index] of first) if (won.has(key)) results[index] = true
         }),
       )
       return results
@@ -81,7 +90,7 @@ export function createClaimer(sql: Sql, opts: BatchOptions): Claimer {
 
 async function claimRows(sql: Sql, direction: Direction, rows: ClaimInput[]): Promise<Set<string>> {
   const col = keyColumn[direction]
-  const out = await sql<{ id: string }[]>`
+  const out = await sql<{ tenant_id: string; id: string }[]>`
     insert into message_tracking as m
       (tenant_id, direction, ${sql(col)}, conversation_id, wa_id, status, attempts, claimed_at)
     select u.tenant_id, ${direction}, u.message_id, u.conversation_id, u.wa_id, 'claimed', 1, now()
@@ -91,21 +100,22 @@ async function claimRows(sql: Sql, direction: Direction, rows: ClaimInput[]): Pr
       ${rows.map((r) => r.conversationId ?? null)}::text[],
       ${rows.map((r) => r.waId ?? null)}::text[]
     ) as u(tenant_id, message_id, conversation_id, wa_id)
-    on conflict (direction, ${sql(col)}) do update set
+    on conflict (tenant_id, direction, ${sql(col)}) do update set
       status = 'claimed',
       claimed_at = now(),
       attempts = m.attempts + 1,
       conversation_id = coalesce(m.conversation_id, excluded.conversation_id),
       wa_id = coalesce(m.wa_id, excluded.wa_id)
     where m.status = 'retrying'
-    returning m.${sql(col)} as id`
-  return new Set(out.map((r) => r.id))
+    returning m.tenant_id, m.${sql(col)} as id`
+  return new Set(out.map((r) => rowKey(r.tenant_id, r.id)))
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Outcome writers
 
 export interface SentInput {
+  tenantId: string
   direction: Direction
   messageId: string
   /** The wamid Meta answered with (outbound). */
@@ -115,6 +125,7 @@ export interface SentInput {
   at: Date
 }
 export interface ErrorInput {
+  tenantId: string
   direction: Direction
   messageId: string
   errorCode: string
@@ -124,6 +135,7 @@ export interface FailedInput extends ErrorInput {
   at: Date
 }
 export interface ReleaseInput {
+  tenantId: string
   direction: Direction
   messageId: string
   /** Why it is released (operator's replay/resend); kept in error_text for the audit trail. */
@@ -144,6 +156,7 @@ export interface TrackingWriter {
 
 /** A generic row of a batched UPDATE: every variant fills the same arrays, unused ones with NULL. */
 interface Change {
+  tenantId: string
   direction: Direction
   messageId: string
   wamid: string | null
@@ -155,10 +168,10 @@ interface Change {
 
 type Kind = 'sent' | 'retrying' | 'failed' | 'dead_lettered' | 'release'
 
-/** Dedupe by id (last one wins) because UPDATE … FROM picks an arbitrary row when several match. */
-function lastById<T extends { messageId: string }>(group: { item: T; index: number }[]): T[] {
+/** Dedupe by row (last one wins) because UPDATE … FROM picks an arbitrary row when several match. */
+function lastById<T extends { tenantId: string; messageId: string }>(group: { item: T; index: number }[]): T[] {
   const m = new Map<string, T>()
-  for (const { item } of group) m.set(item.messageId, item)
+  for (const { item } of group) m.set(rowKey(item.tenantId, item.messageId), item)
   return [...m.values()]
 }
 
@@ -172,7 +185,7 @@ function makeUpdater(sql: Sql, kind: Kind, opts: BatchOptions): Batcher<Change, 
           changed.set(direction, await updateRows(sql, kind, direction, lastById(group)))
         }),
       )
-      return items.map((i) => changed.get(i.direction)?.has(i.messageId) ?? false)
+      return items.map((i) => changed.get(i.direction)?.has(rowKey(i.tenantId, i.messageId)) ?? false)
     },
   })
 }
@@ -180,18 +193,19 @@ function makeUpdater(sql: Sql, kind: Kind, opts: BatchOptions): Batcher<Change, 
 async function updateRows(sql: Sql, kind: Kind, direction: Direction, rows: Change[]): Promise<Set<string>> {
   const col = keyColumn[direction]
   const v = sql`unnest(
+      ${rows.map((r) => r.tenantId)}::text[],
       ${rows.map((r) => r.messageId)}::text[],
       ${rows.map((r) => r.wamid)}::text[],
       ${rows.map((r) => r.genesysMessageId)}::text[],
       ${rows.map((r) => r.errorCode)}::text[],
       ${rows.map((r) => r.errorText)}::text[],
       ${rows.map((r) => r.at)}::timestamptz[]
-    ) as v(message_id, wamid, genesys_message_id, error_code, error_text, at)`
-  const match = sql`m.direction = ${direction} and m.${sql(col)} = v.message_id`
-  let out: { id: string }[]
+    ) as v(tenant_id, message_id, wamid, genesys_message_id, error_code, error_text, at)`
+  const match = sql`m.tenant_id = v.tenant_id and m.direction = ${direction} and m.${sql(col)} = v.message_id`
+  let out: { tenant_id: string; id: string }[]
   switch (kind) {
     case 'sent':
-      out = await sql<{ id: string }[]>`
+      out = await sql<{ tenant_id: string; id: string }[]>`
         update message_tracking m set
           status = 'sent',
           wamid = coalesce(m.wamid, v.wamid),
@@ -200,39 +214,39 @@ async function updateRows(sql: Sql, kind: Kind, direction: Direction, rows: Chan
           error_code = null, error_text = null
         from ${v}
         where ${match} and m.status in ('claimed', 'retrying', 'dead_lettered')
-        returning m.${sql(col)} as id`
+        returning m.tenant_id, m.${sql(col)} as id`
       break
     case 'retrying':
-      out = await sql<{ id: string }[]>`
+      out = await sql<{ tenant_id: string; id: string }[]>`
         update message_tracking m set status = 'retrying', error_code = v.error_code, error_text = v.error_text
         from ${v}
         where ${match} and m.status = 'claimed'
-        returning m.${sql(col)} as id`
+        returning m.tenant_id, m.${sql(col)} as id`
       break
     case 'failed':
-      out = await sql<{ id: string }[]>`
+      out = await sql<{ tenant_id: string; id: string }[]>`
         update message_tracking m set
           status = 'failed', error_code = v.error_code, error_text = v.error_text, failed_at = v.at
         from ${v}
         where ${match} and m.status in ('claimed', 'retrying', 'dead_lettered')
-        returning m.${sql(col)} as id`
+        returning m.tenant_id, m.${sql(col)} as id`
       break
     case 'dead_lettered':
-      out = await sql<{ id: string }[]>`
+      out = await sql<{ tenant_id: string; id: string }[]>`
         update message_tracking m set status = 'dead_lettered', error_code = v.error_code, error_text = v.error_text
         from ${v}
         where ${match} and m.status in ('claimed', 'retrying')
-        returning m.${sql(col)} as id`
+        returning m.tenant_id, m.${sql(col)} as id`
       break
     case 'release':
-      out = await sql<{ id: string }[]>`
+      out = await sql<{ tenant_id: string; id: string }[]>`
         update message_tracking m set status = 'retrying', error_text = v.error_text
         from ${v}
         where ${match}
-        returning m.${sql(col)} as id`
+        returning m.tenant_id, m.${sql(col)} as id`
       break
   }
-  return new Set(out.map((r) => r.id))
+  return new Set(out.map((r) => rowKey(r.tenant_id, r.id)))
 }
 
 export function createTrackingWriter(sql: Sql, opts: BatchOptions): TrackingWriter {
@@ -246,6 +260,7 @@ export function createTrackingWriter(sql: Sql, opts: BatchOptions): TrackingWrit
     markSent: (i) =>
       sent.add({
         ...base,
+        tenantId: i.tenantId,
         direction: i.direction,
         messageId: i.messageId,
         wamid: i.wamid ?? null,
@@ -255,7 +270,8 @@ export function createTrackingWriter(sql: Sql, opts: BatchOptions): TrackingWrit
     markRetrying: (i) => retrying.add({ ...base, ...i }),
     markFailed: (i) => failed.add({ ...base, ...i, at: iso(i.at) }),
     markDeadLettered: (i) => dead.add({ ...base, ...i }),
-    release: (i) => rel.add({ ...base, direction: i.direction, messageId: i.messageId, errorText: i.reason }),
+    release: (i) =>
+      rel.add({ ...base, tenantId: i.tenantId, direction: i.direction, messageId: i.messageId, errorText: i.reason }),
     drain: async () => {
       await Promise.all([sent, retrying, failed, dead, rel].map((b) => b.drain()))
     },
@@ -266,6 +282,8 @@ export function createTrackingWriter(sql: Sql, opts: BatchOptions): TrackingWrit
 // Delivery statuses (outbound messages only: Meta reports statuses of what the business sent)
 
 export interface StatusInput {
+  /** The tenant ingest resolved from the status's phone_number_id: only its rows are matched. */
+  tenantId: string
   wamid: string
   status: DeliveryStatus
   at: Date
@@ -287,6 +305,7 @@ export interface StatusOutcome {
 }
 
 interface StatusRow {
+  key_tenant: string
   wamid: string
   previous: TrackingStatus | null
   current: TrackingStatus | null
@@ -311,9 +330,10 @@ export async function applyStatuses(sql: Sql, items: StatusInput[]): Promise<Sta
     const round: typeof rest = []
     const later: typeof rest = []
     for (const e of rest) {
-      if (seen.has(e.item.wamid)) later.push(e)
+      const key = rowKey(e.item.tenantId, e.item.wamid)
+      if (seen.has(key)) later.push(e)
       else {
-        seen.add(e.item.wamid)
+        seen.add(key)
         round.push(e)
       }
     }
@@ -321,9 +341,9 @@ export async function applyStatuses(sql: Sql, items: StatusInput[]): Promise<Sta
       sql,
       round.map((e) => e.item),
     )
-    const byWamid = new Map(rows.map((r) => [r.wamid, r]))
+    const byRow = new Map(rows.map((r) => [rowKey(r.key_tenant, r.wamid), r]))
     for (const { item, index } of round) {
-      const r = byWamid.get(item.wamid)
+      const r = byRow.get(rowKey(item.tenantId, item.wamid))
       const found = r !== undefined && r.current !== null
       results[index] = {
         found,
@@ -345,17 +365,18 @@ async function applyRound(sql: Sql, items: StatusInput[]): Promise<StatusRow[]> 
   return sql<StatusRow[]>`
     with v as (
       select * from unnest(
+        ${items.map((i) => i.tenantId)}::text[],
         ${items.map((i) => i.wamid)}::text[],
         ${items.map((i) => i.status)}::text[],
         ${items.map((i) => i.at.toISOString())}::timestamptz[],
         ${items.map((i) => i.errorCode ?? null)}::text[],
         ${items.map((i) => i.errorText ?? null)}::text[]
-      ) as v(wamid, status, at, error_code, error_text)
+      ) as v(tenant_id, wamid, status, at, error_code, error_text)
     ),
     old as (
       -- Locks the rows and captures the status before the update (same snapshot as the UPDATE below).
       select m.id, m.status as previous
-      from message_tracking m join v on m.direction = 'outbound' and m.wamid = v.wamid
+      from message_tracking m join v on m.tenant_id = v.tenant_id and m.direction = 'outbound' and m.wamid = v.wamid
       -- Locks are taken in id order so two concurrent batches cannot deadlock on the same rows.
       order by m.id
       for update of m
@@ -372,12 +393,12 @@ async function applyRound(sql: Sql, items: StatusInput[]): Promise<StatusRow[]> 
         error_text = case when v.status = 'failed' and gwb_status_rank(m.status) < 3
                           then v.error_text else m.error_text end
       from v, old
-      where m.id = old.id and m.direction = 'outbound' and m.wamid = v.wamid
+      where m.id = old.id and m.tenant_id = v.tenant_id and m.direction = 'outbound' and m.wamid = v.wamid
       returning m.id, m.wamid, m.status, m.tenant_id, m.genesys_message_id, m.wa_id, m.conversation_id
     )
-    select v.wamid, old.previous, upd.status as current, upd.tenant_id, upd.genesys_message_id,
-           upd.wa_id, upd.conversation_id
-    from v left join upd on upd.wamid = v.wamid left join old on old.id = upd.id`
+    select v.tenant_id as key_tenant, v.wamid, old.previous, upd.status as current, upd.tenant_id,
+           upd.genesys_message_id, upd.wa_id, upd.conversation_id
+    from v left join upd on upd.tenant_id = v.tenant_id and upd.wamid = v.wamid left join old on old.id = upd.id`
 }
 
 /** Batched front of applyStatuses for the status processor: concurrent records share one statement. */
@@ -408,9 +429,10 @@ export interface TrackingRow {
   failedAt: Date | null
 }
 
-/** Rows keyed by the direction's message id (Genesys id outbound, wamid inbound). */
+/** The tenant's rows keyed by the direction's message id (Genesys id outbound, wamid inbound). */
 export async function lookupByMessageIds(
   sql: Sql,
+  tenantId: string,
   direction: Direction,
   ids: string[],
 ): Promise<Map<string, TrackingRow>> {
@@ -422,34 +444,35 @@ export async function lookupByMessageIds(
            claimed_at as "claimedAt", sent_at as "sentAt", delivered_at as "deliveredAt",
            read_at as "readAt", failed_at as "failedAt"
     from message_tracking
-    where direction = ${direction} and ${sql(col)} = any(${ids}::text[])`
+    where tenant_id = ${tenantId} and direction = ${direction} and ${sql(col)} = any(${ids}::text[])`
   return new Map(rows.map(({ key, ...row }) => [key, row]))
 }
 
 export interface PendingStatus {
+  tenantId: string
   wamid: string
   status: DeliveryStatus
   payload: JSONValue
   receivedAt: Date
 }
 
-/** Idempotent: the same (wamid, status) arriving twice is kept once. */
+/** Idempotent: the same (tenant, wamid, status) arriving twice is kept once. */
 export async function savePendingStatus(
   sql: Sql,
-  p: { wamid: string; status: DeliveryStatus; payload: JSONValue; receivedAt?: Date },
+  p: { tenantId: string; wamid: string; status: DeliveryStatus; payload: JSONValue; receivedAt?: Date },
 ): Promise<void> {
   await sql`
-    insert into pending_statuses (wamid, status, payload, received_at)
-    values (${p.wamid}, ${p.status}, ${sql.json(p.payload)}, ${p.receivedAt ?? new Date()})
-    on conflict (wamid, status) do nothing`
+    insert into pending_statuses (tenant_id, wamid, status, payload, received_at)
+    values (${p.tenantId}, ${p.wamid}, ${p.status}, ${sql.json(p.payload)}, ${p.receivedAt ?? new Date()})
+    on conflict (tenant_id, wamid, status) do nothing`
 }
 
-/** Removes and returns the pending statuses of these wamids, oldest first, for re-applying. */
-export async function takePendingStatuses(sql: Sql, wamids: string[]): Promise<PendingStatus[]> {
+/** Removes and returns the tenant's pending statuses of these wamids, oldest first, for re-applying. */
+export async function takePendingStatuses(sql: Sql, tenantId: string, wamids: string[]): Promise<PendingStatus[]> {
   if (wamids.length === 0) return []
   const rows = await sql<PendingStatus[]>`
-    delete from pending_statuses where wamid = any(${wamids}::text[])
-    returning wamid, status, payload, received_at as "receivedAt"`
+    delete from pending_statuses where tenant_id = ${tenantId} and wamid = any(${wamids}::text[])
+    returning tenant_id as "tenantId", wamid, status, payload, received_at as "receivedAt"`
   return [...rows].sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime())
 }
 

@@ -13,7 +13,16 @@ t.test('a tracking write after an external call is retried until the database ta
     },
   } as unknown as TrackingWriter
   const durable = durableTracking(flaky, { log: pino({ level: 'silent' }), baseMs: 1, maxMs: 5 })
-  t.equal(await durable.markSent({ direction: 'outbound', messageId: 'm1', wamid: 'wamid.1', at: new Date() }), true)
+  t.equal(
+    await durable.markSent({
+      tenantId: 'acme',
+      direction: 'outbound',
+      messageId: 'm1',
+      wamid: 'wamid.1',
+      at: new Date(),
+    }),
+    true,
+  )
   t.equal(calls, 4, 'three failures, then written')
 })
 
@@ -25,7 +34,13 @@ t.test('it gives up (throws) only after the configured time', async (t) => {
   } as unknown as TrackingWriter
   const durable = durableTracking(down, { log: pino({ level: 'silent' }), baseMs: 1, maxMs: 2, giveUpAfterMs: 30 })
   await t.rejects(
-    durable.markRetrying({ direction: 'outbound', messageId: 'm1', errorCode: '500', errorText: 'x' }),
+    durable.markRetrying({
+      tenantId: 'acme',
+      direction: 'outbound',
+      messageId: 'm1',
+      errorCode: '500',
+      errorText: 'x',
+    }),
     /still down/,
   )
 })

@@ -1,10 +1,21 @@
+import { randomBytes } from 'node:crypto'
 import { cp, mkdtemp, rm, writeFile, appendFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { isBridgeError } from '../../../src/errors.js'
+import type { TenantSpec } from '../../../src/processors/tenant-spec.js'
+import type { Sql } from '../../../src/sinks/db/client.js'
+import { getByConversation, upsertMapping } from '../../../src/sinks/db/mappings.js'
 import { migrate } from '../../../src/sinks/db/migrate.js'
+import { upsertTenant } from '../../../src/sinks/db/tenants.js'
 import { createTestDb, MIGRATIONS_DIR } from '../../../src/sinks/db/testing.js'
+import {
+  applyStatuses,
+  createClaimer,
+  lookupByMessageIds,
+  takePendingStatuses,
+} from '../../../src/sinks/db/tracking.js'
 
 async function copyMigrations(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'gwb-migrations-'))
@@ -72,4 +83,179 @@ t.test('a badly named migration file is refused', async (t) => {
   const db = await createTestDb({ migrate: false })
   t.teardown(db.drop)
   await t.rejects(migrate(db.sql, dir), { code: 'GWB_MIGRATION' })
+})
+
+// ---------------------------------------------------------------------------------------------------
+// 0002: tenant-scoped keys on a populated v1 database
+
+const V1_TABLES = ['tenants', 'tenant_credentials', 'conversation_mappings', 'message_tracking', 'pending_statuses']
+
+async function v1Database(t: Test) {
+  const db = await createTestDb({ migrate: false })
+  t.teardown(db.drop)
+  const dir = await mkdtemp(join(tmpdir(), 'gwb-migrations-v1-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await cp(join(MIGRATIONS_DIR, '0001_init.sql'), join(dir, '0001_init.sql'))
+  t.same((await migrate(db.sql, dir)).applied, ['0001_init'])
+  const key = randomBytes(32)
+  for (const id of ['acme', 'beta']) await upsertTenant(db.sql, key, tenantSpec(id))
+  const { sql } = db
+  await sql`
+    insert into conversation_mappings (tenant_id, conversation_id, wa_id, phone_number_id)
+    values ('acme', 'conv-a', '111', 'pn-acme'), ('beta', 'conv-b', '222', 'pn-beta')`
+  await sql`
+    insert into message_tracking (tenant_id, direction, genesys_message_id, wamid, conversation_id, wa_id, status, sent_at)
+    values ('acme', 'outbound', 'g-1', 'w.a1', 'conv-a', '111', 'sent', now()),
+           ('beta', 'outbound', 'g-2', 'w.b2', 'conv-b', '222', 'delivered', now()),
+           ('acme', 'inbound', 'gen-9', 'w.in-a', 'conv-a', '111', 'sent', now()),
+           ('beta', 'outbound', 'g-3', null, 'conv-b', '222', 'claimed', null)`
+  await sql`
+    insert into pending_statuses (wamid, status, payload)
+    values ('w.a1', 'read', ${sql.json({ tenantId: 'acme', topic: 'x' })}),
+           ('w.b2', 'read', ${sql.json({ topic: 'written-without-a-tenant' })}),
+           ('w.nobody', 'sent', ${sql.json({ topic: 'x' })})`
+  return db
+}
+
+function tenantSpec(id: string): TenantSpec {
+  return {
+    id,
+    name: id,
+    status: 'active',
+    genesys: {
+      integrationId: `int-${id}`,
+      region: 'mypurecloud.ie',
+      clientId: 'c',
+      clientSecret: 's',
+      webhookSecret: 'w'.repeat(20),
+    },
+    whatsapp: {
+      phoneNumberId: `pn-${id}`,
+      businessAccountId: 'b',
+      accessToken: 't',
+      appSecret: 'a',
+      verifyToken: 'v',
+    },
+  }
+}
+
+/** Every row of every table, as text, in a stable order: what must survive the migration. */
+async function dump(sql: Sql): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {}
+  for (const table of V1_TABLES) {
+    const rows = await sql<{ r: string }[]>`select to_jsonb(x)::text as r from ${sql(table)} x`
+    out[table] = rows.map((x) => x.r).sort()
+  }
+  return out
+}
+
+const withoutTenantColumn = (rows: string[] | undefined): string[] =>
+  (rows ?? [])
+    .map((r) => {
+      const { tenant_id: _t, ...rest } = JSON.parse(r) as Record<string, unknown>
+      return JSON.stringify(rest)
+    })
+    .sort()
+
+t.test('0002 upgrades a populated v1 database: every row kept, every key per tenant', async (t) => {
+  const db = await v1Database(t)
+  const { sql } = db
+  const before = await dump(sql)
+  t.same(
+    Object.values(before).map((rows) => rows.length),
+    [2, 4, 2, 4, 3],
+    'rows in every table',
+  )
+  t.same((await migrate(sql, MIGRATIONS_DIR)).applied, ['0002_tenant_scoped_keys'])
+  const after = await dump(sql)
+  for (const table of ['tenants', 'tenant_credentials', 'conversation_mappings', 'message_tracking']) {
+    t.same(after[table], before[table], `${table}: every row kept as it was`)
+  }
+  t.same(
+    withoutTenantColumn(after['pending_statuses']).map((r) => JSON.parse(r) as unknown),
+    withoutTenantColumn(before['pending_statuses']).map((r) => JSON.parse(r) as unknown),
+    'pending_statuses: every row kept, plus its tenant',
+  )
+  const pending = await sql<{ wamid: string; tenant_id: string }[]>`
+    select wamid, tenant_id from pending_statuses order by wamid`
+  t.same(
+    pending.map((p) => [p.wamid, p.tenant_id]),
+    [
+      ['w.a1', 'acme'],
+      ['w.b2', 'beta'],
+      ['w.nobody', ''],
+    ],
+    "the tenant from the payload, else from the tracked send's row, else '' (never re-driven)",
+  )
+
+  // Queries by tenant find each tenant's rows and nothing of the other's.
+  t.equal((await getByConversation(sql, 'acme', 'conv-a'))?.waId, '111')
+  t.equal(await getByConversation(sql, 'beta', 'conv-a'), undefined)
+  t.equal((await lookupByMessageIds(sql, 'beta', 'outbound', ['g-2'])).get('g-2')?.status, 'delivered')
+  t.equal((await lookupByMessageIds(sql, 'acme', 'outbound', ['g-2'])).size, 0)
+  const [foreign, own] = [
+    ...(await applyStatuses(sql, [{ tenantId: 'beta', wamid: 'w.a1', status: 'read', at: new Date() }])),
+    ...(await applyStatuses(sql, [{ tenantId: 'acme', wamid: 'w.a1', status: 'read', at: new Date() }])),
+  ]
+  t.match(foreign, { found: false })
+  t.match(own, { found: true, changed: true, current: 'read', genesysMessageId: 'g-1' })
+  t.same(
+    (await takePendingStatuses(sql, 'beta', ['w.b2'])).map((p) => p.status),
+    ['read'],
+  )
+
+  // The keys the old schema shared across tenants are free for the other tenant now.
+  const claimer = createClaimer(sql, { maxSize: 10, maxWaitMs: 1 })
+  t.notOk(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-1' }), 'still a duplicate')
+  t.ok(await claimer.claim({ tenantId: 'beta', direction: 'outbound', messageId: 'g-1' }), "acme's id is free for beta")
+  t.ok(await claimer.claim({ tenantId: 'beta', direction: 'inbound', messageId: 'w.in-a' }))
+  const other = await upsertMapping(sql, {
+    tenantId: 'beta',
+    conversationId: 'conv-a',
+    waId: '999',
+    phoneNumberId: 'pn-beta',
+  })
+  t.equal(other.waId, '999', "beta's conv-a is its own conversation")
+  t.equal((await getByConversation(sql, 'acme', 'conv-a'))?.waId, '111')
+  await claimer.drain()
+
+  const constraints = await sql<{ conname: string }[]>`
+    select conname from pg_constraint
+    where conrelid in ('message_tracking'::regclass, 'conversation_mappings'::regclass, 'pending_statuses'::regclass)
+      and contype in ('p', 'u')
+    order by conname`
+  t.same(
+    constraints.map((c) => c.conname),
+    [
+      'conversation_mappings_pkey',
+      'message_tracking_pkey',
+      'message_tracking_tenant_direction_genesys_key',
+      'message_tracking_tenant_direction_wamid_key',
+      'pending_statuses_pkey',
+    ],
+  )
+})
+
+t.test('0002 attaches indexes built beforehand with CONCURRENTLY, and rebuilds an invalid one', async (t) => {
+  const db = await v1Database(t)
+  const { sql } = db
+  await sql`create unique index concurrently conversation_mappings_tenant_conv_key
+    on conversation_mappings (tenant_id, conversation_id)`
+  await sql`create unique index concurrently message_tracking_tenant_genesys_key
+    on message_tracking (tenant_id, direction, genesys_message_id)`
+  await sql`create unique index concurrently message_tracking_tenant_wamid_key
+    on message_tracking (tenant_id, direction, wamid)`
+  // What a concurrent build that failed half-way leaves behind.
+  await sql`update pg_index set indisvalid = false
+    where indexrelid = 'message_tracking_tenant_wamid_key'::regclass`
+  const before = await dump(sql)
+  t.same((await migrate(sql, MIGRATIONS_DIR)).applied, ['0002_tenant_scoped_keys'])
+  const after = await dump(sql)
+  t.same(after['message_tracking'], before['message_tracking'])
+  const invalid = await sql`select 1 from pg_index where not indisvalid and indrelid = 'message_tracking'::regclass`
+  t.equal(invalid.length, 0, 'no invalid index left')
+  const claimer = createClaimer(sql, { maxSize: 10, maxWaitMs: 1 })
+  t.ok(await claimer.claim({ tenantId: 'beta', direction: 'inbound', messageId: 'w.in-a' }))
+  t.notOk(await claimer.claim({ tenantId: 'beta', direction: 'inbound', messageId: 'w.in-a' }))
+  await claimer.drain()
 })
