@@ -157,6 +157,14 @@ const withoutTenantColumn = (rows: string[] | undefined): string[] =>
     })
     .sort()
 
+/** 0003 adds the settlement columns (null on every existing row): the rows as v1 had them. */
+const withoutSettlement = (rows: string[] | undefined): unknown[] =>
+  (rows ?? []).map((r) => {
+    const { resent_at: _r, settled_at: _s, ...rest } = JSON.parse(r) as Record<string, unknown>
+    return rest
+  })
+const parsed = (rows: string[] | undefined): unknown[] => (rows ?? []).map((r) => JSON.parse(r) as unknown)
+
 t.test('0002 upgrades a populated v1 database: every row kept, every key per tenant', async (t) => {
   const db = await v1Database(t)
   const { sql } = db
@@ -166,11 +174,16 @@ t.test('0002 upgrades a populated v1 database: every row kept, every key per ten
     [2, 4, 2, 4, 3],
     'rows in every table',
   )
-  t.same((await migrate(sql, MIGRATIONS_DIR)).applied, ['0002_tenant_scoped_keys'])
+  t.same((await migrate(sql, MIGRATIONS_DIR)).applied, ['0002_tenant_scoped_keys', '0003_settlement'])
   const after = await dump(sql)
-  for (const table of ['tenants', 'tenant_credentials', 'conversation_mappings', 'message_tracking']) {
+  for (const table of ['tenants', 'tenant_credentials', 'conversation_mappings']) {
     t.same(after[table], before[table], `${table}: every row kept as it was`)
   }
+  t.same(
+    withoutSettlement(after['message_tracking']),
+    parsed(before['message_tracking']),
+    'message_tracking: every row kept',
+  )
   t.same(
     withoutTenantColumn(after['pending_statuses']).map((r) => JSON.parse(r) as unknown),
     withoutTenantColumn(before['pending_statuses']).map((r) => JSON.parse(r) as unknown),
@@ -249,9 +262,9 @@ t.test('0002 attaches indexes built beforehand with CONCURRENTLY, and rebuilds a
   await sql`update pg_index set indisvalid = false
     where indexrelid = 'message_tracking_tenant_wamid_key'::regclass`
   const before = await dump(sql)
-  t.same((await migrate(sql, MIGRATIONS_DIR)).applied, ['0002_tenant_scoped_keys'])
+  t.same((await migrate(sql, MIGRATIONS_DIR)).applied, ['0002_tenant_scoped_keys', '0003_settlement'])
   const after = await dump(sql)
-  t.same(after['message_tracking'], before['message_tracking'])
+  t.same(withoutSettlement(after['message_tracking']), parsed(before['message_tracking']))
   const invalid = await sql`select 1 from pg_index where not indisvalid and indrelid = 'message_tracking'::regclass`
   t.equal(invalid.length, 0, 'no invalid index left')
   const claimer = createClaimer(sql, { maxSize: 10, maxWaitMs: 1 })
