@@ -155,7 +155,11 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         }
         if (owned) {
           res = await stage('send', () =>
-            p.meta.sendMessage({ phoneNumberId: creds.phoneNumberId, accessToken: creds.accessToken, body }),
+            p.meta.sendMessage({
+              phoneNumberId: creds.phoneNumberId,
+              accessToken: creds.accessToken,
+              body: withCallback(env, body, due !== undefined),
+            }),
           )
         }
       } finally {
@@ -225,7 +229,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       if (body.kind !== 'ok') return body
 
       const creds = await p.whatsappCredentials(env.tenantId)
-      const sent = await claimAndSend(env, mapping, creds, withCallback(env, body.value), due, false)
+      const sent = await claimAndSend(env, mapping, creds, body.value, due, false)
       if (sent.kind !== 'sent') return sent
       const res = sent.res
       if (res.ok) {
@@ -308,7 +312,7 @@ const ids = (env: GenesysOutboundEnvelope) => ({
 })
 
 /** The send names its message, so Meta's statuses of it can settle an unknown outcome. */
-function withCallback(env: GenesysOutboundEnvelope, body: MetaSendBody): MetaSendBody {
-  const data = callbackDataFor({ tenantId: env.tenantId, messageId: env.messageId })
+function withCallback(env: GenesysOutboundEnvelope, body: MetaSendBody, resend: boolean): MetaSendBody {
+  const data = callbackDataFor({ tenantId: env.tenantId, messageId: env.messageId, resend })
   return data === undefined ? body : { ...body, biz_opaque_callback_data: data }
 }

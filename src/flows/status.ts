@@ -24,7 +24,7 @@ export interface StatusPorts extends CommonPorts {
    * A status whose wamid no row has names its message (callback data): record the wamid on that
    * message's row if its outcome is not known yet (see outbound-settlement.ts).
    */
-  settleFromStatus: (ref: MessageRef & { wamid: string; at: Date }) => Promise<SettleResult>
+  settleFromStatus: (ref: MessageRef & { wamid: string; at: Date; resend: boolean }) => Promise<SettleResult>
   /** Keeps a status whose send is not recorded yet (idempotent per wamid and status). */
   savePending: (p: { tenantId: string; wamid: string; status: DeliveryStatus; payload: JSONValue }) => Promise<void>
   postReceipt: (tenantId: string, body: GenesysReceipt) => Promise<GenesysPostResult>
@@ -87,13 +87,13 @@ export function statusFlow(p: StatusPorts): FlowHandler<Prepared> {
     const r = await stage('settle', () =>
       p.settleFromStatus({ ...ref, wamid: env.wamid, at: new Date(env.timestampMs) }),
     )
-    if (r === 'resent-copy') {
+    if (r.resentCopy) {
       // The residual risk of settlement, seen: Meta had the first send, its statuses came after the
       // window, and the resend went out too. Counted and logged; the copy's statuses are not tracked.
       settlement?.inc({ outcome: 'late_status_of_resent' })
       p.log.warn({ ...ref, wamid: env.wamid }, 'status of a message the bridge had resent: the customer got it twice')
     }
-    return r === 'settled'
+    return r.settled
   }
 
   return {

@@ -121,6 +121,27 @@ t.test('outbound sends with an unknown outcome are settled, exactly once', async
     t.equal((await settlementCount(h, 'resent')) - resentBefore, 1, 'gwb_outbound_settlement_total{outcome="resent"}')
   })
 
+  t.test('statuses later than the window: resent, and the late status of the first copy is counted', async (t) => {
+    const to = '447700931007'
+    const lateBefore = await settlementCount(h, 'late_status_of_resent')
+    h.meta.setStatusWebhooks({ url: `${h.url}/webhook/meta`, delay: { fixedMs: WINDOW_MS + 2000 } })
+    t.teardown(() => h.meta.setStatusWebhooks({ url: `${h.url}/webhook/meta` }))
+    h.meta.failNext(1, { accepted: true, drop: true }, { to })
+    const m = outbound(h, to, 'late statuses', randomUUID())
+    t.equal((await h.postGenesys(m.body)).status, 200)
+    const [first] = await h.meta.waitForCount(2, (r) => r.accepted && r.raw.includes('late statuses'), 30_000)
+    await h.meta.waitForStatus((s) => s.wamid === first?.wamid && s.status === 'sent', 30_000)
+    const deadline = Date.now() + 20_000
+    while ((await settlementCount(h, 'late_status_of_resent')) === lateBefore && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    t.equal(
+      (await settlementCount(h, 'late_status_of_resent')) - lateBefore,
+      1,
+      'the duplicate is counted: gwb_outbound_settlement_total{outcome="late_status_of_resent"}',
+    )
+  })
+
   t.test('a resend record delivered twice (same token) sends once more, not twice', async (t) => {
     const to = '447700931005'
     const conv = randomUUID()

@@ -24,7 +24,15 @@ export interface MessageRef {
   messageId: string
 }
 
-export type SettleResult = 'settled' | 'resent-copy' | 'not-found'
+export interface SettleResult {
+  /** The row took this wamid (and moved to sent). */
+  settled: boolean
+  /**
+   * The message was resent automatically and this status is of a copy Meta had taken: it came after
+   * the window (or crossed the resend), so the customer got the message twice. The residual risk.
+   */
+  resentCopy: boolean
+}
 
 export interface SettlementStore {
   /** The outbound row of this message, if any (batched: concurrent callers share one SELECT). */
@@ -41,10 +49,9 @@ export interface SettlementStore {
   useResendToken: (ref: MessageRef & { token: string; reason: string }) => Promise<boolean>
   /**
    * A status names this message (callback data) with a wamid no row has: record the wamid on a row
-   * whose outcome is not known (claimed, retrying, dead-lettered), as sent. 'resent-copy': the row has
-   * another wamid and was resent, so this status is of a copy Meta had taken (a duplicate went out).
+   * whose outcome is not known (claimed, retrying, dead-lettered), as sent.
    */
-  settleFromStatus: (ref: MessageRef & { wamid: string; at: Date }) => Promise<SettleResult>
+  settleFromStatus: (ref: MessageRef & { wamid: string; at: Date; resend: boolean }) => Promise<SettleResult>
 }
 
 export function createSettlementStore(sql: Sql, opts: BatchOptions): SettlementStore {
@@ -99,6 +106,8 @@ export function createSettlementStore(sql: Sql, opts: BatchOptions): SettlementS
     },
 
     async settleFromStatus(ref) {
+      // A row already taken for its resend may still be settled here by a status of the first copy
+      // (it crossed the resend): the wamid is Meta's record all the same, and the copy is reported.
       const rows = await sql<{ settled: boolean; resentCopy: boolean }[]>`
         with s as (
           update message_tracking set
@@ -106,15 +115,15 @@ export function createSettlementStore(sql: Sql, opts: BatchOptions): SettlementS
             error_code = null, error_text = null
           where direction = 'outbound' and tenant_id = ${ref.tenantId} and genesys_message_id = ${ref.messageId}
             and wamid is null and status in ('claimed', 'retrying', 'dead_lettered')
-          returning 1
+          returning resent_at
         )
         select exists (select 1 from s) as settled,
-               exists (select 1 from message_tracking
-                       where direction = 'outbound' and tenant_id = ${ref.tenantId}
-                         and genesys_message_id = ${ref.messageId} and resent_at is not null
-                         and wamid is not null and wamid <> ${ref.wamid}) as "resentCopy"`
-      const r = rows[0]
-      return r?.settled === true ? 'settled' : r?.resentCopy === true ? 'resent-copy' : 'not-found'
+               ${!ref.resend} and (exists (select 1 from s where resent_at is not null)
+               or exists (select 1 from message_tracking
+                          where direction = 'outbound' and tenant_id = ${ref.tenantId}
+                            and genesys_message_id = ${ref.messageId} and resent_at is not null
+                            and wamid is not null and wamid <> ${ref.wamid})) as "resentCopy"`
+      return { settled: rows[0]?.settled === true, resentCopy: rows[0]?.resentCopy === true }
     },
   }
 }
