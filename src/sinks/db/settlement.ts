@@ -96,7 +96,7 @@ export function createSettlementStore(sql: Sql, opts: BatchOptions): SettlementS
           returning 1
         ), r as (
           update message_tracking set
-            status = 'retrying', wamid = null, resent_at = null, settled_at = null, error_text = ${ref.reason}
+            status = 'retrying', wamid = null, resent_at = null, settled_at = null, late_copy_at = null, error_text = ${ref.reason}
           where direction = 'outbound' and tenant_id = ${ref.tenantId} and genesys_message_id = ${ref.messageId}
             and exists (select 1 from t)
           returning 1
@@ -107,23 +107,24 @@ export function createSettlementStore(sql: Sql, opts: BatchOptions): SettlementS
 
     async settleFromStatus(ref) {
       // A row already taken for its resend may still be settled here by a status of the first copy
-      // (it crossed the resend): the wamid is Meta's record all the same, and the copy is reported.
-      const rows = await sql<{ settled: boolean; resentCopy: boolean }[]>`
-        with s as (
-          update message_tracking set
-            wamid = ${ref.wamid}, status = 'sent', sent_at = coalesce(sent_at, ${ref.at}), settled_at = now(),
-            error_code = null, error_text = null
-          where direction = 'outbound' and tenant_id = ${ref.tenantId} and genesys_message_id = ${ref.messageId}
-            and wamid is null and status in ('claimed', 'retrying', 'dead_lettered')
-          returning resent_at
-        )
-        select exists (select 1 from s) as settled,
-               ${!ref.resend} and (exists (select 1 from s where resent_at is not null)
-               or exists (select 1 from message_tracking
-                          where direction = 'outbound' and tenant_id = ${ref.tenantId}
-                            and genesys_message_id = ${ref.messageId} and resent_at is not null
-                            and wamid is not null and wamid <> ${ref.wamid})) as "resentCopy"`
-      return { settled: rows[0]?.settled === true, resentCopy: rows[0]?.resentCopy === true }
+      // (it crossed the resend): the wamid is Meta's record all the same.
+      const settled = await sql`
+        update message_tracking set
+          wamid = ${ref.wamid}, status = 'sent', sent_at = coalesce(sent_at, ${ref.at}), settled_at = now(),
+          error_code = null, error_text = null
+        where direction = 'outbound' and tenant_id = ${ref.tenantId} and genesys_message_id = ${ref.messageId}
+          and wamid is null and status in ('claimed', 'retrying', 'dead_lettered')
+        returning 1`
+      // Any status of the first copy of a resent message proves Meta had it: the resend is a second
+      // copy. Marked once per message, so each duplicate is counted once.
+      const late = ref.resend
+        ? { count: 0 }
+        : await sql`
+            update message_tracking set late_copy_at = now()
+            where direction = 'outbound' and tenant_id = ${ref.tenantId} and genesys_message_id = ${ref.messageId}
+              and resent_at is not null and late_copy_at is null
+            returning 1`
+      return { settled: settled.count === 1, resentCopy: late.count === 1 }
     },
   }
 }

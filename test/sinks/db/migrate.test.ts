@@ -160,7 +160,7 @@ const withoutTenantColumn = (rows: string[] | undefined): string[] =>
 /** 0003 adds the settlement columns (null on every existing row): the rows as v1 had them. */
 const withoutSettlement = (rows: string[] | undefined): unknown[] =>
   (rows ?? []).map((r) => {
-    const { resent_at: _r, settled_at: _s, ...rest } = JSON.parse(r) as Record<string, unknown>
+    const { resent_at: _r, settled_at: _s, late_copy_at: _l, ...rest } = JSON.parse(r) as Record<string, unknown>
     return rest
   })
 const parsed = (rows: string[] | undefined): unknown[] => (rows ?? []).map((r) => JSON.parse(r) as unknown)
