@@ -1,4 +1,4 @@
-import type { FlowHandler } from '../consumer/record-runner.js'
+import type { FlowHandler, StepTimer } from '../consumer/record-runner.js'
 import { BridgeError } from '../errors.js'
 import { pairLimitDelay } from '../processors/backoff.js'
 import { classifyMetaError, receiptReasonForExhausted } from '../processors/classify-meta-error.js'
@@ -28,6 +28,8 @@ export interface ConversationMapping {
 export interface OutboundPorts extends CommonPorts {
   decode: (value: Buffer) => Promise<GenesysOutboundEnvelope>
   mappingByConversation: (tenantId: string, conversationId: string) => Promise<ConversationMapping | undefined>
+  /** The tenant's known customer with this wa_id (a reply without a conversation id). */
+  mappingByWa: (tenantId: string, waId: string) => Promise<ConversationMapping | undefined>
   learnMapping: (m: ConversationMapping) => Promise<void>
   whatsappCredentials: (tenantId: string) => Promise<{ accessToken: string; phoneNumberId: string }>
   /** Downloads a Genesys attachment, stores it, returns a presigned link (or a failure outcome). */
@@ -47,6 +49,10 @@ export interface OutboundPorts extends CommonPorts {
   sendSlots: Semaphore
   /** Waits for the number's shared send budget, so the bridge never causes 130429 itself. */
   sendRate: (phoneNumberId: string) => Promise<void>
+  /** Meta answered 130429: the number's shared budget is lowered for a while. */
+  slowSendRate: (phoneNumberId: string) => Promise<void>
+  /** Cap of the per-customer wait after consecutive 131056 (pair rate limit) answers. */
+  pairRetryMaxMs: number
   meta: MetaClient
   sendFailedReceipt: (
     tenantId: string,
@@ -65,22 +71,18 @@ const waIdPattern = /^\d{6,20}$/
 
 export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
   const settlement = p.metrics === undefined ? undefined : settlementCounter(p.metrics.registry)
-  const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const end = p.metrics?.stageDuration.startTimer({ flow: 'outbound', stage: name })
-    try {
-      return await fn()
-    } finally {
-      end?.()
-    }
-  }
 
   const resolveRecipient = async (env: GenesysOutboundEnvelope): Promise<ConversationMapping | undefined> => {
     const conv = env.conversationId
     const mapped = conv === null ? undefined : await p.mappingByConversation(env.tenantId, conv)
     if (mapped !== undefined && mapped.tenantId === env.tenantId) return mapped
+    if (env.toId === null || !waIdPattern.test(env.toId)) return undefined
+    // No conversation id at all (facts §1.2: it may be absent): channel.to.id echoes the customer id
+    // we sent inbound, so a customer this tenant knows is found by it. A first contact with neither
+    // is refused (InvalidDestination): no conversation to key it by or to learn a mapping for.
+    if (conv === null) return p.mappingByWa(env.tenantId, env.toId)
     // Genesys echoes the customer id we sent inbound as channel.to.id: learn the mapping from it
     // so an agent's first reply finds its customer even when the cache and table have no row yet.
-    if (env.toId === null || !waIdPattern.test(env.toId) || conv === null) return undefined
     const creds = await p.whatsappCredentials(env.tenantId)
     const learned = { tenantId: env.tenantId, conversationId: conv, waId: env.toId, phoneNumberId: creds.phoneNumberId }
     await p.learnMapping(learned)
@@ -129,6 +131,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
     body: MetaSendBody,
     resendDue: number | undefined,
     sentBefore: boolean,
+    stage: StepTimer,
   ): Promise<{ kind: 'sent'; res: MetaSendResult } | StageResult<unknown>> => {
     const ref = { tenantId: env.tenantId, messageId: env.messageId }
     let due = resendDue
@@ -183,9 +186,8 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       if (!parsed.ok) throw new BridgeError('GWB_DECODE', `payload no longer parses: ${parsed.reason}`)
       return { env, msg: parsed.value }
     },
-    orderingKey: (record) => record.key?.toString() ?? `${record.partition}`,
 
-    async handle({ env, msg }, attempt, record) {
+    async handle({ env, msg }, attempt, record, stage) {
       if (msg.type === 'Event' || msg.type === 'Receipt') return drop(`${msg.type} is not a message`)
       const ref = { tenantId: env.tenantId, messageId: env.messageId }
       if (env.resend) {
@@ -229,7 +231,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       if (body.kind !== 'ok') return body
 
       const creds = await p.whatsappCredentials(env.tenantId)
-      const sent = await claimAndSend(env, mapping, creds, body.value, due, false)
+      const sent = await claimAndSend(env, mapping, creds, body.value, due, false, stage)
       if (sent.kind !== 'sent') return sent
       const res = sent.res
       if (res.ok) {
@@ -250,6 +252,15 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       const c = classifyMetaError(res)
       const details = { ...c.error.details, receiptReason: c.receiptReason }
       if (c.action === 'fail') return fail(new BridgeError(c.error.code, c.error.message, { details }))
+      if (c.action === 'unknown-outcome') {
+        // Not reached: the client marks every such answer outcomeUnknown and claimAndSend settles it.
+        // Should the two readings ever part, the send is not repeated blindly: Meta may have it.
+        return deadLetter(
+          new BridgeError('GWB_SEND_UNSETTLED', `${c.error.message} (outcome unknown, not settled)`, {
+            details: { ...details, outcomeUnknown: true },
+          }),
+        )
+      }
       await p.tracking.markRetrying({
         tenantId: env.tenantId,
         direction: 'outbound',
@@ -257,7 +268,9 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         errorCode: String(res.error.code ?? res.status),
         errorText: c.error.message,
       })
-      const retryAfterMs = c.action === 'throttle-recipient' ? pairLimitDelay(attempt) : c.error.retryAfterMs
+      if (res.error.code === 130429) await p.slowSendRate(creds.phoneNumberId)
+      const retryAfterMs =
+        c.action === 'throttle-recipient' ? pairLimitDelay(attempt, p.pairRetryMaxMs) : c.error.retryAfterMs
       return retry(new BridgeError(c.error.code, c.error.message, { canRetry: true, details, retryAfterMs }))
     },
 

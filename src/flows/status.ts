@@ -1,10 +1,11 @@
 import type { JSONValue } from 'postgres'
 import { Counter, type Registry } from 'prom-client'
-import type { FlowHandler } from '../consumer/record-runner.js'
+import type { FlowHandler, StepTimer } from '../consumer/record-runner.js'
 import { BridgeError, errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
-import { drop, fail, ok, retry, type StageResult } from '../processors/result.js'
+import { repeatableFailure } from '../processors/classify-failure.js'
+import { drop, ok, retry, type StageResult } from '../processors/result.js'
 import { receiptForStatus, type TrackingStatus as ReceiptStatus } from '../processors/status-transition.js'
 import type { GenesysReceipt } from '../processors/types/genesys.js'
 import { callbackOfStatusItem } from '../processors/callback-data.js'
@@ -70,17 +71,8 @@ export function pendingStatusCounter(registry: Registry): Counter<'event'> {
 export function statusFlow(p: StatusPorts): FlowHandler<Prepared> {
   const pending = p.metrics === undefined ? undefined : pendingStatusCounter(p.metrics.registry)
   const settlement = p.metrics === undefined ? undefined : settlementCounter(p.metrics.registry)
-  const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const end = p.metrics?.stageDuration.startTimer({ flow: 'status', stage: name })
-    try {
-      return await fn()
-    } finally {
-      end?.()
-    }
-  }
-
   /** Records the wamid on the row the status's callback data names (same tenant only). */
-  const settle = async (env: WhatsAppStatusEnvelope): Promise<boolean> => {
+  const settle = async (env: WhatsAppStatusEnvelope, stage: StepTimer): Promise<boolean> => {
     const ref = callbackOfStatusItem(env.item)
     // The webhook was signed with this tenant's app secret; its callback data may name no other tenant.
     if (ref === undefined || ref.tenantId !== env.tenantId) return false
@@ -103,9 +95,8 @@ export function statusFlow(p: StatusPorts): FlowHandler<Prepared> {
       const status = deliveryStatuses.includes(env.status) ? (env.status as DeliveryStatus) : undefined
       return { env, status, error: firstError(env.item) }
     },
-    orderingKey: (record) => record.key?.toString() ?? `${record.partition}`,
 
-    async handle(prepared, attempt, record) {
+    async handle(prepared, attempt, record, stage) {
       const { env, status, error } = prepared
       if (status === undefined) return drop(`status ${env.status} is not tracked`)
       if (prepared.receipt === undefined) {
@@ -123,7 +114,7 @@ export function statusFlow(p: StatusPorts): FlowHandler<Prepared> {
             }),
           )
         let outcome = await apply()
-        if (!outcome.found && (await settle(env))) outcome = await apply()
+        if (!outcome.found && (await settle(env, stage))) outcome = await apply()
         if (!outcome.found) {
           if (attempt < p.parkAtAttempt) {
             return retry(new BridgeError('GWB_NO_MAPPING', `send of ${env.wamid} not recorded yet`, { canRetry: true }))
@@ -179,17 +170,7 @@ function receiptPrevious(s: TrackingStatus | null): ReceiptStatus | undefined {
 
 function receiptFailure(res: Extract<GenesysPostResult, { ok: false }>): StageResult<never> {
   const text = `Genesys refused the receipt: HTTP ${res.status} ${res.error.message}`
-  const details = { httpStatus: res.status }
-  if (res.network === true || res.status === 429 || res.status >= 500) {
-    return retry(
-      new BridgeError('GWB_GENESYS_TRANSIENT', text, {
-        canRetry: true,
-        details,
-        ...(res.retryAfterMs === undefined ? {} : { retryAfterMs: res.retryAfterMs }),
-      }),
-    )
-  }
-  return fail(new BridgeError('GWB_GENESYS_PERMANENT', text, { details }))
+  return repeatableFailure(res, { transient: 'GWB_GENESYS_TRANSIENT', permanent: 'GWB_GENESYS_PERMANENT' }, text)
 }
 
 function firstError(item: Buffer): Prepared['error'] {

@@ -1,12 +1,12 @@
 import {
-  ResponseTooLarge,
   createHttp,
-  describeNetworkError,
+  failureFromThrow,
   isRecord,
   jsonOrUndefined,
   parseRetryAfter,
   type HttpResponse,
 } from './http-pool.js'
+import { classifyHttpFailure } from '../processors/classify-failure.js'
 
 /**
  * Client for the WhatsApp Cloud API. Expected outcomes (Meta errors, network failures) come back
@@ -103,14 +103,9 @@ export function createMetaClient(opts: MetaClientOptions): MetaClient {
         headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       })
-      if ('ok' in res)
-        return res.network === true && !isNotSent(res.networkCode) ? { ...res, outcomeUnknown: true } : res
+      if ('ok' in res) return markUnknown(res)
       const json = jsonOrUndefined(res.body)
-      if (res.status < 200 || res.status >= 300) {
-        const failure = failureFromResponse(res, json)
-        const graphError = isRecord(json) && isRecord(json.error)
-        return res.status >= 500 && !graphError ? { ...failure, outcomeUnknown: true } : failure
-      }
+      if (res.status < 200 || res.status >= 300) return markUnknown(failureFromResponse(res, json))
       const message = isRecord(json) && Array.isArray(json.messages) ? json.messages[0] : undefined
       const contact = isRecord(json) && Array.isArray(json.contacts) ? json.contacts[0] : undefined
       if (!isRecord(message) || typeof message.id !== 'string') {
@@ -160,20 +155,6 @@ export function createMetaClient(opts: MetaClientOptions): MetaClient {
   }
 }
 
-function failureFromThrow(err: unknown): MetaFailure {
-  if (err instanceof ResponseTooLarge) {
-    return { ok: false, status: err.status, error: { message: err.message }, tooLarge: true }
-  }
-  const e = describeNetworkError(err)
-  return {
-    ok: false,
-    status: 0,
-    error: { message: e.message },
-    network: true,
-    ...(e.code !== undefined ? { networkCode: e.code } : {}),
-  }
-}
-
 function failureFromResponse(res: HttpResponse, json: unknown): MetaFailure {
   const retryAfterMs = parseRetryAfter(res.headers['retry-after'])
   const e = isRecord(json) && isRecord(json.error) ? json.error : undefined
@@ -191,9 +172,9 @@ function failureFromResponse(res: HttpResponse, json: unknown): MetaFailure {
   return { ok: false, status: res.status, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }
 }
 
-/** Network errors that prove the request never left: safe to send again. */
-function isNotSent(code: string | undefined): boolean {
-  return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EAI_AGAIN'
+/** The one HTTP failure reading (classify-failure.ts) says whether Meta may have taken the send. */
+function markUnknown(f: MetaFailure): MetaFailure {
+  return classifyHttpFailure(f) === 'unknown-outcome' ? { ...f, outcomeUnknown: true } : f
 }
 
 /**

@@ -2,6 +2,7 @@ import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { buildOutbound } from '../../src/fakes/genesys-webhooks.js'
 import { outboundFlow, type OutboundPorts } from '../../src/flows/outbound.js'
+import { untimed } from '../../src/consumer/record-runner.js'
 import { createLogger } from '../../src/log.js'
 import { outboundEnvelope } from '../../src/processors/outbound-envelope.js'
 import { parseGenesysWebhook } from '../../src/processors/parse-genesys-webhook.js'
@@ -54,6 +55,9 @@ function world(opts: { windowMs?: number; answer?: (text: string) => MetaSendRes
     },
     mappingByConversation: (tenantId, conversationId) =>
       Promise.resolve({ tenantId, conversationId, waId: '447700900001', phoneNumberId: 'pn' }),
+    mappingByWa: () => Promise.resolve(undefined),
+    slowSendRate: () => Promise.resolve(),
+    pairRetryMaxMs: 300_000,
     learnMapping: () => Promise.resolve(),
     whatsappCredentials: () => Promise.resolve({ accessToken: 'token', phoneNumberId: 'pn' }),
     rehostMedia: () => Promise.reject(new Error('no media in this test')),
@@ -154,9 +158,9 @@ t.test(
     table.set(first.id, { status: 'claimed', claimedAt: new Date() })
     setLater(first.id, 'retrying', 300)
 
-    const r1 = await flow.handle(await flow.decode(first.value), 1, meta)
+    const r1 = await flow.handle(await flow.decode(first.value), 1, meta, untimed)
     t.equal(r1.kind, 'ok', 'm1 sent by this owner, not dropped as a duplicate')
-    const r2 = await flow.handle(await flow.decode(second.value), 1, meta)
+    const r2 = await flow.handle(await flow.decode(second.value), 1, meta, untimed)
     t.equal(r2.kind, 'ok')
     t.same(sent, ['m1', 'm2'], 'each once, in order')
     t.equal(table.get(first.id)?.status, 'sent')
@@ -168,7 +172,7 @@ t.test('a message another owner finished is a duplicate: dropped, not sent', asy
   const m = record('done already', randomUUID())
   table.set(m.id, { status: 'claimed', claimedAt: new Date() })
   setLater(m.id, 'sent', 300)
-  const r = await flow.handle(await flow.decode(m.value), 1, meta)
+  const r = await flow.handle(await flow.decode(m.value), 1, meta, untimed)
   t.equal(r.kind, 'drop', 'waited for the other owner, then dropped')
   t.same(sent, [])
 })
@@ -178,7 +182,7 @@ t.test('a claim nobody resolves within the window is resent once, in its place i
   const conv = randomUUID()
   const m = record('owner died', conv)
   table.set(m.id, { status: 'claimed', claimedAt: new Date() })
-  const r = await flow.handle(await flow.decode(m.value), 1, meta)
+  const r = await flow.handle(await flow.decode(m.value), 1, meta, untimed)
   t.equal(r.kind, 'ok')
   t.same(sent, ['owner died'], 'resent once after the window')
   t.equal(table.get(m.id)?.status, 'sent')
@@ -206,9 +210,9 @@ t.test('a send with no answer is settled by a status naming it: not resent, the 
     () => Object.assign(table.get(first.id) ?? {}, { wamid: 'wamid.s', status: 'sent', settledByStatus: true }),
     200,
   )
-  const r1 = await flow.handle(await flow.decode(first.value), 1, meta)
+  const r1 = await flow.handle(await flow.decode(first.value), 1, meta, untimed)
   t.equal(r1.kind, 'ok', 'settled')
-  const r2 = await flow.handle(await flow.decode(record('m2', conv).value), 1, meta)
+  const r2 = await flow.handle(await flow.decode(record('m2', conv).value), 1, meta, untimed)
   t.equal(r2.kind, 'ok')
   t.same(sent, ['m1', 'm2'], 'm1 tried once, never resent; m2 after it')
   t.same(receipts, [])
@@ -218,7 +222,7 @@ t.test('no answer and no status: resent once; still none: dead-lettered unsettle
   const { table, sent, receipts, flow, record } = world({ answer: () => noAnswer, windowMs: 300 })
   const m = record('m1', randomUUID())
   const decoded = await flow.decode(m.value)
-  const r = await flow.handle(decoded, 1, meta)
+  const r = await flow.handle(decoded, 1, meta, untimed)
   t.equal(r.kind, 'dead-letter')
   if (r.kind !== 'dead-letter') return
   t.equal(r.error.code, 'GWB_SEND_UNSETTLED')
@@ -241,7 +245,7 @@ t.test(
     const { table, receipts, flow, record } = world({ answer: refused })
     const m = record('m1', randomUUID())
     const decoded = await flow.decode(m.value)
-    const r = await flow.handle(decoded, 1, meta)
+    const r = await flow.handle(decoded, 1, meta, untimed)
     t.equal(r.kind, 'retry', 'known not sent: safe to try again')
     t.equal(table.get(m.id)?.status, 'retrying', 'claimable again')
     if (r.kind !== 'retry') return

@@ -67,11 +67,13 @@ export function tenantSpec(): TenantSpec {
 
 /**
  * A bridge on the real stack (own topics, groups and tenant), with both fakes in front of it.
- * `opts.log` replaces the test logger (e.g. one that captures every line at debug).
+ * `opts.log` replaces the test logger (e.g. one that captures every line at debug); `opts.resolve`
+ * resolves host names for the fetch policy; `opts.now` is the clock that ends secret rotation
+ * overlaps at ingest.
  */
 export async function startHarness(
   envOverrides: Record<string, string> = {},
-  opts: { log?: Logger; resolve?: Resolver; statuses?: Omit<StatusWebhookOptions, 'url'> } = {},
+  opts: { log?: Logger; resolve?: Resolver; now?: () => number; statuses?: Omit<StatusWebhookOptions, 'url'> } = {},
 ): Promise<Harness> {
   const meta = await createFakeMeta({ latency: 5 })
   const genesys = await createFakeGenesys({})
@@ -95,11 +97,10 @@ export async function startHarness(
     FETCH_INSECURE_ORIGINS: insecure.join(','),
   })
   const config = loadConfig(env)
-  const bridge = await startBridge(
-    config,
-    opts.log ?? testLog,
-    opts.resolve === undefined ? {} : { resolve: opts.resolve },
-  )
+  const bridge = await startBridge(config, opts.log ?? testLog, {
+    ...(opts.resolve === undefined ? {} : { resolve: opts.resolve }),
+    ...(opts.now === undefined ? {} : { now: opts.now }),
+  })
   const url = `http://127.0.0.1:${bridge.port}`
   // Meta's status webhooks for what it accepted, to this bridge's /webhook/meta (as Meta would).
   if (opts.statuses !== undefined) meta.setStatusWebhooks({ ...opts.statuses, url: `${url}/webhook/meta` })
