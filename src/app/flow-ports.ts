@@ -11,6 +11,7 @@ import { BUCKETS } from '../processors/object-keys.js'
 import { claimInbound } from '../sinks/db/inbound-claims.js'
 import { parseMetaWebhook, splitMetaWebhook } from '../processors/split-meta-webhook.js'
 import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.js'
+import { sleep } from '../retry.js'
 import { createSemaphore } from '../semaphore.js'
 import {
   createStatusApplier,
@@ -61,7 +62,7 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
     settlement: r.settlement,
     reconcileWindowMs: r.config.meta.reconcileWindowMs,
     settlePollMs: 250,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    sleep,
     sendSlots: createSemaphore(r.config.meta.connections),
     sendRate: async (phoneNumberId) => void (await r.sendRate.acquire(phoneNumberId)),
     slowSendRate: async (phoneNumberId) => {

@@ -22,6 +22,8 @@ export type Outcome =
   | { kind: 'finished' }
   /** Resent once and still no status: in doubt for good. */
   | { kind: 'unsettled' }
+  /** Shutdown came first: nothing was decided; the next owner of the record waits on the row again. */
+  | { kind: 'aborted' }
 
 export interface SettlementPorts {
   settlement: Pick<SettlementStore, 'state'>
@@ -30,7 +32,8 @@ export interface SettlementPorts {
   /** How often the row is looked at while waiting. */
   settlePollMs: number
   now: () => number
-  sleep: (ms: number) => Promise<void>
+  /** Resolves true after `ms`, false as soon as the signal aborts (retry.ts `sleep`; tests may fake it). */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<boolean>
 }
 
 const delivered: readonly string[] = ['sent', 'delivered', 'read', 'failed']
@@ -40,7 +43,7 @@ export function isFinished(s: SendState): boolean {
   return s.wamid !== null || delivered.includes(s.status) || s.status === 'dead_lettered'
 }
 
-export async function awaitOutcome(p: SettlementPorts, ref: MessageRef): Promise<Outcome> {
+export async function awaitOutcome(p: SettlementPorts, ref: MessageRef, signal?: AbortSignal): Promise<Outcome> {
   for (;;) {
     const s = await p.settlement.state(ref)
     // No row: nobody claimed it (a release raced with us); claiming decides.
@@ -52,7 +55,7 @@ export async function awaitOutcome(p: SettlementPorts, ref: MessageRef): Promise
     const due = (s.claimedAt?.getTime() ?? 0) + p.reconcileWindowMs
     const left = due - p.now()
     if (left <= 0) return s.resentAt === null ? { kind: 'resend-due', attempts: s.attempts } : { kind: 'unsettled' }
-    await p.sleep(Math.min(left, p.settlePollMs))
+    if (!(await p.sleep(Math.min(left, p.settlePollMs), signal))) return { kind: 'aborted' }
   }
 }
 

@@ -40,8 +40,8 @@ export interface OutboundPorts extends CommonPorts {
   settlement: Pick<SettlementStore, 'state' | 'takeForResend' | 'useResendToken'>
   reconcileWindowMs: number
   settlePollMs: number
-  /** Waits while a send's outcome is settled (tests pass a fake clock's). */
-  sleep: (ms: number) => Promise<void>
+  /** Waits while a send's outcome is settled; false at shutdown (retry.ts `sleep`; tests may fake it). */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<boolean>
   /**
    * One slot per connection to Meta, taken BEFORE the claim: a claimed message must go on the
    * wire at once, not wait in a connection queue, because a crash between claim and send loses it.
@@ -96,6 +96,10 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
     mine: boolean,
   ) => {
     if (o.kind === 'finished') return drop('already handled (dead-lettered; a re-drive carries a resend token)')
+    // Shutdown: nothing is marked; the runner abandons this retry and the next owner waits on the row.
+    if (o.kind === 'aborted') {
+      return retry(new BridgeError('GWB_CLAIM_HELD', 'shutdown while its outcome was settled', { canRetry: true }))
+    }
     if (o.kind === 'unsettled') {
       settlement?.inc({ outcome: 'unsettled' })
       p.log.warn(
@@ -132,6 +136,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
     resendDue: number | undefined,
     sentBefore: boolean,
     stage: StepTimer,
+    signal: AbortSignal | undefined,
   ): Promise<{ kind: 'sent'; res: MetaSendResult } | StageResult<unknown>> => {
     const ref = { tenantId: env.tenantId, messageId: env.messageId }
     let due = resendDue
@@ -171,7 +176,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       if (res !== undefined && (res.ok || res.outcomeUnknown !== true)) return { kind: 'sent', res }
       sentHere ||= res !== undefined
       // Held elsewhere, or our answer left the outcome unknown: the row settles it.
-      const o = await stage('settle', () => awaitOutcome(p, ref))
+      const o = await stage('settle', () => awaitOutcome(p, ref, signal))
       if (o.kind === 'claimable') due = undefined
       else if (o.kind === 'resend-due') due = o.attempts
       else return settled(env, o, sentHere)
@@ -187,7 +192,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       return { env, msg: parsed.value }
     },
 
-    async handle({ env, msg }, attempt, record, stage) {
+    async handle({ env, msg }, attempt, record, stage, signal) {
       if (msg.type === 'Event' || msg.type === 'Receipt') return drop(`${msg.type} is not a message`)
       const ref = { tenantId: env.tenantId, messageId: env.messageId }
       if (env.resend) {
@@ -201,7 +206,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       if (prior !== undefined && isFinished(prior)) return drop('already handled (redelivered)')
       let due: number | undefined
       if (prior?.status === 'claimed') {
-        const o = await stage('settle', () => awaitOutcome(p, ref))
+        const o = await stage('settle', () => awaitOutcome(p, ref, signal))
         if (o.kind === 'resend-due') due = o.attempts
         else if (o.kind !== 'claimable') return settled(env, o, false)
       }
@@ -231,7 +236,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       if (body.kind !== 'ok') return body
 
       const creds = await p.whatsappCredentials(env.tenantId)
-      const sent = await claimAndSend(env, mapping, creds, body.value, due, false, stage)
+      const sent = await claimAndSend(env, mapping, creds, body.value, due, false, stage, signal)
       if (sent.kind !== 'sent') return sent
       const res = sent.res
       if (res.ok) {

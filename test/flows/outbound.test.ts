@@ -8,6 +8,7 @@ import { outboundEnvelope } from '../../src/processors/outbound-envelope.js'
 import { parseGenesysWebhook } from '../../src/processors/parse-genesys-webhook.js'
 import type { GenesysOutboundEnvelope } from '../../src/schemas/records.generated.js'
 import type { TrackingStatus } from '../../src/sinks/db/tracking.js'
+import { sleep } from '../../src/retry.js'
 import { createSemaphore } from '../../src/semaphore.js'
 import type { MetaSendResult } from '../../src/sinks/meta-client.js'
 
@@ -107,7 +108,7 @@ function world(opts: { windowMs?: number; answer?: (text: string) => MetaSendRes
     },
     reconcileWindowMs: opts.windowMs ?? 10_000,
     settlePollMs: 20,
-    sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+    sleep,
     sendSlots: createSemaphore(4),
     sendRate: () => Promise.resolve(),
     meta: {
@@ -187,6 +188,21 @@ t.test('a claim nobody resolves within the window is resent once, in its place i
   t.same(sent, ['owner died'], 'resent once after the window')
   t.equal(table.get(m.id)?.status, 'sent')
   t.ok(table.get(m.id)?.resentAt, 'the resend is recorded')
+})
+
+t.test('shutdown ends the wait on an unsettled row at once, deciding nothing', async (t) => {
+  const { table, sent, receipts, flow, record } = world({ windowMs: 600_000 })
+  const m = record('owner died', randomUUID())
+  table.set(m.id, { status: 'claimed', claimedAt: new Date() })
+  const shutdown = new AbortController()
+  const r = flow.handle(await flow.decode(m.value), 1, meta, untimed, shutdown.signal)
+  shutdown.abort()
+  const result = await r
+  t.equal(result.kind, 'retry', 'handed back to the runner, which abandons it at shutdown')
+  t.same(sent, [], 'not resent')
+  t.same(receipts, [])
+  t.equal(table.get(m.id)?.status, 'claimed', 'the row is left for the next owner to settle')
+  t.notOk(table.get(m.id)?.resentAt, 'no resend recorded')
 })
 
 const noAnswer: MetaSendResult = {
