@@ -106,6 +106,12 @@ export interface Config {
     /** Sends per second per business phone number, shared by every process (Meta's default is 80). */
     readonly sendRatePerNumber: number
     readonly sendBurstPerNumber: number
+    /**
+     * Settlement of sends with an unknown outcome (issue 12): how long after its claim a send waits
+     * for a status naming it before it is resent once. At least twice META_TIMEOUT_MS, so a live
+     * owner's send is never taken for resend.
+     */
+    readonly reconcileWindowMs: number
     /** After a 130429 the number's shared rate is halved (down to 1/16) for this long. */
     readonly rateSlowdownMs: number
     /** Cap of the wait before retrying a customer after repeated 131056 (4^n s, at least 6 s). */
@@ -274,6 +280,7 @@ export function loadConfig(env: Env): Config {
       timeoutMs: r.int('META_TIMEOUT_MS', 10_000, 100, 120_000),
       sendRatePerNumber: r.int('META_SEND_RATE_PER_NUMBER', 80, 1, 100_000),
       sendBurstPerNumber: r.int('META_SEND_BURST_PER_NUMBER', 80, 1, 100_000),
+      reconcileWindowMs: r.int('RECONCILE_WINDOW_MS', 60_000, 1000, 24 * 3600_000),
       rateSlowdownMs: r.int('META_RATE_SLOWDOWN_MS', 60_000, 0, 3_600_000),
       pairRetryMaxMs: r.int('META_PAIR_RETRY_MAX_MS', 300_000, 6_000, 3_600_000),
     },
@@ -306,6 +313,11 @@ export function loadConfig(env: Env): Config {
   }
   if (config.meta.apiVersion !== '' && !/^v\d+\.\d+$/.test(config.meta.apiVersion)) {
     r.problems.push(`META_API_VERSION must look like v21.0, got "${config.meta.apiVersion}"`)
+  }
+  if (config.meta.reconcileWindowMs < 2 * config.meta.timeoutMs) {
+    r.problems.push(
+      `RECONCILE_WINDOW_MS (${config.meta.reconcileWindowMs}) must be at least twice META_TIMEOUT_MS (${config.meta.timeoutMs})`,
+    )
   }
   if (config.http.maxInFlightBytes < config.http.maxBodyBytes) {
     r.problems.push('INGEST_MAX_INFLIGHT_BYTES must be at least HTTP_MAX_BODY_BYTES (one largest body must fit)')

@@ -18,9 +18,17 @@ export interface FlowHandler<T> {
   decode: (value: Buffer) => Promise<T>
   /**
    * Attempt counter comes in so a stage can tell a first try from a retry; `step` times each named
-   * step. Records run one at a time per Kafka key (the conversation), in offset order.
+   * step. Records run one at a time per Kafka key (the conversation), in offset order. `signal`
+   * aborts at shutdown: a step that waits (settlement) ends then and returns a retry, which the
+   * runner abandons without finishing the record.
    */
-  handle: (msg: T, attempt: number, record: RecordMeta, step: StepTimer) => Promise<StageResult<unknown>>
+  handle: (
+    msg: T,
+    attempt: number,
+    record: RecordMeta,
+    step: StepTimer,
+    signal?: AbortSignal,
+  ) => Promise<StageResult<unknown>>
   /** A permanent failure: errors topic, tracking, Failed receipt. Throws only for infrastructure. */
   onFail: (msg: T, error: BridgeError, record: RecordMeta, attempts: number) => Promise<void>
   /** Retries exhausted or the record is unreadable: the dead-letter topic. */
@@ -126,7 +134,7 @@ export async function runRecord<T>(
   for (;;) {
     let result: StageResult<unknown>
     try {
-      result = await handler.handle(decoded, retries.attempt, record, step)
+      result = await handler.handle(decoded, retries.attempt, record, step, signal)
       unknown = undefined
     } catch (err) {
       count('error')
