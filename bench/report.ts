@@ -127,7 +127,7 @@ export function renderMarkdown(r: BenchResult, svgPath: string): string {
     )
     lines.push('')
   }
-  lines.push(`![latency vs rate](${svgPath})`)
+  lines.push(`![latency (log scale) and throughput vs rate](${svgPath})`)
   lines.push('')
   lines.push(...stageTable(r.steps))
   const c = r.ceilings

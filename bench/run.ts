@@ -14,6 +14,7 @@ import { upsertMapping } from '../src/sinks/db/mappings.js'
 import { migrate } from '../src/sinks/db/migrate.js'
 import { upsertTenant } from '../src/sinks/db/tenants.js'
 import type { TenantSpec } from '../src/processors/tenant-spec.js'
+import { benchChart } from './charts.js'
 import { kafkaVersion, kafkajsCeiling, producerPerformance } from './kafka-ceiling.js'
 import { diffHistograms, durations, eventLoopLag, mergeHistograms, stageLatencies } from './prom-histograms.js'
 import { renderMarkdown, replaceGenerated, type BenchResult, type IngestCeiling, type StepResult } from './report.js'
@@ -27,7 +28,6 @@ import {
   type DeliveredMessage,
   type SentMessage,
 } from './stats.js'
-import { lineChart } from './svg.js'
 
 const HELP = `npm run bench -- [options]
 
@@ -724,20 +724,7 @@ try {
 result.finishedAt = new Date().toISOString()
 result.unmatchedArrivals = foreign
 writeFileSync(join(resultsDir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`)
-const steps = result.steps
-const svg = lineChart({
-  title: `Latency vs offered rate (fake Meta ${metaMedian}/${metaP99} ms median/p99)`,
-  xLabel: 'offered webhooks / s',
-  yLabel: 'latency, ms',
-  series: [
-    { name: 'end-to-end p99', color: '#d62728', points: steps.map((s) => [s.targetRate, s.endToEndMs.p99]) },
-    { name: 'end-to-end p50', color: '#ff7f0e', points: steps.map((s) => [s.targetRate, s.endToEndMs.p50]) },
-    { name: 'ingest p99', color: '#1f77b4', points: steps.map((s) => [s.targetRate, s.ingestMs.p99]) },
-    { name: 'ingest p50', color: '#2ca02c', points: steps.map((s) => [s.targetRate, s.ingestMs.p50]) },
-  ],
-  refs: [{ y: 1500, label: 'e2e floor 1.5 s' }],
-})
-writeFileSync(join(resultsDir, `${name}.svg`), svg)
+writeFileSync(join(resultsDir, `${name}.svg`), benchChart(result))
 const md = renderMarkdown(result, `bench/results/${name}.svg`)
 writeFileSync(join(resultsDir, `${name}.md`), md)
 if (a['write-md']) {
