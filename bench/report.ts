@@ -1,4 +1,6 @@
+import { cpuStageTable, type CpuProfileSummary } from './cpu-stages.js'
 import type { StageLatency } from './prom-histograms.js'
+import { costTable, type StepCosts } from './server-costs.js'
 import type { KafkajsCeiling, ProducerPerformanceResult } from './kafka-ceiling.js'
 import type { LatencySummary } from './stats.js'
 
@@ -38,6 +40,8 @@ export interface StepResult {
   stages?: StageLatency[]
   /** The worst bridge process's event-loop delay over the step (monitorEventLoopDelay, 10 ms resolution). */
   eventLoopLagMs?: { meanMs: number; p99Ms: number; maxMs: number }
+  /** Bridge and server costs per delivered message, from the step's start to the end of its drain. */
+  costs?: StepCosts
 }
 
 export interface IngestCeiling {
@@ -78,6 +82,8 @@ export interface BenchResult {
     producerPerformance: ProducerPerformanceResult | undefined
   }
   unmatchedArrivals?: number
+  /** Per-stage bridge CPU, when the run was profiled (--cpu-prof). */
+  cpuProfile?: CpuProfileSummary
 }
 
 const n = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : String(v))
@@ -130,6 +136,8 @@ export function renderMarkdown(r: BenchResult, svgPath: string): string {
   lines.push(`![latency (log scale) and throughput vs rate](${svgPath})`)
   lines.push('')
   lines.push(...stageTable(r.steps))
+  lines.push(...costSection(r))
+  lines.push(...cpuStageTable(r.cpuProfile))
   const c = r.ceilings
   if (c.ingest.length > 0 || c.kafkajs !== undefined || c.producerPerformance !== undefined) {
     lines.push('Ceilings measured in the same run (same broker, same record size):')
@@ -169,6 +177,22 @@ export function renderMarkdown(r: BenchResult, svgPath: string): string {
     lines.push('')
   }
   return lines.join('\n')
+}
+
+/** What a delivered message cost the bridge and each server, per step. */
+function costSection(r: BenchResult): string[] {
+  const table = costTable(r.steps.map((st) => ({ rate: st.targetRate, costs: st.costs })))
+  if (table.length === 0) return []
+  return [
+    'Cost per delivered message, measured over each step (load and drain) in the same run: CPU from `/proc` ' +
+      '(utime + stime of the process tree), PostgreSQL from `pg_stat_database`/`pg_stat_user_tables` of the ' +
+      "bench's own database (pg_stat_statements is not preloaded on this server), Redis from `INFO commandstats`, " +
+      "Kafka from the bench topics' high watermarks and log segments, S3 from the archive objects under the bench " +
+      "tenant's prefix. † = the whole server, shared with whatever else ran on the machine meanwhile (see load avg).",
+    '',
+    ...table,
+    '',
+  ]
 }
 
 /** Where the time went, from the bridge's own histograms: the slowest series at each step. */

@@ -15,6 +15,10 @@ import { migrate } from '../src/sinks/db/migrate.js'
 import { upsertTenant } from '../src/sinks/db/tenants.js'
 import type { TenantSpec } from '../src/processors/tenant-spec.js'
 import { benchChart } from './charts.js'
+import { profileStages } from './cpu-stages.js'
+import { readProfiles } from './profile-summary.js'
+import { stepCosts, type CostSample } from './server-costs.js'
+import { createCostProbe } from './server-probes.js'
 import { kafkaVersion, kafkajsCeiling, producerPerformance } from './kafka-ceiling.js'
 import { diffHistograms, durations, eventLoopLag, mergeHistograms, stageLatencies } from './prom-histograms.js'
 import { renderMarkdown, replaceGenerated, type BenchResult, type IngestCeiling, type StepResult } from './report.js'
@@ -50,6 +54,9 @@ loss/duplicates/reordering, bridge CPU and RSS, plus Kafka and HTTP ceilings fro
   --bridge-env K=V         extra bridge environment (repeatable), e.g. PROCESSING_CONCURRENCY=1024
   --cpu-prof               run the bridge under node --cpu-prof (profiles in the run's log dir)
   --no-ceilings            skip the Kafka and node:http ceilings
+  --database <name>        the bench's own PostgreSQL database (default gwb_bench; created if missing),
+                           on the server of DATABASE_URL
+  --redis-db <n>           the bench's own Redis database number (default 14), on the server of REDIS_URL
   --skip-services          do not run scripts/services.sh up
   --name <name>            results file name (default: quick | full | search, plus a timestamp-free name)
   --write-md               rewrite the generated section of BENCHMARKS.md from this run
@@ -74,6 +81,8 @@ const { values: a } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     'no-ceilings': { type: 'boolean', default: false },
     'skip-services': { type: 'boolean', default: false },
+    database: { type: 'string', default: 'gwb_bench' },
+    'redis-db': { type: 'string', default: '14' },
     name: { type: 'string' },
     'write-md': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -237,9 +246,12 @@ const convs: Conv[] = Array.from({ length: conversations }, (_, i) => ({
   seq: 0,
 }))
 
+// The bench's own database and Redis db on the usual servers: never the sandbox's (gwb, db 0).
+const withPath = (url: string, path: string): string => Object.assign(new URL(url), { pathname: `/${path}` }).href
 const baseEnv: Record<string, string> = {
   KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092',
-  DATABASE_URL: process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/gwb',
+  DATABASE_URL: withPath(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/gwb', a.database ?? ''),
+  REDIS_URL: withPath(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379/0', a['redis-db'] ?? ''),
   S3_ACCESS_KEY: process.env['S3_ACCESS_KEY'] ?? 'gwb-local',
   S3_SECRET_KEY: process.env['S3_SECRET_KEY'] ?? 'gwb-local-secret-key',
   CREDENTIALS_KEY: credentialsKey.toString('base64'),
@@ -253,6 +265,7 @@ const baseEnv: Record<string, string> = {
 }
 
 say(`run ${runId}: provisioning tenant ${tenant.id} and ${conversations} conversation mappings`)
+await ensureDatabase(baseEnv['DATABASE_URL'] as string)
 {
   const sql = createDb(baseEnv['DATABASE_URL'] as string, { max: 4 })
   await migrate(sql, migrationsPath)
@@ -271,6 +284,21 @@ say(`run ${runId}: provisioning tenant ${tenant.id} and ${conversations} convers
   }
   await closeDb(sql)
 }
+
+const probe = await createCostProbe({
+  root: projectRoot,
+  clockTicks: CLK_TCK,
+  databaseUrl: baseEnv['DATABASE_URL'] as string,
+  redisUrl: baseEnv['REDIS_URL'] as string,
+  brokers: [baseEnv['KAFKA_BROKERS'] as string],
+  topicPrefix: baseEnv['TOPIC_PREFIX'] as string,
+  s3: {
+    endpoint: process.env['S3_ENDPOINT'] ?? 'http://127.0.0.1:9000',
+    accessKey: baseEnv['S3_ACCESS_KEY'] as string,
+    secretKey: baseEnv['S3_SECRET_KEY'] as string,
+  },
+  tenantId: tenant.id,
+})
 
 const [metaMedian, metaP99] = (a['meta-latency'] ?? '150,600').split(',').map(Number)
 const fakes = startNode(
@@ -467,6 +495,7 @@ async function runStep(rate: number, seconds: number, url: string, label: string
   const connections = Number(a.connections ?? Math.max(32, Math.ceil(rate / 10)))
   const from = deliveries.length
   const pids = bridgePids()
+  const cost0 = await probe.sample(pids)
   const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0)
   const loadAvg = Math.round((loadavg()[0] ?? 0) * 100) / 100
   let peakRss = 0
@@ -507,6 +536,7 @@ async function runStep(rate: number, seconds: number, url: string, label: string
   await sleep(1000) // late duplicates
   await drainFake().catch(() => undefined)
   clearInterval(rssTimer)
+  const cost1 = await settledSample(pids)
   const after = await scrapeBridges()
   const stages = stageLatencies(
     mergeHistograms(after.map((t, i) => diffHistograms(durations(before[i] ?? ''), durations(t)))),
@@ -549,6 +579,7 @@ async function runStep(rate: number, seconds: number, url: string, label: string
     why: [],
     stages,
     eventLoopLagMs: loopLag,
+    costs: stepCosts(cost0, cost1, arrivals),
   }
   const v = stepHolds({ ...step, e2eP99Ms: e2e.p99 })
   step.holds = v.ok
@@ -556,7 +587,8 @@ async function runStep(rate: number, seconds: number, url: string, label: string
   say(
     `  ingest p50/p99 ${ingest.p50}/${ingest.p99} ms, e2e p50/p99 ${e2e.p50}/${e2e.p99} ms, ` +
       `achieved ${step.achievedRate}/s, lost ${rep.lost}, dup ${rep.duplicated}, ooo ${rep.outOfOrder}, ` +
-      `errors ${step.errors}, cpu ${step.bridgeCpuPercent}%, rss ${step.bridgePeakRssMb} MB` +
+      `errors ${step.errors}, cpu ${step.bridgeCpuPercent}% (${Math.round(step.costs?.rows[0]?.perMessage ?? 0)} µs/msg), ` +
+      `rss ${step.bridgePeakRssMb} MB` +
       (v.ok ? '' : `  ✗ ${v.why.join('; ')}`),
   )
   say(
@@ -566,6 +598,22 @@ async function runStep(rate: number, seconds: number, url: string, label: string
       .join('; ')}`,
   )
   return step
+}
+
+/**
+ * A cost sample once PostgreSQL's statistics have caught up: a backend publishes its counters when
+ * it goes idle, at most once a second (and within 10 s at the latest), so read until they stop moving.
+ */
+async function settledSample(pids: number[]): Promise<CostSample> {
+  let s = await probe.sample(pids)
+  for (let i = 0; i < 12; i++) {
+    await sleep(1000)
+    const next = await probe.sample(pids)
+    const settled = next.pg?.['xact'] === s.pg?.['xact'] && next.pg?.['tup_inserted'] === s.pg?.['tup_inserted']
+    s = next
+    if (settled) break
+  }
+  return s
 }
 
 async function ingestCeiling(kind: 'uWebSockets.js (bridge, ROLES=ingest)' | 'node:http', seconds: number) {
@@ -679,6 +727,7 @@ try {
     }
   }
   await stopBridges()
+  if (a['cpu-prof']) result.cpuProfile = profileStages(readProfiles(join(logDir, 'profiles')), result.steps)
 
   if (!a['no-ceilings']) {
     say('ceilings')
@@ -718,6 +767,7 @@ try {
   draining = false
   await drainLoop
   await stopBridges()
+  await probe.close()
   await Promise.all(children.map((c) => stopChild(c)))
 }
 
@@ -734,6 +784,18 @@ if (a['write-md']) {
 process.stdout.write(md)
 say(`results: bench/results/${name}.json, .svg, .md; logs in ${logDir}`)
 process.exit(0)
+
+/** Creates the bench's database when it does not exist yet (CREATE DATABASE cannot run inside it). */
+async function ensureDatabase(url: string): Promise<void> {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1))
+  const admin = createDb(withPath(url, 'postgres'), { max: 1 })
+  try {
+    const [row] = await admin`select 1 as found from pg_database where datname = ${name}`
+    if (row === undefined) await admin.unsafe(`create database "${name.replace(/"/g, '""')}"`)
+  } finally {
+    await closeDb(admin)
+  }
+}
 
 function versions(): Record<string, string> {
   const pkgVersion = (p: string): string => {
