@@ -49,14 +49,20 @@ export function parseProcStatTicks(stat: string): { ticks: number; ppid: number 
 }
 
 /** `cmdstat_<name>:calls=N,usec=N,...` lines of INFO commandstats. */
-export function parseCommandstats(info: string): { calls: Record<string, number>; usec: number } {
+export function parseCommandstats(info: string): {
+  calls: Record<string, number>
+  usec: number
+  usecByCommand: Record<string, number>
+} {
   const calls: Record<string, number> = {}
+  const usecByCommand: Record<string, number> = {}
   let usec = 0
   for (const m of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
     calls[m[1] as string] = Number(m[2])
+    usecByCommand[m[1] as string] = Number(m[3])
     usec += Number(m[3])
   }
-  return { calls, usec }
+  return { calls, usec, usecByCommand }
 }
 
 /** Per-key growth from `a` to `b`; keys only in `b` count from 0 (a backend or command that appeared). */

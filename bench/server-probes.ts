@@ -76,6 +76,11 @@ function serverRoots(root: string, table: ReturnType<typeof processTable>): Reco
   return out
 }
 
+function redisCounters(info: string): { calls: Record<string, number>; usec: number } {
+  const { calls, usec } = parseCommandstats(info)
+  return { calls, usec }
+}
+
 export async function createCostProbe(opts: {
   root: string
   clockTicks: number
@@ -165,7 +170,7 @@ export async function createCostProbe(opts: {
         bridgeCpuS: bridgePids.reduce((s, pid) => s + sec(treeTicks(table, pid)), 0),
         serverCpuS,
         ...(pgNow === undefined ? {} : { pg: pgNow.counters, pgBackendCpuS }),
-        ...(info === undefined ? {} : { redis: parseCommandstats(info) }),
+        ...(info === undefined ? {} : { redis: redisCounters(info) }),
         ...(kafkaNow === undefined ? {} : { kafka: kafkaNow }),
         ...(s3Now === undefined ? {} : { s3: s3Now }),
       }

@@ -19,7 +19,7 @@ t.test('INFO commandstats: calls per command and the time spent in commands', as
   const info =
     '# Commandstats\r\ncmdstat_evalsha:calls=10,usec=50,usec_per_call=5.00,rejected_calls=0,failed_calls=0\r\n' +
     'cmdstat_get:calls=3,usec=3,usec_per_call=1.00,rejected_calls=0,failed_calls=0\r\n'
-  t.same(parseCommandstats(info), { calls: { evalsha: 10, get: 3 }, usec: 53 })
+  t.same(parseCommandstats(info), { calls: { evalsha: 10, get: 3 }, usec: 53, usecByCommand: { evalsha: 50, get: 3 } })
 })
 
 const sample = (over: Partial<CostSample>): CostSample => ({ bridgeCpuS: 0, serverCpuS: {}, ...over })
