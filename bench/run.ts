@@ -533,10 +533,12 @@ async function runStep(rate: number, seconds: number, url: string, label: string
     if (performance.now() - lastProgress > 15_000 || performance.now() - drainStart > 180_000) break
     await sleep(250)
   }
+  // CPU and counters at the end of the drain: the step's own work, not the waits below.
+  const drained = await probe.sample(pids)
   await sleep(1000) // late duplicates
   await drainFake().catch(() => undefined)
   clearInterval(rssTimer)
-  const cost1 = await settledSample(pids)
+  const cost1: CostSample = { ...drained, pg: (await settledSample(pids)).pg ?? drained.pg }
   const after = await scrapeBridges()
   const stages = stageLatencies(
     mergeHistograms(after.map((t, i) => diffHistograms(durations(before[i] ?? ''), durations(t)))),
@@ -601,7 +603,8 @@ async function runStep(rate: number, seconds: number, url: string, label: string
 }
 
 /**
- * A cost sample once PostgreSQL's statistics have caught up: a backend publishes its counters when
+ * A cost sample once PostgreSQL's statistics have caught up (the step's PostgreSQL counters are read
+ * from it): a backend publishes its counters when
  * it goes idle, at most once a second (and within 10 s at the latest), so read until they stop moving.
  */
 async function settledSample(pids: number[]): Promise<CostSample> {
