@@ -114,16 +114,16 @@ export function renderMarkdown(r: BenchResult, svgPath: string): string {
   )
   lines.push('')
   lines.push(
-    '| offered/s | achieved/s | delivered/s | ingest p50 / p95 / p99 / max ms | e2e p50 / p95 / p99 / max ms | errors | lost | dup | out of order | bridge CPU % | peak RSS MB | load avg | holds |',
+    '| offered/s | achieved/s | delivered/s | ingest p50 / p95 / p99 / max ms | e2e p50 / p95 / p99 / max ms | errors | lost | dup | out of order | bridge CPU % | bridge CPU µs/msg | peak RSS MB | load avg | holds |',
   )
-  lines.push('|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|')
+  lines.push('|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|')
   for (const st of r.steps) {
     const i = st.ingestMs
     const e = st.endToEndMs
     lines.push(
       `| ${st.targetRate} | ${st.achievedRate} | ${st.deliveredRate} | ${n(i.p50)} / ${n(i.p95)} / ${n(i.p99)} / ${n(i.max)} | ` +
         `${n(e.p50)} / ${n(e.p95)} / ${n(e.p99)} / ${n(e.max)} | ${st.errors} | ${st.lost} | ${st.duplicated} | ${st.outOfOrder} | ` +
-        `${st.bridgeCpuPercent} | ${st.bridgePeakRssMb} | ${st.loadAvg1mAtStart} | ${st.holds ? 'yes' : `no: ${st.why.join('; ')}`} |`,
+        `${st.bridgeCpuPercent} | ${n(bridgeUsPerMessage(st))} | ${st.bridgePeakRssMb} | ${st.loadAvg1mAtStart} | ${st.holds ? 'yes' : `no: ${st.why.join('; ')}`} |`,
     )
   }
   lines.push('')
@@ -177,6 +177,12 @@ export function renderMarkdown(r: BenchResult, svgPath: string): string {
     lines.push('')
   }
   return lines.join('\n')
+}
+
+/** Bridge CPU per delivered message over the step (load and drain), whole µs; undefined if not measured. */
+export function bridgeUsPerMessage(st: StepResult): number | undefined {
+  const row = st.costs?.rows.find((r) => r.what.startsWith('bridge CPU'))
+  return row === undefined ? undefined : Math.round(row.perMessage)
 }
 
 /** What a delivered message cost the bridge and each server, per step. */

@@ -21,7 +21,14 @@ import { stepCosts, type CostSample } from './server-costs.js'
 import { createCostProbe } from './server-probes.js'
 import { kafkaVersion, kafkajsCeiling, producerPerformance } from './kafka-ceiling.js'
 import { diffHistograms, durations, eventLoopLag, mergeHistograms, stageLatencies } from './prom-histograms.js'
-import { renderMarkdown, replaceGenerated, type BenchResult, type IngestCeiling, type StepResult } from './report.js'
+import {
+  bridgeUsPerMessage,
+  renderMarkdown,
+  replaceGenerated,
+  type BenchResult,
+  type IngestCeiling,
+  type StepResult,
+} from './report.js'
 import {
   benchText,
   checkDelivery,
@@ -589,7 +596,7 @@ async function runStep(rate: number, seconds: number, url: string, label: string
   say(
     `  ingest p50/p99 ${ingest.p50}/${ingest.p99} ms, e2e p50/p99 ${e2e.p50}/${e2e.p99} ms, ` +
       `achieved ${step.achievedRate}/s, lost ${rep.lost}, dup ${rep.duplicated}, ooo ${rep.outOfOrder}, ` +
-      `errors ${step.errors}, cpu ${step.bridgeCpuPercent}% (${Math.round(step.costs?.rows[0]?.perMessage ?? 0)} µs/msg), ` +
+      `errors ${step.errors}, cpu ${step.bridgeCpuPercent}% (${bridgeUsPerMessage(step) ?? '–'} µs/msg), ` +
       `rss ${step.bridgePeakRssMb} MB` +
       (v.ok ? '' : `  ✗ ${v.why.join('; ')}`),
   )
