@@ -66,7 +66,11 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
   const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap())
   const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log })
   await ensureTopics(kafka, specs, config.kafka.partitions, config.kafka.replicationFactor)
-  const producer = await createRecordProducer(kafka, { lingerMs: config.kafka.produceLingerMs, metrics })
+  const producer = await createRecordProducer(kafka, {
+    lingerMs: config.kafka.produceLingerMs,
+    compression: config.kafka.compression,
+    metrics,
+  })
 
   const redis = createRedis(config.redisUrl)
   // Connected before the first record, so the shared send budget is used from the start; a Redis

@@ -32,6 +32,10 @@ export interface Config {
     readonly replicationFactor: number
     readonly topics: TopicNames
     readonly produceLingerMs: number
+    /** Produce compression (kafkajs has gzip built in; snappy/lz4/zstd need codec packages). */
+    readonly compression: 'none' | 'gzip'
+    /** Most bytes one fetch takes from a partition (kafkajs maxBytesPerPartition). */
+    readonly fetchBytesPerPartition: number
   }
   readonly registryUrl: string
   readonly databaseUrl: string
@@ -116,6 +120,9 @@ export function loadConfig(env: Env): Config {
       replicationFactor: r.int('TOPIC_REPLICATION_FACTOR', 1, 1, 10),
       topics: topicNames(prefix),
       produceLingerMs: r.int('KAFKA_PRODUCE_LINGER_MS', 2, 0, 1000),
+      // Throughput tuning a user would try; measured in BENCHMARKS.md (levers of issue 15).
+      compression: r.oneOf('KAFKA_COMPRESSION', 'none', ['none', 'gzip'] as const),
+      fetchBytesPerPartition: r.int('KAFKA_FETCH_BYTES_PER_PARTITION', 256 * 1024, 1024, 64 * 1024 * 1024),
     },
     registryUrl: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081/apis/ccompat/v7', ['http:', 'https:']),
     databaseUrl: r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/gwb', ['postgres:', 'postgresql:']),

@@ -55,3 +55,15 @@ t.test('roles and topic prefix are honoured', async (t) => {
   t.equal(c.kafka.groupPrefix, 't1-gwb-')
   t.match(problemsOf({ ...minimal, TOPIC_PREFIX: 'a/b' }), /TOPIC_PREFIX/)
 })
+
+t.test('Kafka tuning: compression and fetch size, defaults as measured, bad values named', async (t) => {
+  const d = loadConfig(minimal)
+  t.equal(d.kafka.compression, 'none')
+  t.equal(d.kafka.fetchBytesPerPartition, 262_144)
+  const c = loadConfig({ ...minimal, KAFKA_COMPRESSION: 'gzip', KAFKA_FETCH_BYTES_PER_PARTITION: '1048576' })
+  t.equal(c.kafka.compression, 'gzip')
+  t.equal(c.kafka.fetchBytesPerPartition, 1_048_576)
+  const msg = problemsOf({ ...minimal, KAFKA_COMPRESSION: 'zstd', KAFKA_FETCH_BYTES_PER_PARTITION: '10' })
+  t.match(msg, /KAFKA_COMPRESSION/)
+  t.match(msg, /KAFKA_FETCH_BYTES_PER_PARTITION must be an integer from 1024/)
+})
