@@ -108,6 +108,13 @@ export function createMetrics() {
       help: 'Sends paced by the process-local limit because the shared budget in Redis was unreachable',
       registers: [registry],
     }),
+    // A URL from a webhook the fetch policy refused: an attack, or a host the operator must list.
+    fetchRefusals: new Counter({
+      name: 'gwb_fetch_refusals_total',
+      help: 'Downloads refused by the outbound fetch policy, by reason',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     /** Feeds gwb_cache_lookups_total{cache=name} from a cache's own running totals. */
     watchCache(name: string, stats: () => { hits: number; misses: number }): void {
       cacheSources.set(name, stats)

@@ -49,6 +49,8 @@ async function main(): Promise<void> {
     META_GRAPH_URL: meta.url,
     GENESYS_API_URL: genesys.apiUrl,
     GENESYS_LOGIN_URL: genesys.loginUrl,
+    // The fakes' downloads (attachments, media) are local http: allowed by exact host:port only.
+    FETCH_INSECURE_ORIGINS: [meta.url, genesys.apiUrl].map((u) => new URL(u).host).join(','),
   })
   const log = createLogger(config.logLevel)
   const bridge = await startBridge(config, log)

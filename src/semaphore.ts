@@ -34,3 +34,53 @@ function once(fn: () => void): () => void {
     fn()
   }
 }
+
+/**
+ * A budget of bytes: `reserve(n)` waits until n more bytes fit (a request larger than the whole
+ * budget waits until nothing else is held, so it never waits forever); `hold(n)` counts bytes that
+ * already exist without waiting, so the next reservation sees them.
+ */
+export interface ByteBudget {
+  reserve: (bytes: number, signal?: AbortSignal) => Promise<() => void>
+  hold: (bytes: number) => () => void
+  readonly used: number
+}
+
+export function createByteBudget(limit: number): ByteBudget {
+  let used = 0
+  const waiters: { bytes: number; grant: () => void }[] = []
+  const fits = (bytes: number) => used === 0 || used + bytes <= limit
+  const take = (bytes: number): (() => void) => {
+    used += bytes
+    return once(() => {
+      used -= bytes
+      // First come, first served: a big waiter at the head is not overtaken by small ones.
+      while (waiters.length > 0 && fits(waiters[0]?.bytes ?? 0)) waiters.shift()?.grant()
+    })
+  }
+  return {
+    reserve(bytes, signal) {
+      if (waiters.length === 0 && fits(bytes)) return Promise.resolve(take(bytes))
+      return new Promise((resolve, reject) => {
+        const w = {
+          bytes,
+          grant: () => {
+            signal?.removeEventListener('abort', onAbort)
+            resolve(take(bytes))
+          },
+        }
+        const onAbort = () => {
+          const i = waiters.indexOf(w)
+          if (i >= 0) waiters.splice(i, 1)
+          reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'))
+        }
+        signal?.addEventListener('abort', onAbort, { once: true })
+        waiters.push(w)
+      })
+    },
+    hold: take,
+    get used() {
+      return used
+    },
+  }
+}

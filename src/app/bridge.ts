@@ -12,7 +12,7 @@ import { createMetrics } from '../metrics.js'
 import { adminRoutes } from './admin-routes.js'
 import { archiveFlows, commonPorts, inboundPorts, outboundPorts, pendingSweeper, statusPorts } from './flow-ports.js'
 import { ingestRoutes } from './ingest-routes.js'
-import { openResources, type Resources } from './resources.js'
+import { openResources, type ResourceDeps, type Resources } from './resources.js'
 
 export interface RunningBridge {
   readonly port: number
@@ -21,9 +21,9 @@ export interface RunningBridge {
 }
 
 /** Starts the roles of this process: ingest routes, and one consumer group member per flow. */
-export async function startBridge(config: Config, log: Logger): Promise<RunningBridge> {
+export async function startBridge(config: Config, log: Logger, deps: ResourceDeps = {}): Promise<RunningBridge> {
   const metrics = createMetrics()
-  const r = await openResources(config, log, metrics)
+  const r = await openResources(config, log, metrics, deps)
   const t = config.kafka.topics
   const admin = adminRoutes(r)
   const routes: Route[] = [...admin.routes]

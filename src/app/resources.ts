@@ -20,10 +20,12 @@ import { createGenesysApi, type GenesysApi } from '../sinks/genesys-api.js'
 import { createKafka } from '../sinks/kafka/client.js'
 import { createRecordProducer, type RecordProducer } from '../sinks/kafka/producer.js'
 import { ensureTopics } from '../sinks/kafka/topics.js'
-import { createMediaRehost, type MediaRehost } from '../sinks/media.js'
+import { createMediaRehost, metaMediaDownload, type MediaRehost } from '../sinks/media.js'
+import { createMediaFetcher, type Resolver } from '../sinks/media-fetch.js'
 import { createMetaClient, type MetaClient } from '../sinks/meta-client.js'
 import { createObjectStore, type ObjectStore } from '../sinks/object-store.js'
 import { registerSchemas, type TopicCodec } from '../sinks/schema-registry.js'
+import { createByteBudget } from '../semaphore.js'
 import { ALL_BUCKETS } from '../processors/object-keys.js'
 
 /** Every long-lived connection of a process, created once at start and closed once at stop. */
@@ -58,7 +60,17 @@ export async function loadSchemaMap(): Promise<Map<RecordName, AvroType>> {
  * consumed or accepted, so an incompatible build stops at start with a clear error instead of
  * writing records nobody can read.
  */
-export async function openResources(config: Config, log: Logger, metrics: Metrics): Promise<Resources> {
+/** What a caller may replace: tests resolve host names of their own (docs/security.md says how). */
+export interface ResourceDeps {
+  resolve?: Resolver
+}
+
+export async function openResources(
+  config: Config,
+  log: Logger,
+  metrics: Metrics,
+  deps: ResourceDeps = {},
+): Promise<Resources> {
   const sql = createDb(config.databaseUrl, { max: config.dbPoolMax })
   await migrate(sql, migrationsPath)
 
@@ -94,6 +106,30 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
     // S3 away at start must not stop messages: the archive and media paths retry on their own.
     log.warn({ err: String(err) }, 'object storage unavailable at start; archive and media will retry')
   })
+  const genesys = instrumentGenesysApi(createGenesysApi(config.genesys, directory), metrics)
+  // Every download the bridge makes goes through this one fetcher and its policy.
+  const budget = createByteBudget(config.fetch.mediaBytesInFlight)
+  const fetcher = createMediaFetcher({
+    connectTimeoutMs: 5_000,
+    headersTimeoutMs: config.genesys.timeoutMs,
+    bodyTimeoutMs: config.genesys.timeoutMs,
+    totalTimeoutMs: config.fetch.timeoutMs,
+    budget,
+    insecureOrigins: new Set(config.fetch.insecureOrigins),
+    onRefused: (reason) => metrics.fetchRefusals.inc({ reason }),
+    ...(deps.resolve === undefined ? {} : { resolve: deps.resolve }),
+  })
+  const hosts = { extraHosts: config.fetch.allowedHosts, insecureOrigins: config.fetch.insecureOrigins }
+  const media = createMediaRehost({
+    store,
+    genesys,
+    fetcher,
+    budget,
+    maxBytes: config.processing.mediaMaxBytes,
+    hosts,
+    genesysApiUrl: config.genesys.apiUrl,
+    now: Date.now,
+  })
   // Timed per call: gwb_external_request_duration_seconds{target,operation,status}.
   const meta = instrumentMetaClient(
     createMetaClient({
@@ -102,16 +138,14 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
       connections: config.meta.connections,
       headersTimeoutMs: config.meta.timeoutMs,
       bodyTimeoutMs: config.meta.timeoutMs,
+      downloadMedia: metaMediaDownload(fetcher, {
+        mediaHosts: config.fetch.metaMediaHosts,
+        graphUrl: config.meta.graphUrl,
+        hosts,
+      }),
     }),
     metrics,
   )
-  const genesys = instrumentGenesysApi(createGenesysApi(config.genesys, directory), metrics)
-  const media = createMediaRehost({
-    store,
-    genesys,
-    maxBytes: config.processing.mediaMaxBytes,
-    now: Date.now,
-  })
 
   const sendRate = createSendRateLimiter({
     redis,
@@ -142,7 +176,7 @@ export async function openResources(config: Config, log: Logger, metrics: Metric
     async close() {
       await producer.close()
       await Promise.allSettled([claimer.drain(), tracking.drain(), toucher.close()])
-      await Promise.allSettled([meta.close(), genesys.close()])
+      await Promise.allSettled([meta.close(), genesys.close(), fetcher.close()])
       store.close()
       await cache.close()
       redis.disconnect()

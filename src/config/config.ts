@@ -1,4 +1,5 @@
 import { BridgeError } from '../errors.js'
+import { normaliseHostEntry } from '../processors/fetch-policy.js'
 import { EnvReader, type Env } from './parse-env.js'
 
 export const roles = ['ingest', 'outbound', 'inbound', 'status', 'archive'] as const
@@ -72,6 +73,19 @@ export interface Config {
     readonly retryMaxMs: number
     readonly mediaMaxBytes: number
   }
+  /** The outbound fetch policy of every download (docs/security.md, "Downloads"). */
+  readonly fetch: {
+    /** `host:port` any tenant's downloads may also reach over https (never given a token). */
+    readonly allowedHosts: readonly string[]
+    /** `host:port` of the sandbox's and tests' fakes: http allowed, address not checked. */
+    readonly insecureOrigins: readonly string[]
+    /** `host:port` of Meta's media URLs; the WhatsApp token goes to these and the Graph host only. */
+    readonly metaMediaHosts: readonly string[]
+    /** One download, redirects included. */
+    readonly timeoutMs: number
+    /** Bytes of media downloads and stores in flight per process. */
+    readonly mediaBytesInFlight: number
+  }
 }
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -95,6 +109,22 @@ function deepFreeze<T>(o: T): T {
     Object.freeze(o)
   }
   return o
+}
+
+/** A comma list of `host` or `host:port` (`host:port` only when the port is required), normalised. */
+function hostList(r: EnvReader, name: string, fallback: string, requirePort: boolean): string[] {
+  const items = (r.optionalString(name) ?? fallback)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+  const out: string[] = []
+  for (const item of items) {
+    const key = normaliseHostEntry(item, requirePort)
+    if (key === undefined)
+      r.problems.push(`${name}: "${item}" is not ${requirePort ? 'host:port' : 'host or host:port'}`)
+    else out.push(key)
+  }
+  return out
 }
 
 /** Parsed once at start; the only reader of the environment is the entry point that calls this. */
@@ -158,6 +188,13 @@ export function loadConfig(env: Env): Config {
       retryBaseMs: r.int('RETRY_BASE_MS', 500, 1, 600_000),
       retryMaxMs: r.int('RETRY_MAX_MS', 30_000, 1, 3_600_000),
       mediaMaxBytes: r.int('MEDIA_MAX_BYTES', 25 * 1024 * 1024, 1024, 200 * 1024 * 1024),
+    },
+    fetch: {
+      allowedHosts: hostList(r, 'FETCH_ALLOWED_HOSTS', '', false),
+      insecureOrigins: hostList(r, 'FETCH_INSECURE_ORIGINS', '', true),
+      metaMediaHosts: hostList(r, 'META_MEDIA_HOSTS', 'lookaside.fbsbx.com', false),
+      timeoutMs: r.int('FETCH_TIMEOUT_MS', 60_000, 100, 600_000),
+      mediaBytesInFlight: r.int('MEDIA_BYTES_IN_FLIGHT', 512 * 1024 * 1024, 1024, 64 * 1024 * 1024 * 1024),
     },
   }
   if (config.meta.apiVersion !== '' && !/^v\d+\.\d+$/.test(config.meta.apiVersion)) {

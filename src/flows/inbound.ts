@@ -230,8 +230,16 @@ type Failure = Extract<GenesysPostResult, { ok: false }>
 
 function mediaFailure(
   what: string,
-  res: { status: number; error: { message: string }; network?: true; tooLarge?: true; retryAfterMs?: number },
+  res: {
+    status: number
+    error: { message: string }
+    network?: true
+    tooLarge?: true
+    retryAfterMs?: number
+    refused?: string
+  },
 ): StageResult<never> {
+  if (res.refused !== undefined) return fail(new BridgeError('GWB_FETCH_REFUSED', `${what} ${res.error.message}`))
   const text = `${what} failed: HTTP ${res.status} ${res.error.message}`
   if (res.tooLarge === true) return fail(new BridgeError('GWB_MEDIA', `${what}: media is too large`))
   if (res.network === true || res.status === 429 || res.status >= 500) {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { extensionOf } from './media-type.js'
 
 /**
  * Object keys of the raw-webhook archive and the media store. Pure functions: the archive sink,
@@ -82,28 +83,11 @@ export function parseArchiveName(name: string): { ms: number; batch: boolean } |
   return { ms: Number(m[1]), batch: m[2] === 'ndjson' }
 }
 
-const EXT_BY_MIME: Readonly<Record<string, string>> = {
-  'application/pdf': 'pdf',
-  'image/jpeg': 'jpg',
-  'image/jpg': 'jpg',
-  'image/png': 'png',
-  'image/gif': 'gif',
-  'image/webp': 'webp',
-  'video/mp4': 'mp4',
-  'audio/ogg': 'ogg',
-  'audio/mpeg': 'mp3',
-  'audio/mp3': 'mp3',
-}
-
 /**
  * File extension for a MIME type. WhatsApp voice notes arrive as `audio/ogg; codecs=opus`, so
- * parameters and case are ignored; anything unknown is stored as `bin` (the bytes are kept,
- * the Content-Type metadata still says what they are).
+ * parameters and case are ignored; anything unknown is stored as `bin`.
  */
-export function extensionForMime(mimeType: string): string {
-  const base = mimeType.split(';')[0]?.trim().toLowerCase() ?? ''
-  return EXT_BY_MIME[base] ?? 'bin'
-}
+export const extensionForMime = extensionOf
 
 export interface MediaKeyInput {
   tenantId: string

@@ -15,7 +15,9 @@ export interface GenesysApi {
   /** The client of the tenant's region (one undici pool per origin, shared by tenants of a region). */
   clientFor: (region: string) => GenesysApiClient
   /** A valid OAuth token for the tenant: process memory, then Redis, then client credentials. */
-  tokenFor: (tenantId: string) => Promise<{ accessToken: string; client: GenesysApiClient; integrationId: string }>
+  tokenFor: (
+    tenantId: string,
+  ) => Promise<{ accessToken: string; client: GenesysApiClient; integrationId: string; region: string }>
   /** After a 401: the cached token is dropped so the next call fetches a new one. */
   forgetToken: (tenantId: string) => Promise<void>
   /** Posts to the tenant's integration with its token; a 401 refreshes the token and tries once more. */
@@ -64,10 +66,11 @@ export function createGenesysApi(endpoints: GenesysEndpoints, directory: TenantD
       if (creds === undefined)
         throw new BridgeError('GWB_TENANT_UNKNOWN', `tenant ${tenantId} has no Genesys credentials`)
       const tenant = await directory.byIntegrationId(creds.integrationId)
-      const client = clientFor(tenant?.genesysRegion ?? 'mypurecloud.com')
+      const region = tenant?.genesysRegion ?? 'mypurecloud.com'
+      const client = clientFor(region)
       const integrationId = creds.integrationId
       const cached = await directory.genesysToken(tenantId)
-      if (cached !== undefined) return { accessToken: cached.accessToken, client, integrationId }
+      if (cached !== undefined) return { accessToken: cached.accessToken, client, integrationId, region }
       // Concurrent records of one tenant share one token request instead of stampeding the login host.
       let p = inflight.get(tenantId)
       if (p === undefined) {
@@ -75,7 +78,7 @@ export function createGenesysApi(endpoints: GenesysEndpoints, directory: TenantD
         inflight.set(tenantId, p)
       }
       const token = await p
-      return { accessToken: token.accessToken, client, integrationId }
+      return { accessToken: token.accessToken, client, integrationId, region }
     },
     async forgetToken(tenantId) {
       await directory.setGenesysToken(tenantId, '', new Date(0))

@@ -12,8 +12,8 @@ import {
 
 /**
  * Client for Genesys Cloud Open Messaging: client-credentials login, the inbound message, receipt
- * and event endpoints, and outbound attachment downloads. Stateless apart from its pools: token
- * caching and retry decisions belong to the callers.
+ * and event endpoints. Stateless apart from its pools: token caching and retry decisions belong to
+ * the callers. Attachment downloads are not here: they go through the fetch policy (media-fetch.ts).
  */
 
 export interface GenesysClientOptions {
@@ -47,9 +47,6 @@ export interface GenesysFailure {
 
 export type GenesysPostResult = { ok: true; status: number; body: unknown } | GenesysFailure
 
-export type GenesysDownloadResult =
-  { ok: true; bytes: Buffer; contentType: string; usedBearer: boolean } | GenesysFailure
-
 export interface GenesysToken {
   accessToken: string
   /** Epoch ms at which Genesys stops accepting the token. */
@@ -68,7 +65,6 @@ export interface GenesysApiClient {
   postInboundMessage(req: InboundRequest): Promise<GenesysPostResult>
   postReceipt(req: InboundRequest): Promise<GenesysPostResult>
   postEvent(req: InboundRequest): Promise<GenesysPostResult>
-  downloadAttachment(req: { url: string; accessToken?: string; maxBytes: number }): Promise<GenesysDownloadResult>
   close(): Promise<void>
 }
 
@@ -146,29 +142,6 @@ export function createGenesysClient(opts: GenesysClientOptions): GenesysApiClien
     postReceipt: (req) => post('receipt', req),
     postEvent: (req) => post('event', req),
 
-    async downloadAttachment({ url, accessToken, maxBytes }) {
-      // Facts §1.3: whether download URLs need auth is unconfirmed, so try a plain GET first and
-      // only present the Bearer when the host asks for it.
-      let usedBearer = false
-      try {
-        let res = await http.getFollowing(url, { maxBytes })
-        if ((res.status === 401 || res.status === 403) && accessToken !== undefined) {
-          usedBearer = true
-          res = await http.getFollowing(url, { headers: { authorization: `Bearer ${accessToken}` }, maxBytes })
-        }
-        if (res.status !== 200) return failureFromResponse(res, jsonOrUndefined(res.body))
-        const ct = res.headers['content-type']
-        return {
-          ok: true,
-          bytes: res.body,
-          contentType: typeof ct === 'string' ? ct : 'application/octet-stream',
-          usedBearer,
-        }
-      } catch (err) {
-        return failureFromThrow(err)
-      }
-    },
-
     close: () => http.close(),
   }
 }
@@ -198,8 +171,6 @@ function failureFromResponse(res: HttpResponse, json: unknown): GenesysFailure {
     if (typeof message === 'string') error.message = message
     if (typeof code === 'string') error.code = code
     if (typeof json.contextId === 'string') error.contextId = json.contextId
-  } else if (res.body.length > 0) {
-    error.message = `HTTP ${res.status}: ${res.body.subarray(0, 200).toString('utf8')}`
   }
   return { ok: false, status: res.status, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }
 }

@@ -42,8 +42,6 @@ export class ResponseTooLarge extends Error {
 
 export interface Http {
   request(url: string | URL, req: HttpRequest): Promise<HttpResponse>
-  /** GET following up to 3 redirects; Authorization is only sent to the origin it was meant for. */
-  getFollowing(url: string | URL, req: Omit<HttpRequest, 'method' | 'body'>): Promise<HttpResponse>
   close(): Promise<void>
 }
 
@@ -56,8 +54,8 @@ export function createHttp(opts: HttpOptions = {}): Http {
     bodyTimeout: opts.bodyTimeoutMs ?? 30_000,
     keepAliveTimeout: opts.keepAliveTimeoutMs ?? 30_000,
   }
-  // The Agent keeps one Pool per origin and drops idle ones, so arbitrary download hosts
-  // (presigned storage, Genesys download hosts) do not accumulate.
+  // The Agent keeps one Pool per origin and drops idle ones. Only configured API origins come
+  // here: downloads from URLs a webhook names go through media-fetch.ts and its policy.
   const agent = new Agent({ factory: (origin) => new Pool(origin, poolOptions) })
 
   async function request(url: string | URL, req: HttpRequest): Promise<HttpResponse> {
@@ -71,20 +69,7 @@ export function createHttp(opts: HttpOptions = {}): Http {
     return { status: res.statusCode, headers: res.headers, body: await readCapped(res, req.maxBytes) }
   }
 
-  async function getFollowing(url: string | URL, req: Omit<HttpRequest, 'method' | 'body'>): Promise<HttpResponse> {
-    const first = new URL(url)
-    let target = first
-    for (let hop = 0; ; hop++) {
-      const headers = { ...req.headers }
-      if (target.origin !== first.origin) delete headers.authorization
-      const res = await request(target, { method: 'GET', headers, maxBytes: req.maxBytes })
-      const location = res.headers.location
-      if (res.status < 300 || res.status >= 400 || typeof location !== 'string' || hop >= 3) return res
-      target = new URL(location, target)
-    }
-  }
-
-  return { request, getFollowing, close: () => agent.close() }
+  return { request, close: () => agent.close() }
 }
 
 function pathOf(url: string | URL): string {

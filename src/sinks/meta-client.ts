@@ -23,6 +23,11 @@ export interface MetaClientOptions {
   connectTimeoutMs?: number
   headersTimeoutMs?: number
   bodyTimeoutMs?: number
+  /**
+   * Step 2 of a media download (the URL Graph answered): not done by this client's pools but by
+   * the fetch policy every download goes through (sinks/media.ts `downloadMeta`).
+   */
+  downloadMedia: MetaClient['downloadMedia']
 }
 
 export interface MetaError {
@@ -53,7 +58,7 @@ export type MetaSendResult =
 export type MetaMediaInfoResult =
   { ok: true; url: string; mimeType: string; sha256?: string; fileSize?: number; id: string } | MetaFailure
 
-export type MetaDownloadResult = { ok: true; bytes: Buffer; contentType: string } | MetaFailure
+export type MetaDownloadResult = { ok: true; bytes: Buffer; contentType: string } | (MetaFailure & { refused?: string })
 
 export interface MetaClient {
   sendMessage(req: { phoneNumberId: string; accessToken: string; body: unknown }): Promise<MetaSendResult>
@@ -133,18 +138,7 @@ export function createMetaClient(opts: MetaClientOptions): MetaClient {
       }
     },
 
-    async downloadMedia({ url, accessToken, maxBytes }) {
-      // Step 2 of the download: the short-lived URL needs the same Bearer as step 1.
-      let res: HttpResponse
-      try {
-        res = await http.getFollowing(url, { headers: { authorization: `Bearer ${accessToken}` }, maxBytes })
-      } catch (err) {
-        return failureFromThrow(err)
-      }
-      if (res.status !== 200) return failureFromResponse(res, jsonOrUndefined(res.body))
-      const ct = res.headers['content-type']
-      return { ok: true, bytes: res.body, contentType: typeof ct === 'string' ? ct : 'application/octet-stream' }
-    },
+    downloadMedia: (req) => opts.downloadMedia(req),
 
     close: () => http.close(),
   }
@@ -181,7 +175,10 @@ function failureFromResponse(res: HttpResponse, json: unknown): MetaFailure {
   return { ok: false, status: res.status, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }
 }
 
+/**
+ * What an unexpected answer was, without any of its bytes: error messages reach the errors topic,
+ * logs and (inbound) the agent, and no fetched body may (docs/security.md).
+ */
 function snippet(body: Buffer): string {
-  const s = body.subarray(0, 200).toString('utf8')
-  return body.length > 200 ? `${s}…` : s
+  return `${body.length} bytes, not the expected JSON`
 }

@@ -44,7 +44,16 @@ export interface ObjectStore {
   ): Promise<void>
   getObject(bucket: string, key: string): Promise<Buffer>
   headObject(bucket: string, key: string): Promise<ObjectHead>
-  presignGet(bucket: string, key: string, expirySeconds: number): Promise<string>
+  /**
+   * `response` becomes the signed response-content-type / response-content-disposition query
+   * parameters: S3 (and S3Proxy) then serve the object with those headers whatever is stored.
+   */
+  presignGet(
+    bucket: string,
+    key: string,
+    expirySeconds: number,
+    response?: { contentType?: string; contentDisposition?: string },
+  ): Promise<string>
   listObjects(bucket: string, prefix: string): Promise<StoredObject[]>
   removeObjects(bucket: string, keys: readonly string[]): Promise<void>
   applyRetention(bucket: string, days: number): Promise<RetentionMode>
@@ -164,11 +173,15 @@ export function createObjectStore(opts: ObjectStoreOptions): ObjectStore {
       return { size: stat.size, lastModified: stat.lastModified, contentType, metadata }
     },
 
-    async presignGet(bucket, key, expirySeconds) {
+    async presignGet(bucket, key, expirySeconds, response) {
       if (!Number.isInteger(expirySeconds) || expirySeconds < 1 || expirySeconds > MAX_PRESIGN_SECONDS) {
         throw new ObjectStoreError(`presign expiry must be 1..${MAX_PRESIGN_SECONDS} seconds, got ${expirySeconds}`)
       }
-      return client.presignedGetObject(bucket, key, expirySeconds)
+      const headers: Record<string, string> = {}
+      if (response?.contentType !== undefined) headers['response-content-type'] = response.contentType
+      if (response?.contentDisposition !== undefined)
+        headers['response-content-disposition'] = response.contentDisposition
+      return client.presignedGetObject(bucket, key, expirySeconds, headers)
     },
 
     listObjects,

@@ -56,6 +56,26 @@ t.test('roles and topic prefix are honoured', async (t) => {
   t.match(problemsOf({ ...minimal, TOPIC_PREFIX: 'a/b' }), /TOPIC_PREFIX/)
 })
 
+t.test('fetch policy hosts are normalised; a bad entry is named', async (t) => {
+  const c = loadConfig({
+    ...minimal,
+    FETCH_ALLOWED_HOSTS: 'Files.Example.com, cdn.example.com.:8443,[2001:db8::1]',
+    FETCH_INSECURE_ORIGINS: '127.0.0.1:4010',
+  })
+  t.same(c.fetch.allowedHosts, ['files.example.com:443', 'cdn.example.com:8443', '[2001:db8::1]:443'])
+  t.same(c.fetch.insecureOrigins, ['127.0.0.1:4010'])
+  t.same(c.fetch.metaMediaHosts, ['lookaside.fbsbx.com:443'], 'Meta media host by default')
+  t.same(loadConfig(minimal).fetch.insecureOrigins, [], 'nothing insecure by default')
+  const msg = problemsOf({
+    ...minimal,
+    FETCH_INSECURE_ORIGINS: 'localhost',
+    FETCH_ALLOWED_HOSTS: 'https://x.example.com/,user@host',
+  })
+  t.match(msg, /FETCH_INSECURE_ORIGINS: "localhost" is not host:port/)
+  t.match(msg, /FETCH_ALLOWED_HOSTS: "https:\/\/x.example.com\/" is not host or host:port/)
+  t.match(msg, /FETCH_ALLOWED_HOSTS: "user@host"/)
+})
+
 t.test('Kafka tuning: compression and fetch size, defaults as measured, bad values named', async (t) => {
   const d = loadConfig(minimal)
   t.equal(d.kafka.compression, 'none')

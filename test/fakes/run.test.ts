@@ -34,7 +34,11 @@ t.test('runFakes loads tenants from a JSON file and from flags', async (t) => {
     '--meta-latency',
     '1,5',
   ])
-  const meta = createMetaClient({ graphUrl: fakes.meta.url, apiVersion: 'v21.0' })
+  const meta = createMetaClient({
+    graphUrl: fakes.meta.url,
+    apiVersion: 'v21.0',
+    downloadMedia: () => Promise.reject(new Error('not used here')),
+  })
   const genesys = createGenesysClient({ apiUrl: fakes.genesys.url, loginUrl: fakes.genesys.url })
   t.teardown(async () => {
     await meta.close()

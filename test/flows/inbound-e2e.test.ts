@@ -135,7 +135,8 @@ t.test('inbound flow end to end', async (t) => {
   })
 
   t.test('an inbound image reaches Genesys as a link to the same bytes', async (t) => {
-    const bytes = randomBytes(20_000)
+    // A JPEG's signature, so the stored object keeps its type (media-type.ts checks the bytes).
+    const bytes = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), randomBytes(20_000)])
     const mediaId = h.meta.addMedia(h.tenant.whatsapp.phoneNumberId, bytes, 'image/jpeg')
     const waId = waIdOf()
     const res = await h.postMeta(

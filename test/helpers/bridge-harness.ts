@@ -10,6 +10,7 @@ import { signGenesys, signMeta } from '../../src/fakes/sign.js'
 import type { TenantSpec } from '../../src/processors/tenant-spec.js'
 import { upsertTenant } from '../../src/sinks/db/tenants.js'
 import type { Logger } from '../../src/log.js'
+import type { Resolver } from '../../src/sinks/media-fetch.js'
 import { testEnv, testLog } from './stack.js'
 import { loadConfig } from '../../src/config/config.js'
 
@@ -69,10 +70,14 @@ export function tenantSpec(): TenantSpec {
  */
 export async function startHarness(
   envOverrides: Record<string, string> = {},
-  opts: { log?: Logger } = {},
+  opts: { log?: Logger; resolve?: Resolver } = {},
 ): Promise<Harness> {
   const meta = await createFakeMeta({ latency: 5 })
   const genesys = await createFakeGenesys({})
+  // The fakes listen on 127.0.0.1 over http: listed by exact host:port (with any the test adds),
+  // nothing else local is reachable.
+  const insecure = [meta.url, genesys.apiUrl].map((u) => new URL(u).host)
+  if (envOverrides['FETCH_INSECURE_ORIGINS'] !== undefined) insecure.push(envOverrides['FETCH_INSECURE_ORIGINS'])
   const env = testEnv({
     HTTP_PORT: '0',
     HTTP_HOST: '127.0.0.1',
@@ -86,9 +91,14 @@ export async function startHarness(
     META_SEND_RATE_PER_NUMBER: '100000',
     META_SEND_BURST_PER_NUMBER: '100000',
     ...envOverrides,
+    FETCH_INSECURE_ORIGINS: insecure.join(','),
   })
   const config = loadConfig(env)
-  const bridge = await startBridge(config, opts.log ?? testLog)
+  const bridge = await startBridge(
+    config,
+    opts.log ?? testLog,
+    opts.resolve === undefined ? {} : { resolve: opts.resolve },
+  )
   const url = `http://127.0.0.1:${bridge.port}`
 
   const newTenant = async (overrides: Partial<TenantSpec> = {}): Promise<TenantSpec> => {

@@ -75,7 +75,7 @@ t.test('media key layout and extension from MIME type', async (t) => {
     ['audio/ogg; codecs=opus', 'ogg'],
     ['audio/mpeg', 'mp3'],
     ['image/webp', 'webp'],
-    ['application/vnd.ms-excel', 'bin'],
+    ['application/vnd.ms-excel', 'xls'],
     ['', 'bin'],
     ['garbage', 'bin'],
   ]

@@ -110,29 +110,4 @@ t.test('genesys client against the fake', async (t) => {
     t.same(a.ok ? 0 : a.status, 503)
     t.same(b.ok ? undefined : [b.status, b.network], [0, true])
   })
-
-  t.test('attachment requiring auth is fetched with the Bearer on the second try', async (t) => {
-    const tok = await client.getToken(creds)
-    const bytes = Buffer.from('%PDF-1.4 fake invoice bytes')
-    const url = g.addDownload(bytes, 'application/pdf', { requireAuth: true })
-    const r = await client.downloadAttachment({ url, accessToken: tok.accessToken, maxBytes: 1_000_000 })
-    if (!r.ok) return t.fail(JSON.stringify(r))
-    t.ok(r.bytes.equals(bytes))
-    t.equal(r.contentType, 'application/pdf')
-    t.equal(r.usedBearer, true)
-    t.same(
-      g.downloadRequests.map((d) => [d.withBearer, d.status]),
-      [
-        [false, 401],
-        [true, 200],
-      ],
-    )
-    const noToken = await client.downloadAttachment({ url, maxBytes: 1_000_000 })
-    t.same(noToken.ok ? 0 : noToken.status, 401)
-    const open = g.addDownload(bytes, 'application/pdf')
-    const plain = await client.downloadAttachment({ url: open, accessToken: tok.accessToken, maxBytes: 1_000_000 })
-    t.same(plain.ok ? plain.usedBearer : undefined, false, 'no Bearer when the plain GET works')
-    const tooBig = await client.downloadAttachment({ url: open, maxBytes: 10 })
-    t.same(tooBig.ok ? undefined : tooBig.tooLarge, true)
-  })
 })

@@ -1,6 +1,9 @@
 import t from 'tap'
 import { createFakeMeta } from '../../src/fakes/fake-meta.js'
+import { createMediaFetcher } from '../../src/sinks/media-fetch.js'
+import { metaMediaDownload } from '../../src/sinks/media.js'
 import { createMetaClient } from '../../src/sinks/meta-client.js'
+import { createByteBudget } from '../../src/semaphore.js'
 
 const number = { phoneNumberId: '106540352242922', accessToken: 'EAAG-good', appSecret: 'app-secret-1' }
 const text = (to: string, body = 'hello') => ({ messaging_product: 'whatsapp', to, type: 'text', text: { body } })
@@ -8,9 +11,31 @@ const text = (to: string, body = 'hello') => ({ messaging_product: 'whatsapp', t
 t.test('meta client against the fake', async (t) => {
   const meta = await createFakeMeta()
   meta.addNumber(number)
-  const client = createMetaClient({ graphUrl: meta.url, apiVersion: 'v21.0', connections: 4, headersTimeoutMs: 2000 })
+  // Media downloads go through the fetch policy; the fake is its one insecure (local http) origin.
+  const insecure = [new URL(meta.url).host]
+  const fetcher = createMediaFetcher({
+    connectTimeoutMs: 2000,
+    headersTimeoutMs: 2000,
+    bodyTimeoutMs: 2000,
+    totalTimeoutMs: 10_000,
+    budget: createByteBudget(10_000_000),
+    insecureOrigins: new Set(insecure),
+  })
+  const downloadMedia = metaMediaDownload(fetcher, {
+    mediaHosts: ['lookaside.fbsbx.com:443'],
+    graphUrl: meta.url,
+    hosts: { extraHosts: [], insecureOrigins: insecure },
+  })
+  const client = createMetaClient({
+    graphUrl: meta.url,
+    apiVersion: 'v21.0',
+    connections: 4,
+    headersTimeoutMs: 2000,
+    downloadMedia,
+  })
   t.teardown(async () => {
     await client.close()
+    await fetcher.close()
     await meta.close()
   })
   t.beforeEach(() => meta.reset())
@@ -114,6 +139,13 @@ t.test('meta client against the fake', async (t) => {
     t.same(small.ok ? undefined : small.tooLarge, true, 'max size enforced')
     const wrong = await client.downloadMedia({ url: info.url, accessToken: 'nope', maxBytes: 1_000_000 })
     t.same(wrong.ok ? 0 : wrong.status, 401)
+    // A media URL anywhere but Meta's hosts is refused before any request; the token goes nowhere.
+    const elsewhere = await client.downloadMedia({
+      url: 'https://169.254.169.254/latest/meta-data/',
+      accessToken: number.accessToken,
+      maxBytes: 1000,
+    })
+    t.same(elsewhere.ok ? undefined : [elsewhere.status, elsewhere.refused], [0, 'host_not_allowed'])
     const otherMedia = await client.getMediaUrl({ mediaId: '999', accessToken: number.accessToken })
     t.same(otherMedia.ok ? undefined : otherMedia.error.code, 100)
   })
