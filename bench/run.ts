@@ -44,7 +44,9 @@ const HELP = `npm run bench -- [options]
 
 Drives signed Genesys webhooks at fixed rates into a bridge child process (all roles), with the
 fake Meta (its own process) recording arrivals; reports ingest and end-to-end latency, throughput,
-loss/duplicates/reordering, bridge CPU and RSS, plus Kafka and HTTP ceilings from the same run.
+loss/duplicates/reordering, bridge CPU and RSS, the cost of a delivered message to the bridge and
+to each server (CPU, PostgreSQL, Redis, Kafka, S3; with --cpu-prof also per stage), plus Kafka and
+HTTP ceilings from the same run.
 
   --rates 250,500,...      offered rates in req/s (default 250,500,1000,2000,4000,5000)
   --duration <s>           seconds per rate step (default 30; --quick 10)
