@@ -18,7 +18,7 @@ import { benchChart } from './charts.js'
 import { profileStages } from './cpu-stages.js'
 import { readProfiles } from './profile-summary.js'
 import { stepCosts, type CostSample } from './server-costs.js'
-import { createCostProbe } from './server-probes.js'
+import { createCostProbe, ensureDatabase, withPath } from './server-probes.js'
 import { kafkaVersion, kafkajsCeiling, producerPerformance } from './kafka-ceiling.js'
 import { diffHistograms, durations, eventLoopLag, mergeHistograms, stageLatencies } from './prom-histograms.js'
 import {
@@ -256,7 +256,6 @@ const convs: Conv[] = Array.from({ length: conversations }, (_, i) => ({
 }))
 
 // The bench's own database and Redis db on the usual servers: never the sandbox's (gwb, db 0).
-const withPath = (url: string, path: string): string => Object.assign(new URL(url), { pathname: `/${path}` }).href
 const baseEnv: Record<string, string> = {
   KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092',
   DATABASE_URL: withPath(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/gwb', a.database ?? ''),
@@ -547,7 +546,7 @@ async function runStep(rate: number, seconds: number, url: string, label: string
   await sleep(1000) // late duplicates
   await drainFake().catch(() => undefined)
   clearInterval(rssTimer)
-  const cost1: CostSample = { ...drained, pg: (await settledSample(pids)).pg ?? drained.pg }
+  const cost1: CostSample = { ...drained, pg: (await probe.settledPg(pids)) ?? drained.pg }
   const after = await scrapeBridges()
   const stages = stageLatencies(
     mergeHistograms(after.map((t, i) => diffHistograms(durations(before[i] ?? ''), durations(t)))),
@@ -609,23 +608,6 @@ async function runStep(rate: number, seconds: number, url: string, label: string
       .join('; ')}`,
   )
   return step
-}
-
-/**
- * A cost sample once PostgreSQL's statistics have caught up (the step's PostgreSQL counters are read
- * from it): a backend publishes its counters when
- * it goes idle, at most once a second (and within 10 s at the latest), so read until they stop moving.
- */
-async function settledSample(pids: number[]): Promise<CostSample> {
-  let s = await probe.sample(pids)
-  for (let i = 0; i < 12; i++) {
-    await sleep(1000)
-    const next = await probe.sample(pids)
-    const settled = next.pg?.['xact'] === s.pg?.['xact'] && next.pg?.['tup_inserted'] === s.pg?.['tup_inserted']
-    s = next
-    if (settled) break
-  }
-  return s
 }
 
 async function ingestCeiling(kind: 'uWebSockets.js (bridge, ROLES=ingest)' | 'node:http', seconds: number) {
@@ -796,18 +778,6 @@ if (a['write-md']) {
 process.stdout.write(md)
 say(`results: bench/results/${name}.json, .svg, .md; logs in ${logDir}`)
 process.exit(0)
-
-/** Creates the bench's database when it does not exist yet (CREATE DATABASE cannot run inside it). */
-async function ensureDatabase(url: string): Promise<void> {
-  const name = decodeURIComponent(new URL(url).pathname.slice(1))
-  const admin = createDb(withPath(url, 'postgres'), { max: 1 })
-  try {
-    const [row] = await admin`select 1 as found from pg_database where datname = ${name}`
-    if (row === undefined) await admin.unsafe(`create database "${name.replace(/"/g, '""')}"`)
-  } finally {
-    await closeDb(admin)
-  }
-}
 
 function versions(): Record<string, string> {
   const pkgVersion = (p: string): string => {

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import type { Admin } from 'kafkajs'
 import pino from 'pino'
-import { createDb, type Sql } from '../src/sinks/db/client.js'
+import { closeDb, createDb, type Sql } from '../src/sinks/db/client.js'
 import { createKafka } from '../src/sinks/kafka/client.js'
 import { createObjectStore, type ObjectStore } from '../src/sinks/object-store.js'
 import { BUCKETS, safeSegment } from '../src/processors/object-keys.js'
@@ -12,6 +12,11 @@ import { parseCommandstats, parseProcStatTicks, type CostSample } from './server
 /** Reads the counters of server-costs.ts. Every reader is best effort: a server it cannot read is left out. */
 export interface CostProbe {
   sample(bridgePids: readonly number[]): Promise<CostSample>
+  /**
+   * PostgreSQL's counters once its statistics have caught up: a backend publishes them when it goes
+   * idle, at most once a second (within 10 s at the latest), so read until they stop moving.
+   */
+  settledPg(bridgePids: readonly number[]): Promise<CostSample['pg']>
   close(): Promise<void>
 }
 
@@ -151,7 +156,19 @@ export async function createCostProbe(opts: {
     return { objects, bytes }
   }
 
-  return {
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
+  const probe: CostProbe = {
+    async settledPg(bridgePids) {
+      let s = await probe.sample(bridgePids)
+      for (let i = 0; i < 12; i++) {
+        await sleep(1000)
+        const next = await probe.sample(bridgePids)
+        const settled = next.pg?.['xact'] === s.pg?.['xact'] && next.pg?.['tup_inserted'] === s.pg?.['tup_inserted']
+        s = next
+        if (settled) break
+      }
+      return s.pg
+    },
     async sample(bridgePids) {
       const [pgNow, info, kafkaNow, s3Now] = await Promise.all([
         tolerant(pg()),
@@ -180,5 +197,22 @@ export async function createCostProbe(opts: {
       redis.disconnect()
       store.close()
     },
+  }
+  return probe
+}
+
+/** A URL with another path: the same server, another database (or Redis db number). */
+export const withPath = (url: string, path: string): string =>
+  Object.assign(new URL(url), { pathname: `/${path}` }).href
+
+/** Creates the bench's database when it does not exist yet (CREATE DATABASE cannot run inside it). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const name = decodeURIComponent(new URL(url).pathname.slice(1))
+  const admin = createDb(withPath(url, 'postgres'), { max: 1 })
+  try {
+    const [row] = await admin`select 1 as found from pg_database where datname = ${name}`
+    if (row === undefined) await admin.unsafe(`create database "${name.replace(/"/g, '""')}"`)
+  } finally {
+    await closeDb(admin)
   }
 }
