@@ -145,8 +145,7 @@ export const durations = (text: string): Histograms =>
 /** The worst process's event-loop delay since the previous scrape (prom-client resets it at each). */
 export function eventLoopLag(texts: string[]): { meanMs: number; p99Ms: number; maxMs: number } {
   const worst = (name: string): number =>
-    Math.round(
-      Math.max(0, ...texts.map((t) => readGauge(t, `gwb_process_nodejs_eventloop_lag_${name}_seconds`) ?? 0)) * 1e4,
-    ) / 10
+    Math.round(Math.max(0, ...texts.map((t) => readGauge(t, `gwb_nodejs_eventloop_lag_${name}_seconds`) ?? 0)) * 1e4) /
+    10
   return { meanMs: worst('mean'), p99Ms: worst('p99'), maxMs: worst('max') }
 }

@@ -6,6 +6,7 @@ import { createServer } from 'node:net'
 import { cpus, loadavg, release, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { loadConfig } from '../src/config/config.js'
 import { buildOutbound } from '../src/fakes/genesys-webhooks.js'
 import { signGenesys } from '../src/fakes/sign.js'
 import { projectRoot, migrationsPath } from '../src/paths.js'
@@ -65,7 +66,7 @@ HTTP ceilings from the same run.
   --no-ceilings            skip the Kafka and node:http ceilings
   --database <name>        the bench's own PostgreSQL database (default gwb_bench; created if missing),
                            on the server of DATABASE_URL
-  --redis-db <n>           the bench's own Redis database number (default 14), on the server of REDIS_URL
+  --redis-db <n>           the bench's own Redis database number (default 2), on the server of REDIS_URL
   --skip-services          do not run scripts/services.sh up
   --name <name>            results file name (default: quick | full | search, plus a timestamp-free name)
   --write-md               rewrite the generated section of BENCHMARKS.md from this run
@@ -91,7 +92,7 @@ const { values: a } = parseArgs({
     'no-ceilings': { type: 'boolean', default: false },
     'skip-services': { type: 'boolean', default: false },
     database: { type: 'string', default: 'gwb_bench' },
-    'redis-db': { type: 'string', default: '14' },
+    'redis-db': { type: 'string', default: '2' },
     name: { type: 'string' },
     'write-md': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -255,11 +256,17 @@ const convs: Conv[] = Array.from({ length: conversations }, (_, i) => ({
   seq: 0,
 }))
 
-// The bench's own database and Redis db on the usual servers: never the sandbox's (gwb, db 0).
 const baseEnv: Record<string, string> = {
   KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092',
-  DATABASE_URL: withPath(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/gwb', a.database ?? ''),
-  REDIS_URL: withPath(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379/0', a['redis-db'] ?? ''),
+  // The bench's own database and Redis db (BENCH_DATABASE_URL / BENCH_REDIS_URL, or --database and
+  // --redis-db on the servers of DATABASE_URL / REDIS_URL), never the sandbox's (gwb, db 0).
+  DATABASE_URL:
+    process.env['BENCH_DATABASE_URL'] ??
+    withPath(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/gwb', a.database ?? ''),
+  REDIS_URL:
+    process.env['BENCH_REDIS_URL'] ??
+    withPath(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379/0', a['redis-db'] ?? ''),
+  S3_BUCKET_PREFIX: 'gwb-bench-',
   S3_ACCESS_KEY: process.env['S3_ACCESS_KEY'] ?? 'gwb-local',
   S3_SECRET_KEY: process.env['S3_SECRET_KEY'] ?? 'gwb-local-secret-key',
   CREDENTIALS_KEY: credentialsKey.toString('base64'),
@@ -271,6 +278,10 @@ const baseEnv: Record<string, string> = {
   META_SEND_RATE_PER_NUMBER: '100000',
   META_SEND_BURST_PER_NUMBER: '100000',
 }
+
+// The bench's own Kafka clients reach the cluster as the bridges do (KAFKA_SECURITY_PROTOCOL and friends).
+const benchConfig = loadConfig({ ...process.env, ...baseEnv })
+const kafkaSecurity = benchConfig.kafka.security
 
 say(`run ${runId}: provisioning tenant ${tenant.id} and ${conversations} conversation mappings`)
 await ensureDatabase(baseEnv['DATABASE_URL'] as string)
@@ -296,15 +307,8 @@ await ensureDatabase(baseEnv['DATABASE_URL'] as string)
 const probe = await createCostProbe({
   root: projectRoot,
   clockTicks: CLK_TCK,
-  databaseUrl: baseEnv['DATABASE_URL'] as string,
-  redisUrl: baseEnv['REDIS_URL'] as string,
-  brokers: [baseEnv['KAFKA_BROKERS'] as string],
+  config: benchConfig,
   topicPrefix: baseEnv['TOPIC_PREFIX'] as string,
-  s3: {
-    endpoint: process.env['S3_ENDPOINT'] ?? 'http://127.0.0.1:9000',
-    accessKey: baseEnv['S3_ACCESS_KEY'] as string,
-    secretKey: baseEnv['S3_SECRET_KEY'] as string,
-  },
   tenantId: tenant.id,
 })
 
@@ -741,6 +745,7 @@ try {
     const n = quick ? 30_000 : 150_000
     result.ceilings.kafkajs = await kafkajsCeiling({
       brokers: [baseEnv['KAFKA_BROKERS'] as string],
+      security: kafkaSecurity,
       topic: `bench-${runId}-ceiling-kafkajs`,
       records: n,
       recordBytes,
@@ -750,6 +755,7 @@ try {
     result.ceilings.producerPerformance = await producerPerformance({
       root: projectRoot,
       brokers: [baseEnv['KAFKA_BROKERS'] as string],
+      security: kafkaSecurity,
       topic: `bench-${runId}-ceiling-pp`,
       partitions,
       records: quick ? 30_000 : 200_000,

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import type { Admin } from 'kafkajs'
 import pino from 'pino'
+import type { Config } from '../src/config/config.js'
 import { closeDb, createDb, type Sql } from '../src/sinks/db/client.js'
 import { createKafka } from '../src/sinks/kafka/client.js'
 import { createObjectStore, type ObjectStore } from '../src/sinks/object-store.js'
@@ -89,22 +90,23 @@ function redisCounters(info: string): { calls: Record<string, number>; usec: num
 export async function createCostProbe(opts: {
   root: string
   clockTicks: number
-  databaseUrl: string
-  redisUrl: string
-  brokers: string[]
+  /** The bench bridges' configuration: the same servers, database, security and S3 layout. */
+  config: Config
   topicPrefix: string
-  s3: { endpoint: string; accessKey: string; secretKey: string }
   tenantId: string
 }): Promise<CostProbe> {
-  const sql: Sql = createDb(opts.databaseUrl, { max: 1, applicationName: PROBE_APP })
-  const redis = new Redis(opts.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 })
+  const c = opts.config
+  const sql: Sql = createDb(c.databaseUrl, { max: 1, applicationName: PROBE_APP, tls: c.databaseTls })
+  const redis = new Redis(c.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 })
   const admin: Admin = createKafka({
-    brokers: opts.brokers,
+    brokers: c.kafka.brokers,
     clientId: 'gwb-bench-probe',
+    security: c.kafka.security,
     log: pino({ level: 'silent' }),
   }).admin()
   await admin.connect()
-  const store: ObjectStore = createObjectStore({ ...opts.s3, region: 'us-east-1' })
+  const { layout, endpoint, accessKey, secretKey, sessionToken, region } = c.s3
+  const store: ObjectStore = createObjectStore({ endpoint, accessKey, secretKey, sessionToken, region, layout })
   const logDirs = (readText(join(opts.root, '.services/kafka/server.properties')) ?? '')
     .split('\n')
     .find((l) => l.startsWith('log.dirs='))

@@ -6,9 +6,14 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-bash scripts/ensure-deps.sh
+eval "$(bash scripts/ensure-deps.sh)" # Node 24 first on PATH
 bash scripts/services.sh up
+# The servers' addresses, except those the caller exported already (their own database, say).
+mine="$(bash scripts/services.sh env | sed -E 's/^export ([A-Z_0-9]+)=.*/\1/' | while read -r v; do
+  if [[ -n "${!v:-}" ]]; then printf 'export %s=%q\n' "$v" "${!v}"; fi
+done)"
 eval "$(bash scripts/services.sh env)"
+eval "$mine"
 echo "[run] building" >&2
 npm run --silent build
 if [[ -z "${META_GRAPH_URL:-}" ]]; then

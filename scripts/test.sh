@@ -6,9 +6,12 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-bash scripts/ensure-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+deps="$(bash scripts/ensure-deps.sh)" || { echo "0 passed, 1 failed"; exit 1; }
+eval "$deps" # Node 24 first on PATH
 bash scripts/services.sh up || { echo "0 passed, 1 failed"; exit 1; }
 eval "$(bash scripts/services.sh env)"
+# The suite's own database and Redis database: the sandbox's (gwb, 0) stay as the sandbox left them.
+export DATABASE_URL=postgres://postgres@127.0.0.1:5432/gwb_test REDIS_URL=redis://127.0.0.1:6379/1
 
 checks_failed=0
 check() {

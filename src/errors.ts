@@ -25,7 +25,9 @@ export const errorCodes = [
   'GWB_GENESYS_AUTH',
   'GWB_STORE_UNAVAILABLE',
   'GWB_KAFKA_UNAVAILABLE',
+  'GWB_KAFKA_AUTH',
   'GWB_MIGRATION',
+  'GWB_SETUP_REQUIRED',
 ] as const
 
 export type ErrorCode = (typeof errorCodes)[number]

@@ -2,12 +2,14 @@ import { startBridge } from './app/bridge.js'
 import { loadConfig } from './config/config.js'
 import { errorMessage, isBridgeError } from './errors.js'
 import { createLogger } from './log.js'
+import { hideKnownRuntimeWarnings } from './runtime-warnings.js'
 
 /**
  * The process entry point, and the only reader of the environment. Roles come from ROLES;
  * SIGTERM and SIGINT drain in-flight work and commit before exit.
  */
 async function main(): Promise<void> {
+  hideKnownRuntimeWarnings()
   let config
   try {
     config = loadConfig(process.env)

@@ -9,7 +9,7 @@ export function createMetrics() {
   const registry = new Registry()
   // Caches count their own lookups; the counter reads those totals at each scrape.
   const cacheSources = new Map<string, () => { hits: number; misses: number }>()
-  collectDefaultMetrics({ register: registry, prefix: 'gwb_process_' })
+  collectDefaultMetrics({ register: registry, prefix: 'gwb_' })
   const m = {
     registry,
     httpRequests: new Counter({

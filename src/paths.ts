@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -16,3 +16,9 @@ function findRoot(): string {
 export const projectRoot = findRoot()
 export const schemasPath = join(projectRoot, 'schemas')
 export const migrationsPath = join(projectRoot, 'migrations')
+
+/** The version in package.json, read once when asked (`gwb --version`). */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version?: unknown }
+  return typeof pkg.version === 'string' ? pkg.version : 'unknown'
+}

@@ -5,6 +5,7 @@ import type { FlowHandler } from '../consumer/record-runner.js'
 import { inboundFlow } from '../flows/inbound.js'
 import { outboundFlow } from '../flows/outbound.js'
 import { startRetention } from '../flows/retention.js'
+import { ALL_BUCKETS } from '../processors/object-keys.js'
 import { statusFlow } from '../flows/status.js'
 import { startHttpServer, type HttpServer, type Route } from '../ingest/http-server.js'
 import type { Logger } from '../log.js'
@@ -79,7 +80,13 @@ export async function startBridge(config: Config, log: Logger, deps: ResourceDep
     stoppers.push(pendingSweeper(r).stop)
   }
   if (config.roles.includes('archive')) {
-    const retention = startRetention({ store: r.store, days: config.s3.retentionDays, everyMs: 3_600_000, log })
+    const retention = startRetention({
+      store: r.store,
+      buckets: [...ALL_BUCKETS],
+      days: config.s3.retentionDays,
+      everyMs: 3_600_000,
+      log,
+    })
     stoppers.push(async () => retention.stop())
     for (const a of archiveFlows(r, common)) await start(a.role, a.topic, a.handler)
   }

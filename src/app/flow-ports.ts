@@ -6,7 +6,6 @@ import type { InboundPorts } from '../flows/inbound.js'
 import type { OutboundPorts } from '../flows/outbound.js'
 import { startPendingSweeper, type StatusPorts } from '../flows/status.js'
 import { failedReceipt } from '../processors/build-receipt.js'
-import { BUCKETS } from '../processors/object-keys.js'
 import { parseMetaWebhook, splitMetaWebhook } from '../processors/split-meta-webhook.js'
 import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.js'
 import { createSemaphore } from '../semaphore.js'
@@ -18,6 +17,7 @@ import {
   type PendingStatus,
 } from '../sinks/db/tracking.js'
 import type { Resources } from './resources.js'
+import { BUCKETS } from '../processors/object-keys.js'
 
 // What each flow is given: the real sinks of this process, behind the ports the flow declares.
 // The flows stay free of wiring; tests pass their own ports.

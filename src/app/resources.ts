@@ -14,12 +14,12 @@ import { createSendRateLimiter, type SendRateLimiter } from '../sinks/cache/send
 import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
 import { createActivityToucher, type ActivityToucher } from '../sinks/db/mappings.js'
 import { durableTracking } from '../sinks/db/durable-tracking.js'
-import { migrate } from '../sinks/db/migrate.js'
+import { checkMigrated, migrate } from '../sinks/db/migrate.js'
 import { createClaimer, createTrackingWriter, type Claimer, type TrackingWriter } from '../sinks/db/tracking.js'
 import { createGenesysApi, type GenesysApi } from '../sinks/genesys-api.js'
-import { createKafka } from '../sinks/kafka/client.js'
+import { checkKafka, createKafka } from '../sinks/kafka/client.js'
 import { createRecordProducer, type RecordProducer } from '../sinks/kafka/producer.js'
-import { ensureTopics } from '../sinks/kafka/topics.js'
+import { checkTopics, ensureTopics } from '../sinks/kafka/topics.js'
 import { createMediaRehost, metaMediaDownload, type MediaRehost } from '../sinks/media.js'
 import { createMediaFetcher, type Resolver } from '../sinks/media-fetch.js'
 import { createMetaClient, type MetaClient } from '../sinks/meta-client.js'
@@ -56,6 +56,25 @@ export async function loadSchemaMap(): Promise<Map<RecordName, AvroType>> {
 }
 
 /**
+ * The database schema, the Avro schemas and the topics: set up here where START_SETUP allows it,
+ * otherwise only checked (read rights), refusing to start with a message naming `gwb setup`.
+ */
+async function prepare(config: Config, sql: Sql, kafka: Kafka): Promise<TopicCodec> {
+  const on = config.startSetup
+  await (on.migrations ? migrate(sql, migrationsPath) : checkMigrated(sql, migrationsPath))
+  const specs = topicCatalog(config.kafka.topics)
+  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap(), {
+    register: on.schemas,
+    auth: config.registryAuth,
+  })
+  const k = config.kafka
+  await (on.topics
+    ? ensureTopics(kafka, specs, k.partitions, k.replicationFactor, k.minInsyncReplicas)
+    : checkTopics(kafka, specs))
+  return codec
+}
+
+/**
  * Start order matters: the database schema and the Avro schemas are checked before anything is
  * consumed or accepted, so an incompatible build stops at start with a clear error instead of
  * writing records nobody can read.
@@ -71,20 +90,24 @@ export async function openResources(
   metrics: Metrics,
   deps: ResourceDeps = {},
 ): Promise<Resources> {
-  const sql = createDb(config.databaseUrl, { max: config.dbPoolMax })
-  await migrate(sql, migrationsPath)
-
-  const specs = topicCatalog(config.kafka.topics)
-  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap())
-  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log })
-  await ensureTopics(kafka, specs, config.kafka.partitions, config.kafka.replicationFactor)
+  const sql = createDb(config.databaseUrl, { max: config.dbPoolMax, tls: config.databaseTls })
+  const k = config.kafka
+  const kafka = createKafka({ brokers: k.brokers, clientId: k.clientId, security: k.security, log })
+  let codec: TopicCodec
+  try {
+    await checkKafka(kafka, k.brokers, k.security)
+    codec = await prepare(config, sql, kafka)
+  } catch (err) {
+    await closeDb(sql)
+    throw err
+  }
   const producer = await createRecordProducer(kafka, {
     lingerMs: config.kafka.produceLingerMs,
     compression: config.kafka.compression,
     metrics,
   })
 
-  const redis = createRedis(config.redisUrl)
+  const redis = createRedis(config.redisUrl, config.redisTlsCa)
   // Connected before the first record, so the shared send budget is used from the start; a Redis
   // that does not answer within a second is not waited for (it is a cache: everything falls back).
   await Promise.race([redis.ping().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))])

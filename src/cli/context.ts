@@ -7,18 +7,22 @@ import { topicCatalog, type TopicSpec } from '../schemas/catalog.js'
 import { createTenantDirectory, type TenantDirectory } from '../sinks/cache/directory.js'
 import { createCache, createRedis } from '../sinks/cache/redis.js'
 import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
-import { createKafka } from '../sinks/kafka/client.js'
+import { checkKafka, createKafka } from '../sinks/kafka/client.js'
 import { createRecordProducer, type RecordProducer } from '../sinks/kafka/producer.js'
 import { registerSchemas, type TopicCodec } from '../sinks/schema-registry.js'
+import { isDebug } from './debug.js'
 import { UsageError } from './errors.js'
 
-/** Logs go to stderr, so stdout carries only the command's result. */
+/**
+ * The client libraries' logger: silent unless GWB_DEBUG=1, so kafkajs's JSON warnings (a rebalance,
+ * a retried request) never land between the command's own lines; then to stderr at LOG_LEVEL.
+ */
 export function cliLogger(config: Config): Logger {
-  return createLogger(config.logLevel, pino.destination({ fd: 2, sync: true }))
+  return createLogger(isDebug() ? config.logLevel : 'silent', pino.destination({ fd: 2, sync: true }))
 }
 
 export async function withSql<T>(config: Config, run: (sql: Sql) => Promise<T>): Promise<T> {
-  const sql = createDb(config.databaseUrl, { max: 2, applicationName: 'gwb-cli' })
+  const sql = createDb(config.databaseUrl, { max: 2, applicationName: 'gwb-cli', tls: config.databaseTls })
   try {
     return await run(sql)
   } finally {
@@ -32,7 +36,7 @@ export async function withDirectory<T>(
   run: (sql: Sql, directory: TenantDirectory) => Promise<T>,
 ): Promise<T> {
   return withSql(config, async (sql) => {
-    const redis = createRedis(config.redisUrl)
+    const redis = createRedis(config.redisUrl, config.redisTlsCa)
     const cache = createCache(redis, { prefix: '', logger: cliLogger(config) })
     try {
       const directory = createTenantDirectory({ sql, cache, key: config.credentialsKey, localTtlMs: 1 })
@@ -54,8 +58,10 @@ export interface KafkaContext {
 export async function withKafka<T>(config: Config, run: (k: KafkaContext) => Promise<T>): Promise<T> {
   const log = cliLogger(config)
   const specs = topicCatalog(config.kafka.topics)
-  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap())
-  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cli`, log })
+  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap(), { auth: config.registryAuth })
+  const { brokers, clientId, security } = config.kafka
+  const kafka = createKafka({ brokers, clientId: `${clientId}-cli`, security, log })
+  await checkKafka(kafka, brokers, security)
   return run({ kafka, codec, specs, log })
 }
 

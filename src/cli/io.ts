@@ -5,8 +5,28 @@ export interface Output {
   write(chunk: string): unknown
 }
 
-/** Every command has this shape, so tests run commands in-process without a subprocess. */
-export type Command = (config: Config, args: readonly string[], out: Output) => Promise<void>
+/**
+ * Every command has this shape, so tests run commands in-process without a subprocess. `out` carries
+ * the result (with --json, only the JSON summary); `err` progress and notes (stderr in the CLI).
+ */
+export type Command = (config: Config, args: readonly string[], out: Output, err?: Output) => Promise<void>
+
+/** Discards what is written: the `err` of a command called without one. */
+export const discard: Output = { write: () => true }
+
+/**
+ * With --json the human lines go to `err`, so stdout holds exactly one JSON summary; without it
+ * they go to `out` and the summary is not printed.
+ */
+export function reporter(json: boolean, out: Output, err: Output = discard) {
+  return {
+    say: json ? err : out,
+    summary(value: unknown, human: () => void): void {
+      if (json) line(out, JSON.stringify(value))
+      else human()
+    },
+  }
+}
 
 export const line = (out: Output, text = ''): void => {
   out.write(`${text}\n`)

@@ -1,13 +1,17 @@
 import { loadConfig, type Config } from '../config/config.js'
 import type { Env } from '../config/parse-env.js'
 import { errorMessage, isBridgeError } from '../errors.js'
+import { packageVersion } from '../paths.js'
 import { archive, archiveHelp } from './commands/archive.js'
 import { deadLetters, deadLettersHelp } from './commands/dead-letters.js'
 import { inDoubt, inDoubtHelp } from './commands/in-doubt.js'
 import { migrateCommand, migrateHelp } from './commands/migrate.js'
 import { replay, replayHelp } from './commands/replay.js'
 import { retention, retentionHelp } from './commands/retention.js'
+import { setup, setupHelp } from './commands/setup.js'
 import { tenants, tenantsHelp } from './commands/tenants.js'
+import { isDebug } from './debug.js'
+import { withEnvFile } from './env-file.js'
 import { CliFailure, UsageError } from './errors.js'
 import type { Command, Output } from './io.js'
 
@@ -18,6 +22,7 @@ interface Entry {
 }
 
 export const commands: Record<string, Entry> = {
+  setup: { run: setup, help: setupHelp, summary: 'migrations, schemas, topics and buckets, before a rollout' },
   migrate: { run: migrateCommand, help: migrateHelp, summary: 'apply the database migrations' },
   tenants: { run: tenants, help: tenantsHelp, summary: 'add, list, show, disable, enable, rotate tenants' },
   replay: { run: replay, help: replayHelp, summary: 'replay a topic by offset or time range' },
@@ -36,7 +41,12 @@ export function usage(): string {
 
 ${list}
 
+Options before the command:
+  --env-file FILE   read variables from FILE (the environment wins); without it, the sandbox's
+                    .services/sandbox.env is read when it exists (GWB_ENV_FILE names another)
+  --version         the CLI's version
 Configuration comes from the same environment variables as the bridge (see docs/cli.md).
+GWB_DEBUG=1 adds stacks and the client libraries' logs (kafkajs) to stderr.
 Exit codes: 0 done, 1 failed, 2 usage or configuration error.
 `
 }
@@ -47,8 +57,26 @@ const isHelp = (a: string | undefined): boolean => a === '--help' || a === '-h' 
  * The whole CLI as a function: parses the command line, loads the configuration from `env` once,
  * runs the command and maps every expected error to a message and an exit code (never a stack).
  */
-export async function runCli(argv: readonly string[], env: Env, out: Output, err: Output): Promise<number> {
-  const [name, ...args] = argv
+export async function runCli(
+  argv: readonly string[],
+  environment: Env,
+  out: Output,
+  err: Output,
+  defaultEnvFile?: string,
+): Promise<number> {
+  let words: string[]
+  let env: Env
+  try {
+    ;({ argv: words, env } = withEnvFile(argv, environment, defaultEnvFile))
+  } catch (e) {
+    err.write(`gwb: ${errorMessage(e)}\n`)
+    return 2
+  }
+  const [name, ...args] = words
+  if (name === '--version' || name === '-V') {
+    out.write(`gwb ${packageVersion()} (node ${process.versions.node})\n`)
+    return 0
+  }
   if (name === undefined || isHelp(name)) {
     ;(name === undefined ? err : out).write(usage())
     return name === undefined ? 2 : 0
@@ -80,7 +108,7 @@ export async function runCommand(
   err: Output,
 ): Promise<number> {
   try {
-    await command(config, args, out)
+    await command(config, args, out, err)
     return 0
   } catch (e) {
     if (e instanceof UsageError) {
@@ -92,14 +120,7 @@ export async function runCommand(
       return 1
     }
     err.write(`gwb: failed: ${isBridgeError(e) ? `${e.code}: ` : ''}${errorMessage(e)}\n`)
-    if (env_debug()) err.write(`${e instanceof Error ? (e.stack ?? '') : ''}\n`)
+    if (isDebug()) err.write(`${e instanceof Error ? (e.stack ?? '') : ''}\n`)
     return 1
   }
 }
-
-/** Stacks only on request; the entry point sets this from GWB_DEBUG. */
-let debug = false
-export const setDebug = (on: boolean): void => {
-  debug = on
-}
-const env_debug = (): boolean => debug

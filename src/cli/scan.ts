@@ -25,6 +25,8 @@ export interface ScanOptions {
   onRecord: (r: ScannedRecord) => Promise<void>
   /** Defaults to a throwaway group; its offsets are never committed and it is deleted afterwards. */
   groupId?: string
+  /** KAFKA_GROUP_PREFIX: the throwaway group is named under it, so prefix ACLs allow it. */
+  groupPrefix: string
   /** Give up when nothing arrives for this long (a gap at the end of a range, e.g. a control record). */
   idleMs?: number
   /** Runs while the consumer is still a group member, e.g. to commit offsets with metadata. */
@@ -74,7 +76,7 @@ export async function scanRanges(kafka: Kafka, opts: ScanOptions): Promise<ScanR
   const active = opts.ranges.filter((r) => r.start < r.end)
   if (active.length === 0) return { incomplete: [] }
   const throwaway = opts.groupId === undefined
-  const groupId = opts.groupId ?? `gwb-cli-scan-${randomUUID()}`
+  const groupId = opts.groupId ?? `${opts.groupPrefix}cli-scan-${randomUUID()}`
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250 })
   const byPartition = new Map(active.map((r) => [r.partition, r]))
   const pending = new Set(active.map((r) => r.partition))

@@ -1,6 +1,15 @@
 import { BridgeError } from '../errors.js'
+import { readKafkaSecurity, type KafkaSecurity } from './kafka-security.js'
 import { normaliseHostEntry } from '../processors/fetch-policy.js'
 import { EnvReader, type Env } from './parse-env.js'
+import {
+  readDatabaseTls,
+  readRedisTlsCa,
+  readRegistryAuth,
+  type DatabaseTls,
+  type RegistryAuth,
+} from './service-auth.js'
+import { readS3Layout, type S3Layout } from './s3-layout.js'
 
 export const roles = ['ingest', 'outbound', 'inbound', 'status', 'archive'] as const
 export type Role = (typeof roles)[number]
@@ -14,8 +23,24 @@ export interface TopicNames {
   readonly errors: string
 }
 
+/** The variables that say where the servers are and how to log in to them (scripts/services.sh env). */
+export const serverVariables = [
+  'KAFKA_BROKERS',
+  'SCHEMA_REGISTRY_URL',
+  'DATABASE_URL',
+  'REDIS_URL',
+  'S3_ENDPOINT',
+  'S3_ACCESS_KEY',
+  'S3_SECRET_KEY',
+] as const
+
+/** What a process may set up at start; `gwb setup` does all three ahead of a least-privilege rollout. */
+export const setupSteps = ['migrations', 'schemas', 'topics'] as const
+export type SetupStep = (typeof setupSteps)[number]
+
 export interface Config {
   readonly roles: readonly Role[]
+  readonly startSetup: Readonly<Record<SetupStep, boolean>>
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   readonly http: {
     readonly host: string
@@ -31,23 +56,32 @@ export interface Config {
     readonly groupPrefix: string
     readonly partitions: number
     readonly replicationFactor: number
+    /** Set on the topics the bridge creates: acks=all then needs this many replicas in sync. */
+    readonly minInsyncReplicas: number
     readonly topics: TopicNames
     readonly produceLingerMs: number
     /** Produce compression (kafkajs has gzip built in; snappy/lz4/zstd need codec packages). */
     readonly compression: 'none' | 'gzip'
     /** Most bytes one fetch takes from a partition (kafkajs maxBytesPerPartition). */
     readonly fetchBytesPerPartition: number
+    readonly security: KafkaSecurity
   }
   readonly registryUrl: string
+  readonly registryAuth: RegistryAuth | undefined
   readonly databaseUrl: string
+  readonly databaseTls: DatabaseTls
   readonly dbPoolMax: number
   readonly redisUrl: string
+  readonly redisTlsCa: Buffer | undefined
   readonly s3: {
     readonly endpoint: string
-    readonly accessKey: string
-    readonly secretKey: string
+    /** Static keys; both absent = the AWS credential chain (web identity token file, then instance role). */
+    readonly accessKey: string | undefined
+    readonly secretKey: string | undefined
+    readonly sessionToken: string | undefined
     readonly region: string
     readonly retentionDays: number
+    readonly layout: S3Layout
   }
   readonly credentialsKey: Buffer
   readonly meta: {
@@ -111,6 +145,25 @@ function deepFreeze<T>(o: T): T {
   return o
 }
 
+function startSetup(steps: readonly (SetupStep | 'none')[]): Record<SetupStep, boolean> {
+  const on = (step: SetupStep): boolean => steps.includes(step) && !steps.includes('none')
+  return { migrations: on('migrations'), schemas: on('schemas'), topics: on('topics') }
+}
+
+/** Static S3 keys come as a pair; with neither, the client asks the AWS credential chain. */
+function readS3Keys(r: EnvReader): {
+  accessKey: string | undefined
+  secretKey: string | undefined
+  sessionToken: string | undefined
+} {
+  const accessKey = r.optionalString('S3_ACCESS_KEY')
+  const secretKey = r.optionalString('S3_SECRET_KEY')
+  if ((accessKey === undefined) !== (secretKey === undefined)) {
+    r.allOf('static S3 credentials (leave both unset for the AWS credential chain)', ['S3_ACCESS_KEY', 'S3_SECRET_KEY'])
+  }
+  return { accessKey, secretKey, sessionToken: r.optionalString('S3_SESSION_TOKEN') }
+}
+
 /** A comma list of `host` or `host:port` (`host:port` only when the port is required), normalised. */
 function hostList(r: EnvReader, name: string, fallback: string, requirePort: boolean): string[] {
   const items = (r.optionalString(name) ?? fallback)
@@ -132,9 +185,13 @@ export function loadConfig(env: Env): Config {
   const r = new EnvReader(env)
   const prefix = r.optionalString('TOPIC_PREFIX') ?? ''
   if (!/^[A-Za-z0-9._-]*$/.test(prefix)) r.problems.push(`TOPIC_PREFIX may hold only letters, digits, ".", "_" and "-"`)
+  const replicationFactor = r.int('TOPIC_REPLICATION_FACTOR', 1, 1, 10)
+  const databaseUrl = r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/gwb', ['postgres:', 'postgresql:'])
+  const redisUrl = r.url('REDIS_URL', 'redis://127.0.0.1:6379/0', ['redis:', 'rediss:'])
   const config: Config = {
     roles: r.list('ROLES', roles, [...roles, 'all'] as const).flatMap((x) => (x === 'all' ? roles : [x])),
     logLevel: r.oneOf('LOG_LEVEL', 'info', logLevels),
+    startSetup: startSetup(r.list('START_SETUP', setupSteps, [...setupSteps, 'none'] as const)),
     http: {
       host: r.string('HTTP_HOST', '0.0.0.0'),
       port: r.int('HTTP_PORT', 3000, 0, 65535),
@@ -147,23 +204,28 @@ export function loadConfig(env: Env): Config {
       clientId: r.string('KAFKA_CLIENT_ID', 'genesys-whatsapp-bridge'),
       groupPrefix: r.string('KAFKA_GROUP_PREFIX', `${prefix}gwb-`),
       partitions: r.int('TOPIC_PARTITIONS', 12, 1, 10_000),
-      replicationFactor: r.int('TOPIC_REPLICATION_FACTOR', 1, 1, 10),
+      replicationFactor,
+      minInsyncReplicas: r.int('TOPIC_MIN_INSYNC_REPLICAS', Math.min(2, replicationFactor), 1, replicationFactor),
       topics: topicNames(prefix),
       produceLingerMs: r.int('KAFKA_PRODUCE_LINGER_MS', 2, 0, 1000),
       // Throughput tuning a user would try; measured in BENCHMARKS.md (levers of issue 15).
       compression: r.oneOf('KAFKA_COMPRESSION', 'none', ['none', 'gzip'] as const),
       fetchBytesPerPartition: r.int('KAFKA_FETCH_BYTES_PER_PARTITION', 256 * 1024, 1024, 64 * 1024 * 1024),
+      security: readKafkaSecurity(r),
     },
     registryUrl: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081/apis/ccompat/v7', ['http:', 'https:']),
-    databaseUrl: r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/gwb', ['postgres:', 'postgresql:']),
+    registryAuth: readRegistryAuth(r),
+    databaseUrl,
+    databaseTls: readDatabaseTls(r, databaseUrl),
     dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 200),
-    redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379/0', ['redis:', 'rediss:']),
+    redisUrl,
+    redisTlsCa: readRedisTlsCa(r, redisUrl),
     s3: {
       endpoint: r.url('S3_ENDPOINT', 'http://127.0.0.1:9000', ['http:', 'https:']),
-      accessKey: r.string('S3_ACCESS_KEY'),
-      secretKey: r.string('S3_SECRET_KEY'),
+      ...readS3Keys(r),
       region: r.string('S3_REGION', 'us-east-1'),
       retentionDays: r.int('RETENTION_DAYS', 30, 1, 3650),
+      layout: readS3Layout(r),
     },
     credentialsKey: r.base64Key('CREDENTIALS_KEY', 32),
     meta: {

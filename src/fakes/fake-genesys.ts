@@ -68,6 +68,8 @@ export interface GenesysReceived {
 
 export interface FakeGenesysOptions {
   port?: number
+  /** Listening address; loopback by default. */
+  host?: string
   latency?: LatencyModel
   /** Download inbound attachment URLs after accepting, like Genesys. Default true. */
   fetchUrls?: boolean
@@ -350,6 +352,7 @@ export async function createFakeGenesys(opts: FakeGenesysOptions = {}): Promise<
     },
     (_req, res) =>
       sendJson(res, 503, genesysError(503, 'service.unavailable', 'The service is currently unavailable.')),
+    opts.host,
   )
 
   const publicUrl = server.url

@@ -82,6 +82,8 @@ export interface ReceivedMessage {
 
 export interface FakeMetaOptions {
   port?: number
+  /** Listening address; loopback by default. */
+  host?: string
   latency?: LatencyModel
   /** Download media `link`s after accepting a send, like Meta does. Default true. */
   fetchLinks?: boolean
@@ -317,6 +319,7 @@ export async function createFakeMeta(opts: FakeMetaOptions = {}): Promise<FakeMe
       return sendJson(res, 400, unknownObjectError(req.method === 'GET' ? 'get' : 'post', id))
     },
     (_req, res) => sendJson(res, 503, metaError(2, { message: 'Service temporarily unavailable' })),
+    opts.host,
   )
 
   return {

@@ -25,6 +25,8 @@ export async function startFakeServer(
   port: number,
   handler: Handler,
   onDown503: (req: IncomingMessage, res: ServerResponse) => void,
+  /** Loopback unless a container must reach it (docker compose, the Kubernetes sandbox: 0.0.0.0). */
+  host = '127.0.0.1',
 ): Promise<FakeServer> {
   let downMode: DownMode | undefined
   const server = createServer({ keepAlive: true, keepAliveTimeout: 65_000 }, (req, res) => {
@@ -49,7 +51,7 @@ export async function startFakeServer(
       server.once('error', reject)
       // Meta and Genesys take connection bursts in stride; Node's default backlog (511) would drop
       // SYNs when a bridge opens hundreds of connections at once, stalling requests for seconds.
-      server.listen({ port: p, host: '127.0.0.1', backlog: 4096 }, () => {
+      server.listen({ port: p, host, backlog: 4096 }, () => {
         server.off('error', reject)
         resolve((server.address() as AddressInfo).port)
       })

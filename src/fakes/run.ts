@@ -7,7 +7,7 @@ import type { LatencyModel } from './fault-plan.js'
 
 /**
  * Starts both fakes for the bench and the sandbox:
- *   node dist/src/fakes/run.js --meta-port 4010 --genesys-port 4020 --config fakes.json
+ *   node dist/src/fakes/run.js --meta-port 4010 --genesys-port 4020 --config fakes.json [--host 0.0.0.0]
  * Credentials come from the JSON file and/or repeated flags:
  *   --meta-number <phoneNumberId>:<accessToken>:<appSecret>
  *   --genesys-client <clientId>:<clientSecret>:<integrationId>
@@ -63,6 +63,7 @@ export async function runFakes(argv: string[]): Promise<RunningFakes> {
     args: argv,
     options: {
       'meta-port': { type: 'string' },
+      host: { type: 'string' },
       'genesys-port': { type: 'string' },
       config: { type: 'string' },
       'meta-number': { type: 'string', multiple: true },
@@ -96,12 +97,14 @@ export async function runFakes(argv: string[]): Promise<RunningFakes> {
 
   const meta = await createFakeMeta({
     port: port(values['meta-port'], '--meta-port'),
+    ...(values.host !== undefined ? { host: values.host } : {}),
     fetchLinks: values['no-fetch-links'] ? false : (cfg.meta?.fetchLinks ?? true),
     ...(metaLatency !== undefined ? { latency: metaLatency } : {}),
     ...(rateLimits !== undefined ? { rateLimits } : {}),
   })
   const genesys = await createFakeGenesys({
     port: port(values['genesys-port'], '--genesys-port'),
+    ...(values.host !== undefined ? { host: values.host } : {}),
     ...(genesysLatency !== undefined ? { latency: genesysLatency } : {}),
     ...(cfg.genesys?.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: cfg.genesys.rateLimitPerMinute } : {}),
     ...(cfg.genesys?.fetchUrls !== undefined ? { fetchUrls: cfg.genesys.fetchUrls } : {}),

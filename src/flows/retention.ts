@@ -1,6 +1,5 @@
 import { errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
-import { ALL_BUCKETS } from '../processors/object-keys.js'
 import type { ObjectStore } from '../sinks/object-store.js'
 
 /**
@@ -10,6 +9,7 @@ import type { ObjectStore } from '../sinks/object-store.js'
  */
 export function startRetention(opts: {
   store: ObjectStore
+  buckets: readonly string[]
   days: number
   everyMs: number
   log: Logger
@@ -21,7 +21,7 @@ export function startRetention(opts: {
     if (running) return
     running = true
     try {
-      for (const bucket of ALL_BUCKETS) {
+      for (const bucket of opts.buckets) {
         if ((await opts.store.applyRetention(bucket, opts.days)) === 'lifecycle') continue
         const removed = await opts.store.sweepExpired(bucket, new Date(now() - opts.days * 86_400_000))
         if (removed > 0) opts.log.info({ bucket, removed }, 'retention sweep removed expired objects')

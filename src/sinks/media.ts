@@ -10,7 +10,6 @@ import type { FetchOutcome, MediaFetcher } from './media-fetch.js'
 import type { MetaDownloadResult } from './meta-client.js'
 import type { ObjectStore } from './object-store.js'
 
-const mediaBuckets = { outbound: BUCKETS.mediaOutbound, inbound: BUCKETS.mediaInbound } as const
 /** Meta and Genesys fetch the link themselves, possibly much later than the send: 24 hours. */
 export const presignSeconds = 24 * 3600
 
@@ -41,13 +40,13 @@ export interface MediaRehostOptions {
  */
 export function createMediaRehost(opts: MediaRehostOptions) {
   const storeAndSign = async (
-    direction: keyof typeof mediaBuckets,
+    direction: 'outbound' | 'inbound',
     tenantId: string,
     mediaType: string,
     media: StoredMedia,
     meta: Record<string, string>,
   ): Promise<StageResult<string>> => {
-    const bucket = mediaBuckets[direction]
+    const bucket = direction === 'outbound' ? BUCKETS.mediaOutbound : BUCKETS.mediaInbound
     const key = mediaKey({
       tenantId,
       mediaType: mediaType.toLowerCase(),

@@ -56,7 +56,7 @@ t.test('the window is the difference of two scrapes; processes add up', async (t
 })
 
 t.test('reads an unlabelled gauge', async (t) => {
-  const text = 'gwb_process_nodejs_eventloop_lag_p99_seconds 0.0213\ngwb_process_nodejs_eventloop_lag_p50_seconds 0.011'
-  t.equal(readGauge(text, 'gwb_process_nodejs_eventloop_lag_p99_seconds'), 0.0213)
-  t.equal(readGauge(text, 'gwb_process_nodejs_eventloop_lag'), undefined, 'a name is matched whole')
+  const text = 'gwb_nodejs_eventloop_lag_p99_seconds 0.0213\ngwb_nodejs_eventloop_lag_p50_seconds 0.011'
+  t.equal(readGauge(text, 'gwb_nodejs_eventloop_lag_p99_seconds'), 0.0213)
+  t.equal(readGauge(text, 'gwb_nodejs_eventloop_lag'), undefined, 'a name is matched whole')
 })

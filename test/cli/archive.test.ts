@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto'
 import { archive } from '../../src/cli/commands/archive.js'
 import { retention } from '../../src/cli/commands/retention.js'
 import { collector } from '../../src/cli/io.js'
-import { BUCKETS } from '../../src/processors/object-keys.js'
 import { waitArchived } from '../helpers/archive.js'
 import { startHarness } from '../helpers/bridge-harness.js'
+import { BUCKETS, ALL_BUCKETS } from '../../src/processors/object-keys.js'
 
 const summary = (text: string): string => /listed \d+, matched \d+, produced \d+, skipped \d+/.exec(text)?.[0] ?? text
 
@@ -63,5 +63,5 @@ t.test('retention sweep applies a lifecycle rule or sweeps each bucket', async (
   const out = collector()
   // Scoped to this test's tenant: the shared buckets of a developer machine can hold a bench's worth.
   await retention(h.config, ['sweep', '--days', '30', '--tenant', h.tenant.id], out)
-  for (const b of Object.values(BUCKETS)) t.match(out.text(), new RegExp(`${b}: tenant ${h.tenant.id}; deleted \\d+`))
+  for (const b of ALL_BUCKETS) t.match(out.text(), new RegExp(`${b}: tenant ${h.tenant.id}; deleted \\d+`))
 })

@@ -4,7 +4,7 @@ import { inDoubt } from '../../src/cli/commands/in-doubt.js'
 import { UsageError } from '../../src/cli/errors.js'
 import { collector } from '../../src/cli/io.js'
 import { upsertTenant } from '../../src/sinks/db/tenants.js'
-import { createTestDb } from '../../src/sinks/db/testing.js'
+import { createTestDb } from '../helpers/db.js'
 import { tenantSpec } from '../helpers/bridge-harness.js'
 import { testConfig } from '../helpers/stack.js'
 

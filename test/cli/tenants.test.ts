@@ -7,7 +7,7 @@ import { CliFailure, UsageError } from '../../src/cli/errors.js'
 import { collector } from '../../src/cli/io.js'
 import { createTenantDirectory } from '../../src/sinks/cache/directory.js'
 import { createCache, createRedis } from '../../src/sinks/cache/redis.js'
-import { createTestDb } from '../../src/sinks/db/testing.js'
+import { createTestDb } from '../helpers/db.js'
 import { tenantSpec } from '../helpers/bridge-harness.js'
 import { testConfig } from '../helpers/stack.js'
 

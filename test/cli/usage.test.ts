@@ -1,5 +1,7 @@
 import t from 'tap'
-import { readFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { collector } from '../../src/cli/io.js'
 import { commands, runCli } from '../../src/cli/run.js'
 
@@ -88,5 +90,36 @@ t.test('docs/cli.md documents every command with an example', async (t) => {
     'retention sweep',
   ]) {
     t.match(doc, `gwb ${sub}`, sub)
+  }
+})
+
+t.test('--env-file adds variables the environment lacks; --version answers without configuration', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'gwb-env-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'x.env')
+  await writeFile(
+    file,
+    `# a comment\nS3_ACCESS_KEY=k\nS3_SECRET_KEY=s\nCREDENTIALS_KEY=${env.CREDENTIALS_KEY}\nKAFKA_BROKERS=not a broker\n`,
+  )
+  // The file's KAFKA_BROKERS is bad; the environment's (unset here) would win if set.
+  let r = await cli(['--env-file', file, 'migrate'], {})
+  t.equal(r.code, 2)
+  t.match(r.err, 'KAFKA_BROKERS must be host:port', 'the file was read')
+  t.notMatch(r.err, 'S3_ACCESS_KEY', 'and its keys used')
+  r = await cli([`--env-file=${file}`, 'migrate'], { KAFKA_BROKERS: 'x:1', DATABASE_URL: 'http://wrong' })
+  t.notMatch(r.err, 'KAFKA_BROKERS', 'the environment wins over the file')
+  t.match(r.err, 'DATABASE_URL must use')
+  r = await cli(['--env-file', join(dir, 'missing.env'), 'migrate'], {})
+  t.equal(r.code, 2)
+  t.match(r.err, 'no such file')
+  r = await cli(['--version'], {})
+  t.equal(r.code, 0)
+  t.match(r.out, /^gwb \d+\.\d+\.\d+ \(node \d+/)
+})
+
+t.test('every command offers a JSON summary (--json)', async (t) => {
+  for (const name of Object.keys(commands)) {
+    const r = await cli([name, '--help'])
+    t.match(r.out, '--json', `${name} --help mentions --json`)
   }
 })

@@ -1,6 +1,8 @@
 import t from 'tap'
 import { loadConfig } from '../../src/config/config.js'
 import { isBridgeError } from '../../src/errors.js'
+import { s3Location } from '../../src/config/s3-layout.js'
+import { BUCKETS } from '../../src/processors/object-keys.js'
 
 const key = Buffer.alloc(32, 7).toString('base64')
 const minimal = { S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', CREDENTIALS_KEY: key }
@@ -26,8 +28,8 @@ t.test('defaults apply and the object is frozen all the way down', async (t) => 
 })
 
 t.test('a missing variable stops the start with a message naming it', async (t) => {
-  const msg = problemsOf({ S3_SECRET_KEY: 'b', CREDENTIALS_KEY: key })
-  t.match(msg, /S3_ACCESS_KEY is required/)
+  const msg = problemsOf({ S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b' })
+  t.match(msg, /CREDENTIALS_KEY is required/)
 })
 
 t.test('every wrong value is reported at once, each naming its variable and what is expected', async (t) => {
@@ -54,6 +56,28 @@ t.test('roles and topic prefix are honoured', async (t) => {
   t.equal(c.kafka.topics.whatsappStatus, 't1-whatsapp-status')
   t.equal(c.kafka.groupPrefix, 't1-gwb-')
   t.match(problemsOf({ ...minimal, TOPIC_PREFIX: 'a/b' }), /TOPIC_PREFIX/)
+})
+
+t.test('START_SETUP switches each start-time setup step; none turns all off', async (t) => {
+  t.same(loadConfig(minimal).startSetup, { migrations: true, schemas: true, topics: true }, 'all on by default')
+  t.same(loadConfig({ ...minimal, START_SETUP: 'none' }).startSetup, {
+    migrations: false,
+    schemas: false,
+    topics: false,
+  })
+  t.same(loadConfig({ ...minimal, START_SETUP: 'schemas,topics' }).startSetup, {
+    migrations: false,
+    schemas: true,
+    topics: true,
+  })
+  t.match(problemsOf({ ...minimal, START_SETUP: 'migrations,tables' }), /START_SETUP must be a comma list of/)
+})
+
+t.test('S3_BUCKET_PREFIX names the buckets of an installation; a name S3 refuses is refused at start', async (t) => {
+  t.same(loadConfig(minimal).s3.layout, { kind: 'buckets', bucketPrefix: '' })
+  const layout = loadConfig({ ...minimal, S3_BUCKET_PREFIX: 'gwb-test-' }).s3.layout
+  t.same(s3Location(layout, BUCKETS.mediaInbound), { bucket: 'gwb-test-media-inbound', prefix: '' })
+  t.match(problemsOf({ ...minimal, S3_BUCKET_PREFIX: 'Tests_' }), /S3_BUCKET_PREFIX may hold lower-case/)
 })
 
 t.test('fetch policy hosts are normalised; a bad entry is named', async (t) => {

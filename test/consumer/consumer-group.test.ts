@@ -48,7 +48,8 @@ async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Pro
 
 t.test('records queued behind their key stop when their partition moves to a new member', async (t) => {
   const config = testConfig()
-  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: 'consumer-group-test', log: testLog })
+  const { brokers, security } = config.kafka
+  const kafka = createKafka({ brokers, security, clientId: 'consumer-group-test', log: testLog })
   const topic = `${config.kafka.groupPrefix}handover-topic`
   const groupId = `${config.kafka.groupPrefix}handover`
   await ensureTopics(kafka, [{ topic, record: 'DeadLetter', deadLetter: false }], PARTITIONS, 1)

@@ -1,13 +1,13 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import type { GenesysReceived } from '../../src/fakes/fake-genesys.js'
-import { BUCKETS } from '../../src/processors/object-keys.js'
 import type { ArchivedWebhook } from '../../src/sinks/archive-reader.js'
 import { waitArchived } from '../helpers/archive.js'
 import { createObjectStore } from '../../src/sinks/object-store.js'
 import { startHarness } from '../helpers/bridge-harness.js'
 import { privateS3, S3_ACCESS_KEY, S3_SECRET_KEY } from '../helpers/private-servers.js'
 import { checkDelivery, startTraffic } from '../helpers/fault-traffic.js'
+import { BUCKETS } from '../../src/processors/object-keys.js'
 
 interface Receipt {
   id: string

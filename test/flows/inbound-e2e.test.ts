@@ -1,12 +1,12 @@
 import t from 'tap'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { inboundMedia, inboundText, metaJson, newWamid, statusUpdate } from '../../src/fakes/meta-webhooks.js'
-import { BUCKETS } from '../../src/processors/object-keys.js'
 import { waitArchived } from '../helpers/archive.js'
 import type { GenesysReceived } from '../../src/fakes/fake-genesys.js'
 import type { TenantSpec } from '../../src/processors/tenant-spec.js'
 import { startHarness, type Harness } from '../helpers/bridge-harness.js'
 import { fetchTopicOffsets } from '../../src/sinks/kafka/offsets.js'
+import { BUCKETS } from '../../src/processors/object-keys.js'
 
 type Body = { channel: { messageId: string; from: { id: string } }; text?: string; content?: unknown[] }
 const bodyOf = (r: GenesysReceived): Body => r.body as Body

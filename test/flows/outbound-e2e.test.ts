@@ -1,9 +1,10 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { BUCKETS } from '../../src/processors/object-keys.js'
 import { waitArchived } from '../helpers/archive.js'
 import { startHarness } from '../helpers/bridge-harness.js'
 import { waitForTracking } from '../helpers/tracking.js'
+import { s3Location } from '../../src/config/s3-layout.js'
+import { BUCKETS } from '../../src/processors/object-keys.js'
 
 const customer = '447700900123'
 
@@ -68,7 +69,8 @@ t.test('outbound flow on the real stack', async (t) => {
     t.equal(sent.type, 'document')
     t.equal(sent.document.filename, 'invoice.pdf')
     t.equal(sent.document.caption, 'Here is your invoice')
-    t.match(sent.document.link, /^http:\/\/127\.0\.0\.1:\d+\/media-outbound\//, 'a presigned link to our copy')
+    const { bucket } = s3Location(h.config.s3.layout, BUCKETS.mediaOutbound)
+    t.match(sent.document.link, new RegExp(`^http://127\\.0\\.0\\.1:\\d+/${bucket}/`), 'a presigned link to our copy')
     for (let i = 0; i < 50 && got.linkStatus === undefined; i++) await new Promise((r) => setTimeout(r, 100))
     t.equal(got.linkStatus, 200, 'the fake Meta could download the link')
     t.ok(got.linkBody?.equals(pdf), 'downloaded bytes equal the original attachment')

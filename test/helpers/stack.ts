@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import pino from 'pino'
-import { loadConfig, type Config } from '../../src/config/config.js'
+import { loadConfig, serverVariables, type Config } from '../../src/config/config.js'
 
 /** Endpoints come from the environment (scripts/services.sh env), with the script's defaults. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
@@ -16,25 +16,33 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     ...pickEnv(),
     // Every test gets its own topics, groups and subjects, so files run side by side and again.
     TOPIC_PREFIX: `t-${randomUUID().slice(0, 8)}-`,
+    // The suite's own buckets (keys carry each test's own tenant), never the sandbox's.
+    S3_BUCKET_PREFIX: 'gwb-test-',
     LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
     ...overrides,
   }
 }
 
+const SANDBOX_DATABASE = '/gwb'
+
+/**
+ * DATABASE_URL, except that the sandbox's database (`gwb`, what `scripts/services.sh env` names) is
+ * never used by tests: they take `gwb_test` on the same server instead, so a test run leaves the
+ * sandbox's tenants and messages as they were.
+ */
+export function testDatabaseUrl(): string {
+  const url = new URL(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/gwb_test')
+  if (url.pathname === SANDBOX_DATABASE) url.pathname = '/gwb_test'
+  return url.toString()
+}
+
 function pickEnv(): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const k of [
-    'KAFKA_BROKERS',
-    'SCHEMA_REGISTRY_URL',
-    'DATABASE_URL',
-    'REDIS_URL',
-    'S3_ENDPOINT',
-    'S3_ACCESS_KEY',
-    'S3_SECRET_KEY',
-  ]) {
+  for (const k of serverVariables) {
     const v = process.env[k]
     if (v !== undefined && v !== '') out[k] = v
   }
+  out['DATABASE_URL'] = testDatabaseUrl()
   return out
 }
 

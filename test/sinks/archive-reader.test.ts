@@ -10,7 +10,7 @@ t.test('the archive reads both layouts, keeps the range and gives receipt order'
   const config = testConfig()
   const store = createObjectStore(config.s3)
   t.teardown(() => store.close())
-  await store.ensureBuckets(ALL_BUCKETS)
+  await store.ensureBuckets([...ALL_BUCKETS])
   const tenantId = `reader-${randomUUID().slice(0, 8)}`
   const bucket = BUCKETS.webhooksOutbound
   const base = Date.parse('2026-11-26T08:00:00.000Z')

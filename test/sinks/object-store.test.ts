@@ -49,8 +49,9 @@ t.teardown(async () => {
 
 t.test('ensureBuckets is idempotent, also for the project buckets', async (t) => {
   await store.ensureBuckets([bucket, bucket])
-  await store.ensureBuckets(ALL_BUCKETS)
-  await store.ensureBuckets(ALL_BUCKETS)
+  const project = [...ALL_BUCKETS]
+  await store.ensureBuckets(project)
+  await store.ensureBuckets(project)
   t.pass('no error on existing buckets')
 })
 

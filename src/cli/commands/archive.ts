@@ -1,6 +1,5 @@
 import type { Config } from '../../config/config.js'
 import { parseGenesysWebhook } from '../../processors/parse-genesys-webhook.js'
-import { BUCKETS } from '../../processors/object-keys.js'
 import { outboundEnvelope } from '../../processors/outbound-envelope.js'
 import { readArchive } from '../../sinks/archive-reader.js'
 import type { GenesysOutboundEnvelope } from '../../schemas/records.generated.js'
@@ -9,12 +8,14 @@ import { createObjectStore } from '../../sinks/object-store.js'
 import { bool, dateFlag, intFlag, parseFlags, requireStr, str } from '../args.js'
 import { withKafka, withProducer, withSql } from '../context.js'
 import { CliFailure, UsageError } from '../errors.js'
-import { line, type Command } from '../io.js'
+import { discard, line, reporter, type Command, type Output } from '../io.js'
+import { progress } from '../progress.js'
+import { BUCKETS } from '../../processors/object-keys.js'
 
 const CMD = 'archive replay'
 
 export const archiveHelp = `usage: gwb archive replay --tenant <id> --since <date> [--until <date>] [--direction outbound]
-                          [--conversation <id>] [--resend] [--dry-run] [--progress-every N]
+                          [--conversation <id>] [--resend] [--dry-run] [--progress-every N] [--json]
 
 Reads the raw Genesys webhooks archived in S3 (bucket webhooks-outbound, objects
 {tenant}/{yyyy-MM-dd}/{ms}-p{partition}-o{offset}-n{count}.ndjson holding many webhooks each, and
@@ -30,7 +31,7 @@ export interface ArchiveSummary {
   skipped: number
 }
 
-export const archive: Command = async (config, args, out) => {
+export const archive: Command = async (config, args, out, err) => {
   const [sub, ...rest] = args
   if (sub !== 'replay') {
     throw new UsageError(
@@ -46,6 +47,7 @@ export const archive: Command = async (config, args, out) => {
     resend: { type: 'boolean' },
     'dry-run': { type: 'boolean' },
     'progress-every': { type: 'string' },
+    json: { type: 'boolean' },
   })
   const tenantId = requireStr(CMD, p, 'tenant')
   const since = dateFlag(CMD, p, 'since', 'start')
@@ -56,7 +58,8 @@ export const archive: Command = async (config, args, out) => {
   if (direction !== 'outbound') {
     throw new UsageError(`${CMD}: --direction ${direction} is not supported; only outbound (Genesys webhooks)`)
   }
-  await replayArchive(config, out, {
+  const report = reporter(bool(p, 'json'), out, err)
+  const summary = await replayArchive(config, report.say, {
     tenantId,
     since,
     until,
@@ -64,12 +67,19 @@ export const archive: Command = async (config, args, out) => {
     resend: bool(p, 'resend'),
     dryRun: bool(p, 'dry-run'),
     progressEvery: intFlag(CMD, p, 'progress-every', 1) ?? 500,
+    err,
   })
+  report.summary({ tenant: tenantId, dryRun: bool(p, 'dry-run'), ...summary }, () =>
+    line(
+      out,
+      `listed ${summary.listed}, matched ${summary.matched}, produced ${summary.produced}, skipped ${summary.skipped}`,
+    ),
+  )
 }
 
 export async function replayArchive(
   config: Config,
-  out: Parameters<Command>[2],
+  out: Output,
   o: {
     tenantId: string
     since: Date
@@ -78,6 +88,8 @@ export async function replayArchive(
     resend: boolean
     dryRun: boolean
     progressEvery: number
+    /** Progress lines (stderr in the CLI). */
+    err?: Output | undefined
   },
 ): Promise<ArchiveSummary> {
   const tenant = await withSql(config, (sql) => getTenant(sql, o.tenantId))
@@ -99,6 +111,7 @@ export async function replayArchive(
       `archive ${bucket}: ${webhooks.length} webhook(s) of ${o.tenantId} in range, from ${read.listed} object(s)${o.dryRun ? ' (dry run)' : ''}`,
     )
 
+    const tick = progress(o.err ?? discard, `archive replay ${o.tenantId}`, webhooks.length)
     await withKafka(config, async ({ kafka, codec }) => {
       const seen = new Set<string>()
       const feed = async (send: ((key: string, env: GenesysOutboundEnvelope) => Promise<void>) | undefined) => {
@@ -131,7 +144,7 @@ export async function replayArchive(
             s.produced++
           }
           if ((i + 1) % o.progressEvery === 0) {
-            line(out, `  progress: ${i + 1}/${webhooks.length}, matched ${s.matched}, produced ${s.produced}`)
+            tick(i + 1, `matched ${s.matched}, produced ${s.produced}`)
           }
         }
       }
@@ -145,6 +158,5 @@ export async function replayArchive(
   } finally {
     store.close()
   }
-  line(out, `listed ${s.listed}, matched ${s.matched}, produced ${s.produced}, skipped ${s.skipped}`)
   return s
 }

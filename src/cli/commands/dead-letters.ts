@@ -6,11 +6,11 @@ import type { DeadLetter } from '../../schemas/records.generated.js'
 import { bool, intFlag, parseFlags, requireStr } from '../args.js'
 import { resolveTopic, withKafka, withProducer } from '../context.js'
 import { CliFailure, UsageError } from '../errors.js'
-import { line, table, type Command } from '../io.js'
+import { line, reporter, table, type Command } from '../io.js'
 import { scanRanges, topicOffsets, type PartitionRange } from '../scan.js'
 
 export const deadLettersHelp = `usage: gwb dead-letters list --topic <source topic> [--limit N] [--json]
-       gwb dead-letters redrive --topic <source topic> (--offset N [--partition P] [--force] | --all) [--dry-run]
+       gwb dead-letters redrive --topic <source topic> (--offset N [--partition P] [--force] | --all) [--dry-run] [--json]
 
 list     reads <topic>.dlq from the beginning: dead-letter partition:offset, time, code, message,
          tenant, source partition/offset, and whether it was re-driven already.
@@ -81,6 +81,7 @@ const list: Command = async (config, args, out) => {
     const items: { partition: number; offset: number; d: DeadLetter | undefined }[] = []
     await scanRanges(kafka, {
       topic: dlq,
+      groupPrefix: config.kafka.groupPrefix,
       ranges: offsets.map((o) => ({ partition: o.partition, start: o.low, end: o.high })),
       onRecord: async (r) => {
         const d = r.value === null ? undefined : await codec.decode<'DeadLetter'>(dlq, r.value).catch(() => undefined)
@@ -126,9 +127,10 @@ const list: Command = async (config, args, out) => {
   })
 }
 
-const redrive: Command = async (config, args, out) => {
+const redrive: Command = async (config, args, out, err) => {
   const CMD = 'dead-letters redrive'
   const p = parseFlags(CMD, args, {
+    json: { type: 'boolean' },
     topic: { type: 'string' },
     offset: { type: 'string' },
     partition: { type: 'string' },
@@ -147,6 +149,8 @@ const redrive: Command = async (config, args, out) => {
   const dryRun = bool(p, 'dry-run')
   const dlq = deadLetterTopic(spec.topic)
   const groupId = groupOf(config)
+  const report = reporter(bool(p, 'json'), out, err)
+  const say = report.say
 
   await withKafka(config, async ({ kafka, codec }) => {
     const offsets = await topicOffsets(kafka, dlq)
@@ -175,6 +179,7 @@ const redrive: Command = async (config, args, out) => {
     const redriveAll = async (send: ((d: DeadLetter) => Promise<void>) | undefined): Promise<void> => {
       await scanRanges(kafka, {
         topic: dlq,
+        groupPrefix: config.kafka.groupPrefix,
         groupId: dryRun ? undefined : groupId,
         ranges,
         onRecord: async (r) => {
@@ -185,19 +190,19 @@ const redrive: Command = async (config, args, out) => {
           }
           const d = r.value === null ? undefined : await codec.decode<'DeadLetter'>(dlq, r.value).catch(() => undefined)
           if (d === undefined || d.value === null) {
-            line(out, `  ${r.partition}:${r.offset}: no original value to re-drive; skipped`)
+            line(say, `  ${r.partition}:${r.offset}: no original value to re-drive; skipped`)
             counts.skipped++
             return
           }
           if (d.sourceTopic !== spec.topic) {
-            line(out, `  ${r.partition}:${r.offset}: came from ${d.sourceTopic}, not ${spec.topic}; skipped`)
+            line(say, `  ${r.partition}:${r.offset}: came from ${d.sourceTopic}, not ${spec.topic}; skipped`)
             counts.skipped++
             return
           }
           if (send !== undefined) await send(d)
           counts.redriven++
           line(
-            out,
+            say,
             `  ${dryRun ? 'would re-drive' : 're-drove'} ${r.partition}:${r.offset} (${d.code}, tenant ${d.tenantId ?? '-'}, source ${d.partition}:${d.offset})`,
           )
         },
@@ -217,9 +222,11 @@ const redrive: Command = async (config, args, out) => {
         ),
       )
     }
-    line(
-      out,
-      `scanned ${counts.scanned}, re-driven ${counts.redriven}${dryRun ? ' (dry run)' : ''}, skipped ${counts.skipped}`,
+    report.summary({ topic: spec.topic, dryRun, ...counts }, () =>
+      line(
+        out,
+        `scanned ${counts.scanned}, re-driven ${counts.redriven}${dryRun ? ' (dry run)' : ''}, skipped ${counts.skipped}`,
+      ),
     )
   })
 }

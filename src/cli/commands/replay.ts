@@ -4,13 +4,14 @@ import type { TopicCodec } from '../../sinks/schema-registry.js'
 import { bool, dateFlag, intFlag, parseFlags, str, requireStr } from '../args.js'
 import { withKafka, withProducer, resolveTopic } from '../context.js'
 import { CliFailure, UsageError } from '../errors.js'
-import { line, type Command, type Output } from '../io.js'
+import { discard, line, reporter, type Command, type Output } from '../io.js'
+import { progress } from '../progress.js'
 import { offsetsAt, scanRanges, topicOffsets, type PartitionRange } from '../scan.js'
 
 const CMD = 'replay'
 
 export const replayHelp = `usage: gwb replay --topic <name> (--from-offset N [--to-offset M] [--partition P] | --since <date> [--until <date>])
-                  [--tenant <id>] [--conversation <id>] [--resend] [--dry-run] [--progress-every N]
+                  [--tenant <id>] [--conversation <id>] [--resend] [--dry-run] [--progress-every N] [--json]
 
 Re-produces the records of a topic range onto the same topic, so the processors handle them again
 with all their guarantees. By default unchanged: messages already sent are skipped by the dedup
@@ -20,6 +21,8 @@ claim. --resend marks the selected records resend=true, so exactly those are sen
   --since/--until  record timestamps, a date (2025-01-31, UTC) or ISO time with zone; --until exclusive
   --tenant         only records of this tenant; --conversation only this conversation (genesys-outbound)
   --dry-run        count what would be replayed, produce nothing
+  --progress-every progress on stderr every N records (done/total, rate, ETA); default 1000
+  --json           one JSON summary on stdout; the other lines go to stderr
 `
 
 /** Record types whose envelope has a `resend` flag the consumer honours. */
@@ -39,6 +42,8 @@ export interface ReplayPlan {
   resend: boolean
   dryRun: boolean
   progressEvery: number
+  /** Print one JSON summary on stdout (the other lines go to stderr). */
+  json?: boolean
 }
 
 export function parseReplay(config: Config, args: readonly string[]): ReplayPlan {
@@ -54,6 +59,7 @@ export function parseReplay(config: Config, args: readonly string[]): ReplayPlan
     resend: { type: 'boolean' },
     'dry-run': { type: 'boolean' },
     'progress-every': { type: 'string' },
+    json: { type: 'boolean' },
   })
   const spec = resolveTopic(CMD, config, topicCatalog(config.kafka.topics), requireStr(CMD, p, 'topic'))
   if (spec.record === 'DeadLetter') {
@@ -95,6 +101,7 @@ export function parseReplay(config: Config, args: readonly string[]): ReplayPlan
     resend,
     dryRun: bool(p, 'dry-run'),
     progressEvery: intFlag(CMD, p, 'progress-every', 1) ?? 1000,
+    json: bool(p, 'json'),
   }
 }
 
@@ -105,12 +112,18 @@ export interface ReplaySummary {
   incomplete: number[]
 }
 
-export const replay: Command = async (config, args, out) => {
+export const replay: Command = async (config, args, out, err) => {
   const plan = parseReplay(config, args)
-  await runReplay(config, plan, out)
+  await runReplay(config, plan, out, err)
 }
 
-export async function runReplay(config: Config, plan: ReplayPlan, out: Output): Promise<ReplaySummary> {
+export async function runReplay(
+  config: Config,
+  plan: ReplayPlan,
+  out: Output,
+  err: Output = discard,
+): Promise<ReplaySummary> {
+  const report = reporter(plan.json === true, out, err)
   return withKafka(config, async ({ kafka, codec }) => {
     const topic = plan.spec.topic
     const offsets = await topicOffsets(kafka, topic).catch((err: unknown) => {
@@ -119,15 +132,17 @@ export async function runReplay(config: Config, plan: ReplayPlan, out: Output): 
     const ranges = await planRanges(kafka, topic, offsets, plan)
     const total = ranges.reduce((n, r) => n + Math.max(0, r.end - r.start), 0)
     line(
-      out,
+      report.say,
       `replaying ${topic}: ${total} records in range on ${ranges.filter((r) => r.end > r.start).length} partition(s)${plan.dryRun ? ' (dry run)' : ''}${plan.resend ? ' with resend' : ''}`,
     )
     const s: ReplaySummary = { scanned: 0, matched: 0, produced: 0, incomplete: [] }
     const seen = new Set<string>()
+    const tick = progress(err, `replay ${topic}`, total)
     const run = async (produce: ((key: string | null, value: Buffer) => Promise<void>) | undefined): Promise<void> => {
       let inFlight: Promise<void>[] = []
       const result = await scanRanges(kafka, {
         topic,
+        groupPrefix: config.kafka.groupPrefix,
         ranges,
         onRecord: async (r) => {
           s.scanned++
@@ -145,7 +160,7 @@ export async function runReplay(config: Config, plan: ReplayPlan, out: Output): 
             }
           }
           if (s.scanned % plan.progressEvery === 0) {
-            line(out, `  progress: scanned ${s.scanned}/${total}, matched ${s.matched}, produced ${s.produced}`)
+            tick(s.scanned, `matched ${s.matched}, produced ${s.produced}`)
           }
         },
       })
@@ -154,7 +169,9 @@ export async function runReplay(config: Config, plan: ReplayPlan, out: Output): 
     }
     if (plan.dryRun) await run(undefined)
     else await withProducer(kafka, (producer) => run((key, value) => producer.send({ topic, key, value })))
-    line(out, `scanned ${s.scanned}, matched ${s.matched}, produced ${s.produced}`)
+    report.summary({ topic, dryRun: plan.dryRun, resend: plan.resend, ...s }, () =>
+      line(out, `scanned ${s.scanned}, matched ${s.matched}, produced ${s.produced}`),
+    )
     if (s.incomplete.length > 0) {
       throw new CliFailure(`partitions ${s.incomplete.join(', ')} were not read to the end (no records arrived)`)
     }

@@ -15,7 +15,7 @@ import {
 import { bool, parseFlags, requireStr, str } from '../args.js'
 import { withDirectory, withSql } from '../context.js'
 import { CliFailure, UsageError } from '../errors.js'
-import { line, table, type Command, type Output } from '../io.js'
+import { line, reporter, table, type Command, type Output } from '../io.js'
 
 export const tenantsHelp = `usage: gwb tenants <subcommand>
 
@@ -23,6 +23,7 @@ export const tenantsHelp = `usage: gwb tenants <subcommand>
   list [--json]                 all tenants, as a table or JSON
   show <id> [--json]            one tenant with its credentials, secrets masked
   disable <id> | enable <id>    stop or resume accepting the tenant's webhooks
+  add, disable, enable and rotate also take --json (one JSON summary on stdout)
   rotate <id> [--whatsapp-access-token T] [--whatsapp-app-secret S] [--whatsapp-verify-token V]
               [--genesys-client-secret S] [--genesys-webhook-secret S] [--file partial.json]
                                 replace credentials in PostgreSQL and drop every cached copy at once
@@ -47,14 +48,9 @@ async function readJsonFile(command: string, path: string): Promise<unknown> {
   }
 }
 
-function tenantId(command: string, args: readonly string[]): string {
-  const p = parseFlags(command, args, {}, { min: 1, max: 1, names: '<tenant id>' })
-  return p.positionals[0] as string
-}
-
-const add: Command = async (config, args, out) => {
+const add: Command = async (config, args, out, err) => {
   const CMD = 'tenants add'
-  const p = parseFlags(CMD, args, { file: { type: 'string' } })
+  const p = parseFlags(CMD, args, { file: { type: 'string' }, json: { type: 'boolean' } })
   const file = requireStr(CMD, p, 'file')
   const checked = validateTenantSpec(await readJsonFile(CMD, file))
   if (!checked.ok) throw new UsageError(`${CMD}: ${file} is not a valid tenant:\n  - ${checked.errors.join('\n  - ')}`)
@@ -69,9 +65,10 @@ const add: Command = async (config, args, out) => {
         ? undefined
         : { genesysIntegrationId: before.genesysIntegrationId, whatsappPhoneNumberId: before.whatsappPhoneNumberId },
     )
-    line(
-      out,
-      `${before === undefined ? 'added' : 'updated'} tenant ${tenant.id} (${tenant.name}), status ${tenant.status}`,
+    const action = before === undefined ? 'added' : 'updated'
+    reporter(bool(p, 'json'), out, err).summary(
+      { action, id: tenant.id, name: tenant.name, status: tenant.status },
+      () => line(out, `${action} tenant ${tenant.id} (${tenant.name}), status ${tenant.status}`),
     )
   })
 }
@@ -131,14 +128,16 @@ const show: Command = async (config, args, out) => {
 
 const setStatus =
   (status: 'active' | 'inactive'): Command =>
-  async (config, args, out) => {
-    const id = tenantId(`tenants ${status === 'active' ? 'enable' : 'disable'}`, args)
+  async (config, args, out, err) => {
+    const CMD = `tenants ${status === 'active' ? 'enable' : 'disable'}`
+    const p = parseFlags(CMD, args, { json: { type: 'boolean' } }, { min: 1, max: 1, names: '<tenant id>' })
+    const id = p.positionals[0] as string
     await withDirectory(config, async (sql, directory) => {
       if ((await getTenant(sql, id)) === undefined) throw new CliFailure(`no tenant ${id}`)
       await setTenantStatus(sql, id, status)
       await directory.invalidateTenant(id)
     })
-    line(out, `tenant ${id} is now ${status}`)
+    reporter(bool(p, 'json'), out, err).summary({ id, status }, () => line(out, `tenant ${id} is now ${status}`))
   }
 
 const ROTATE_FIELDS = {
@@ -176,7 +175,7 @@ function parsePartial(command: string, file: string, input: unknown, into: Rotat
   if (problems.length > 0) throw new UsageError(`${command}: ${file}:\n  - ${problems.join('\n  - ')}`)
 }
 
-const rotate: Command = async (config, args, out) => {
+const rotate: Command = async (config, args, out, err) => {
   const CMD = 'tenants rotate'
   const p = parseFlags(
     CMD,
@@ -188,6 +187,7 @@ const rotate: Command = async (config, args, out) => {
       'genesys-client-secret': { type: 'string' },
       'genesys-webhook-secret': { type: 'string' },
       file: { type: 'string' },
+      json: { type: 'boolean' },
     },
     { min: 1, max: 1, names: '<tenant id>' },
   )
@@ -235,7 +235,8 @@ const rotate: Command = async (config, args, out) => {
       genesysIntegrationId: before.genesysIntegrationId,
       whatsappPhoneNumberId: before.whatsappPhoneNumberId,
     })
-    printRotation(out, id, changes, after)
+    // Field names only: a rotated secret is never printed, masked or not, in the JSON.
+    reporter(bool(p, 'json'), out, err).summary({ id, rotated: changes }, () => printRotation(out, id, changes, after))
   })
 }
 

@@ -111,3 +111,27 @@ export async function migrate(sql: Sql, dir: string): Promise<MigrateResult> {
     applied.push(step.name)
   }
 }
+
+/**
+ * For a process started without the right to migrate: reads which migrations the database has and
+ * refuses to start unless it holds exactly this build's (applied by `gwb setup` beforehand). Reads
+ * only, so it needs no DDL right.
+ */
+export async function checkMigrated(sql: Sql, dir: string): Promise<number> {
+  const code = await loadMigrations(dir)
+  const [table] = await sql<{ name: string | null }[]>`select to_regclass('schema_migrations')::text as name`
+  const rows =
+    table?.name == null
+      ? []
+      : await sql<AppliedRow[]>`select version, name, checksum from schema_migrations order by version`
+  verify(rows, code)
+  const missing = code.filter((m) => !rows.some((r) => r.version === m.version))
+  if (missing.length > 0) {
+    throw new BridgeError(
+      'GWB_SETUP_REQUIRED',
+      `the database lacks ${missing.length} migration(s) of this build (${missing.map((m) => m.name).join(', ')}): run \`gwb setup\` first (or allow migrations at start with START_SETUP)`,
+      { details: { missing: missing.map((m) => m.name) } },
+    )
+  }
+  return rows.at(-1)?.version ?? 0
+}

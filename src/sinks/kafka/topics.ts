@@ -1,4 +1,5 @@
 import type { Admin, Kafka } from 'kafkajs'
+import { BridgeError } from '../../errors.js'
 import type { TopicSpec } from '../../schemas/catalog.js'
 
 /**
@@ -11,6 +12,8 @@ export async function ensureTopics(
   specs: readonly TopicSpec[],
   partitions: number,
   replicationFactor: number,
+  /** With acks=all a write needs this many replicas in sync: 2 of 3 survives the loss of one broker. */
+  minInsyncReplicas = Math.min(2, replicationFactor),
 ): Promise<string[]> {
   const admin = kafka.admin()
   await admin.connect()
@@ -26,7 +29,7 @@ export async function ensureTopics(
           topic: s.topic,
           numPartitions: partitions,
           replicationFactor,
-          configEntries: [{ name: 'min.insync.replicas', value: String(Math.min(2, replicationFactor)) }],
+          configEntries: [{ name: 'min.insync.replicas', value: String(minInsyncReplicas) }],
         })),
       })
     }
@@ -51,5 +54,27 @@ async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000
     }
     if (Date.now() > deadline) throw new Error(`topics have no leaders after ${timeoutMs} ms: ${topics.join(', ')}`)
     await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/**
+ * For a process started without the right to create topics: refuses to start when a topic of the
+ * catalog is missing (created by `gwb setup` beforehand). Describe rights suffice.
+ */
+export async function checkTopics(kafka: Kafka, specs: readonly TopicSpec[]): Promise<void> {
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    const existing = new Set(await admin.listTopics())
+    const missing = specs.filter((s) => !existing.has(s.topic)).map((s) => s.topic)
+    if (missing.length > 0) {
+      throw new BridgeError(
+        'GWB_SETUP_REQUIRED',
+        `topic(s) ${missing.join(', ')} do not exist: run \`gwb setup\` first (or allow topic creation at start with START_SETUP)`,
+        { details: { missing } },
+      )
+    }
+  } finally {
+    await admin.disconnect()
   }
 }

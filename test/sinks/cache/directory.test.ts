@@ -4,7 +4,7 @@ import type { TenantSpec } from '../../../src/processors/tenant-spec.js'
 import { createTenantDirectory, redisKeys } from '../../../src/sinks/cache/directory.js'
 import { createCache, createRedis } from '../../../src/sinks/cache/redis.js'
 import { rotateCredentials, upsertTenant } from '../../../src/sinks/db/tenants.js'
-import { createTestDb } from '../../../src/sinks/db/testing.js'
+import { createTestDb } from '../../helpers/db.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
 const key = randomBytes(32)

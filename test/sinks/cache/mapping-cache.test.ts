@@ -5,7 +5,7 @@ import { createCache, createRedis } from '../../../src/sinks/cache/redis.js'
 import type { Sql } from '../../../src/sinks/db/client.js'
 import { upsertMapping } from '../../../src/sinks/db/mappings.js'
 import { upsertTenant } from '../../../src/sinks/db/tenants.js'
-import { createTestDb } from '../../../src/sinks/db/testing.js'
+import { createTestDb } from '../../helpers/db.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0'
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { createActivityToucher, getByConversation, getByWa, upsertMapping } from '../../../src/sinks/db/mappings.js'
 import { upsertTenant } from '../../../src/sinks/db/tenants.js'
-import { createTestDb } from '../../../src/sinks/db/testing.js'
+import { createTestDb } from '../../helpers/db.js'
 
 t.test('conversation mappings', async (t) => {
   const db = await createTestDb()

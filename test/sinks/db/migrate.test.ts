@@ -9,7 +9,7 @@ import type { Sql } from '../../../src/sinks/db/client.js'
 import { getByConversation, upsertMapping } from '../../../src/sinks/db/mappings.js'
 import { migrate } from '../../../src/sinks/db/migrate.js'
 import { upsertTenant } from '../../../src/sinks/db/tenants.js'
-import { createTestDb, MIGRATIONS_DIR } from '../../../src/sinks/db/testing.js'
+import { createTestDb, MIGRATIONS_DIR } from '../../helpers/db.js'
 import {
   applyStatuses,
   createClaimer,

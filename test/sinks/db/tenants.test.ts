@@ -13,7 +13,7 @@ import {
   setTenantStatus,
   upsertTenant,
 } from '../../../src/sinks/db/tenants.js'
-import { createTestDb } from '../../../src/sinks/db/testing.js'
+import { createTestDb } from '../../helpers/db.js'
 
 const key = randomBytes(32)
 const spec: TenantSpec = {

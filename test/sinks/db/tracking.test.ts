@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import type { Sql } from '../../../src/sinks/db/client.js'
 import { upsertTenant } from '../../../src/sinks/db/tenants.js'
-import { createTestDb } from '../../../src/sinks/db/testing.js'
+import { createTestDb } from '../../helpers/db.js'
 import {
   applyStatuses,
   createClaimer,

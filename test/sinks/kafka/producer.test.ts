@@ -6,7 +6,12 @@ import { testConfig, testLog } from '../../helpers/stack.js'
 
 t.test('with KAFKA_COMPRESSION=gzip the records come back exactly, in order per key', async (t) => {
   const cfg = testConfig({ KAFKA_COMPRESSION: 'gzip' })
-  const kafka = createKafka({ brokers: cfg.kafka.brokers, clientId: 'test-producer-gzip', log: testLog })
+  const kafka = createKafka({
+    brokers: cfg.kafka.brokers,
+    clientId: 'test-producer-gzip',
+    security: cfg.kafka.security,
+    log: testLog,
+  })
   const topic = `${cfg.kafka.topics.genesysOutbound}-gzip`
   const admin = kafka.admin()
   await admin.connect()

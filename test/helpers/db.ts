@@ -1,18 +1,19 @@
 import { randomBytes } from 'node:crypto'
-import { fileURLToPath } from 'node:url'
 import postgres from 'postgres'
-import { closeDb, createDb, type Sql } from './client.js'
-import { migrate } from './migrate.js'
+import { closeDb, createDb, type Sql } from '../../src/sinks/db/client.js'
+import { migrate } from '../../src/sinks/db/migrate.js'
+import { migrationsPath } from '../../src/paths.js'
+import { testDatabaseUrl } from './stack.js'
 
 /**
  * Throwaway databases for tests (here and in other stages' tests): each test gets its own
  * `gwb_test_<random>` database on the server of DATABASE_URL, migrated, and dropped afterwards,
  * so tests run in parallel without seeing each other's rows.
  */
-export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../migrations/', import.meta.url))
+export const MIGRATIONS_DIR = migrationsPath
 
 export function databaseUrl(): string {
-  return process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/gwb'
+  return testDatabaseUrl()
 }
 
 export interface TestDb {
