@@ -12,6 +12,7 @@ import { createMappingResolver, type MappingResolver } from '../sinks/cache/mapp
 import { createCache, createRedis } from '../sinks/cache/redis.js'
 import { createSendRateLimiter, type SendRateLimiter } from '../sinks/cache/send-rate-limiter.js'
 import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
+import { keyringOf } from '../sinks/db/crypto.js'
 import { createActivityToucher, type ActivityToucher } from '../sinks/db/mappings.js'
 import { durableTracking } from '../sinks/db/durable-tracking.js'
 import { checkMigrated, migrate } from '../sinks/db/migrate.js'
@@ -79,9 +80,13 @@ async function prepare(config: Config, sql: Sql, kafka: Kafka): Promise<TopicCod
  * consumed or accepted, so an incompatible build stops at start with a clear error instead of
  * writing records nobody can read.
  */
-/** What a caller may replace: tests resolve host names of their own (docs/security.md says how). */
+/**
+ * What a caller may replace: tests resolve host names of their own (docs/security.md says how),
+ * and drive the clock that ends a secret rotation's overlap at ingest.
+ */
 export interface ResourceDeps {
   resolve?: Resolver
+  now?: () => number
 }
 
 export async function openResources(
@@ -114,7 +119,13 @@ export async function openResources(
   const cacheLog = log.child({ component: 'cache' })
   const cache = createCache(redis, { prefix: '', logger: cacheLog })
   metrics.watchCache('redis', () => cache.stats())
-  const directory = createTenantDirectory({ sql, cache, key: config.credentialsKey, localTtlMs: 5000 })
+  const directory = createTenantDirectory({
+    sql,
+    cache,
+    key: keyringOf(config),
+    localTtlMs: 5000,
+    ...(deps.now === undefined ? {} : { now: deps.now }),
+  })
   const mappings = createMappingResolver({ sql, cache, localTtlMs: 5000 })
   const toucher = createActivityToucher(sql, {
     flushMs: 1000,

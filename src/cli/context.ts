@@ -7,6 +7,7 @@ import { topicCatalog, type TopicSpec } from '../schemas/catalog.js'
 import { createTenantDirectory, type TenantDirectory } from '../sinks/cache/directory.js'
 import { createCache, createRedis } from '../sinks/cache/redis.js'
 import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
+import { keyringOf } from '../sinks/db/crypto.js'
 import { checkKafka, createKafka } from '../sinks/kafka/client.js'
 import { createRecordProducer, type RecordProducer } from '../sinks/kafka/producer.js'
 import { registerSchemas, type TopicCodec } from '../sinks/schema-registry.js'
@@ -39,7 +40,7 @@ export async function withDirectory<T>(
     const redis = createRedis(config.redisUrl, config.redisTlsCa)
     const cache = createCache(redis, { prefix: '', logger: cliLogger(config) })
     try {
-      const directory = createTenantDirectory({ sql, cache, key: config.credentialsKey, localTtlMs: 1 })
+      const directory = createTenantDirectory({ sql, cache, key: keyringOf(config), localTtlMs: 1 })
       return await run(sql, directory)
     } finally {
       await cache.close()

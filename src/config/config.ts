@@ -84,6 +84,8 @@ export interface Config {
     readonly layout: S3Layout
   }
   readonly credentialsKey: Buffer
+  /** Keys that may still open stored credentials during a key rotation (never used to seal). */
+  readonly credentialsKeysPrevious: readonly Buffer[]
   readonly meta: {
     readonly graphUrl: string
     readonly apiVersion: string
@@ -92,6 +94,10 @@ export interface Config {
     /** Sends per second per business phone number, shared by every process (Meta's default is 80). */
     readonly sendRatePerNumber: number
     readonly sendBurstPerNumber: number
+    /** After a 130429 the number's shared rate is halved (down to 1/16) for this long. */
+    readonly rateSlowdownMs: number
+    /** Cap of the wait before retrying a customer after repeated 131056 (4^n s, at least 6 s). */
+    readonly pairRetryMaxMs: number
   }
   readonly genesys: {
     /** Overrides the per-region https://api.<domain> for every tenant (proxies, fakes). */
@@ -102,9 +108,14 @@ export interface Config {
   }
   readonly processing: {
     readonly concurrency: number
+    /** 0: no attempt limit; a retryable failure is retried until retryMaxDurationMs. */
     readonly maxAttempts: number
     readonly retryBaseMs: number
     readonly retryMaxMs: number
+    /** How long a record with a transient failure is retried (its conversation waiting) before dead-lettering. */
+    readonly retryMaxDurationMs: number
+    /** Backoff cap while infrastructure is down (the offset is held until it answers). */
+    readonly unknownErrorMaxMs: number
     readonly mediaMaxBytes: number
   }
   /** The outbound fetch policy of every download (docs/security.md, "Downloads"). */
@@ -228,6 +239,7 @@ export function loadConfig(env: Env): Config {
       layout: readS3Layout(r),
     },
     credentialsKey: r.base64Key('CREDENTIALS_KEY', 32),
+    credentialsKeysPrevious: r.base64Keys('CREDENTIALS_KEY_PREVIOUS', 32),
     meta: {
       graphUrl: r.url('META_GRAPH_URL', 'https://graph.facebook.com', ['http:', 'https:']),
       apiVersion: r.string('META_API_VERSION', 'v21.0'),
@@ -235,6 +247,8 @@ export function loadConfig(env: Env): Config {
       timeoutMs: r.int('META_TIMEOUT_MS', 10_000, 100, 120_000),
       sendRatePerNumber: r.int('META_SEND_RATE_PER_NUMBER', 80, 1, 100_000),
       sendBurstPerNumber: r.int('META_SEND_BURST_PER_NUMBER', 80, 1, 100_000),
+      rateSlowdownMs: r.int('META_RATE_SLOWDOWN_MS', 60_000, 0, 3_600_000),
+      pairRetryMaxMs: r.int('META_PAIR_RETRY_MAX_MS', 300_000, 6_000, 3_600_000),
     },
     genesys: {
       apiUrl:
@@ -246,9 +260,13 @@ export function loadConfig(env: Env): Config {
     },
     processing: {
       concurrency: r.int('PROCESSING_CONCURRENCY', 2048, 1, 20_000),
-      maxAttempts: r.int('MAX_ATTEMPTS', 3, 1, 20),
+      // Retries are bounded by time (an outage of a few minutes must not dead-letter a conversation);
+      // MAX_ATTEMPTS remains as an optional extra cap.
+      maxAttempts: r.int('MAX_ATTEMPTS', 0, 0, 1000),
       retryBaseMs: r.int('RETRY_BASE_MS', 500, 1, 600_000),
       retryMaxMs: r.int('RETRY_MAX_MS', 30_000, 1, 3_600_000),
+      retryMaxDurationMs: r.int('RETRY_MAX_DURATION_MS', 600_000, 0, 7 * 86_400_000),
+      unknownErrorMaxMs: r.int('UNKNOWN_ERROR_RETRY_MAX_MS', 10_000, 1, 3_600_000),
       mediaMaxBytes: r.int('MEDIA_MAX_BYTES', 25 * 1024 * 1024, 1024, 200 * 1024 * 1024),
     },
     fetch: {

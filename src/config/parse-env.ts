@@ -120,4 +120,21 @@ export class EnvReader {
     if (missing.length > 0) this.problems.push(`${what} needs ${names.join(' and ')} (missing: ${missing.join(', ')})`)
     return missing.length === 0
   }
+
+  /** A comma list of base64 keys (possibly empty), each checked like base64Key. */
+  base64Keys(name: string, bytes: number): Buffer[] {
+    const v = this.raw(name)
+    if (v === undefined) return []
+    const keys = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((s) => Buffer.from(s, 'base64'))
+    keys.forEach((key, i) => {
+      if (key.length !== bytes) {
+        this.problems.push(`${name}: key ${i + 1} must decode from base64 to exactly ${bytes} bytes, got ${key.length}`)
+      }
+    })
+    return keys
+  }
 }

@@ -2,6 +2,7 @@ import { BridgeError, errorMessage } from '../errors.js'
 import { genesysDownloadPolicy, metaDownloadPolicy, type DownloadHostsConfig } from '../processors/fetch-policy.js'
 import { checkMediaType, extensionOf } from '../processors/media-type.js'
 import { BUCKETS, mediaKey } from '../processors/object-keys.js'
+import { repeatableFailure } from '../processors/classify-failure.js'
 import { fail, ok, retry, type StageResult } from '../processors/result.js'
 import type { MediaNeed } from '../processors/transform-outbound.js'
 import type { ByteBudget } from '../semaphore.js'
@@ -205,12 +206,9 @@ function downloadFailure(what: string, res: Exclude<FetchOutcome, { ok: true }>,
       return retry(new BridgeError('GWB_MEDIA', `${what} failed: ${res.message}`, { canRetry: true }))
     case 'status': {
       const text = `${what} failed: HTTP ${res.status}`
-      if (res.status >= 500 || res.status === 429) {
-        return retry(new BridgeError('GWB_MEDIA', text, { canRetry: true, retryAfterMs: res.retryAfterMs }))
-      }
-      return fail(
-        new BridgeError('GWB_MEDIA', text, { details: { receiptReason: 'GeneralError', httpStatus: res.status } }),
-      )
+      return repeatableFailure(res, { transient: 'GWB_MEDIA', permanent: 'GWB_MEDIA' }, text, {
+        receiptReason: 'GeneralError',
+      })
     }
   }
 }

@@ -21,7 +21,8 @@ t.test('defaults apply and the object is frozen all the way down', async (t) => 
   const c = loadConfig(minimal)
   t.same(c.roles, ['ingest', 'outbound', 'inbound', 'status', 'archive'])
   t.same(c.kafka.brokers, ['127.0.0.1:9092'])
-  t.equal(c.processing.maxAttempts, 3)
+  t.equal(c.processing.maxAttempts, 0, 'no attempt cap by default: retries are bounded by time')
+  t.equal(c.processing.retryMaxDurationMs, 600_000)
   t.equal(c.kafka.topics.genesysOutbound, 'genesys-outbound')
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.kafka) && Object.isFrozen(c.kafka.topics))
   t.equal(c.credentialsKey.length, 32)
@@ -56,6 +57,19 @@ t.test('roles and topic prefix are honoured', async (t) => {
   t.equal(c.kafka.topics.whatsappStatus, 't1-whatsapp-status')
   t.equal(c.kafka.groupPrefix, 't1-gwb-')
   t.match(problemsOf({ ...minimal, TOPIC_PREFIX: 'a/b' }), /TOPIC_PREFIX/)
+})
+
+t.test('CREDENTIALS_KEY_PREVIOUS: none by default, a comma list of 32-byte keys, each checked', async (t) => {
+  t.same(loadConfig(minimal).credentialsKeysPrevious, [])
+  const a = Buffer.alloc(32, 1)
+  const b = Buffer.alloc(32, 2)
+  const c = loadConfig({ ...minimal, CREDENTIALS_KEY_PREVIOUS: ` ${a.toString('base64')} ,${b.toString('base64')}` })
+  t.same(c.credentialsKeysPrevious, [a, b])
+  t.ok(Object.isFrozen(c.credentialsKeysPrevious))
+  t.match(
+    problemsOf({ ...minimal, CREDENTIALS_KEY_PREVIOUS: `${a.toString('base64')},c2hvcnQ=` }),
+    /CREDENTIALS_KEY_PREVIOUS: key 2 must decode from base64 to exactly 32 bytes, got 5/,
+  )
 })
 
 t.test('START_SETUP switches each start-time setup step; none turns all off', async (t) => {

@@ -26,7 +26,6 @@ function handlerFor(member: string, calls: Call[], done: Set<string>, gate: Prom
   return {
     flow: 'test',
     decode: (value) => Promise.resolve(value.toString()),
-    orderingKey: (record) => record.key?.toString() ?? '',
     async handle(_msg, _attempt, record) {
       calls.push({ member, partition: record.partition, offset: record.offset })
       await gate
@@ -82,6 +81,7 @@ t.test('records queued behind their key stop when their partition moves to a new
     maxAttempts: 3,
     retryBaseMs: 10,
     retryMaxMs: 100,
+    retryMaxDurationMs: 60_000,
     unknownErrorMaxMs: 100,
   }
   const groups: RunningGroup[] = []

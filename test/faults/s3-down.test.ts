@@ -21,7 +21,8 @@ t.test(
     const s3 = await privateS3()
     t.teardown(() => s3.close())
     await s3.start()
-    const h = await startHarness({ S3_ENDPOINT: s3.endpoint })
+    // MAX_ATTEMPTS: the fast dead letter of finding 3 (by default the media would wait for S3 up to RETRY_MAX_DURATION_MS).
+    const h = await startHarness({ S3_ENDPOINT: s3.endpoint, MAX_ATTEMPTS: '3' })
     t.teardown(() => h.close())
     const store = createObjectStore({
       endpoint: s3.endpoint,
