@@ -507,6 +507,7 @@ async function runStep(rate: number, seconds: number, url: string, label: string
   const connections = Number(a.connections ?? Math.max(32, Math.ceil(rate / 10)))
   const from = deliveries.length
   const pids = bridgePids()
+  await probe.analyze()
   const cost0 = await probe.sample(pids)
   const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0)
   const loadAvg = Math.round((loadavg()[0] ?? 0) * 100) / 100

@@ -18,6 +18,13 @@ export interface CostProbe {
    * idle, at most once a second (within 10 s at the latest), so read until they stop moving.
    */
   settledPg(bridgePids: readonly number[]): Promise<CostSample['pg']>
+  /**
+   * Fresh planner statistics for the bench database, before a step (not counted in it), as
+   * autovacuum keeps them on a production server; it is off on this machine's PostgreSQL, and
+   * without them the tracking updates were matched on an index prefix, reading every tracked
+   * message of the tenant (BENCHMARKS.md, "Found by this table").
+   */
+  analyze(): Promise<void>
   close(): Promise<void>
 }
 
@@ -160,6 +167,9 @@ export async function createCostProbe(opts: {
 
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
   const probe: CostProbe = {
+    async analyze() {
+      await sql`analyze`
+    },
     async settledPg(bridgePids) {
       let s = await probe.sample(bridgePids)
       for (let i = 0; i < 12; i++) {
