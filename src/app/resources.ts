@@ -109,7 +109,11 @@ export async function openResources(
     await closeDb(sql)
     throw err
   }
-  const producer = await createRecordProducer(kafka, { lingerMs: config.kafka.produceLingerMs, metrics })
+  const producer = await createRecordProducer(kafka, {
+    lingerMs: config.kafka.produceLingerMs,
+    compression: config.kafka.compression,
+    metrics,
+  })
 
   const redis = createRedis(config.redisUrl, config.redisTlsCa)
   // Connected before the first record, so the shared send budget is used from the start; a Redis

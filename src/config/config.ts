@@ -76,6 +76,10 @@ export interface Config {
     readonly minInsyncReplicas: number
     readonly topics: TopicNames
     readonly produceLingerMs: number
+    /** Produce compression (kafkajs has gzip built in; snappy/lz4/zstd need codec packages). */
+    readonly compression: 'none' | 'gzip'
+    /** Most bytes one fetch takes from a partition (kafkajs maxBytesPerPartition). */
+    readonly fetchBytesPerPartition: number
     readonly security: KafkaSecurity
   }
   readonly registryUrl: string
@@ -255,6 +259,9 @@ export function loadConfig(env: Env): Config {
       minInsyncReplicas: r.int('TOPIC_MIN_INSYNC_REPLICAS', Math.min(2, replicationFactor), 1, replicationFactor),
       topics: topicNames(prefix),
       produceLingerMs: r.int('KAFKA_PRODUCE_LINGER_MS', 2, 0, 1000),
+      // Throughput tuning a user would try; measured in BENCHMARKS.md (levers of issue 15).
+      compression: r.oneOf('KAFKA_COMPRESSION', 'none', ['none', 'gzip'] as const),
+      fetchBytesPerPartition: r.int('KAFKA_FETCH_BYTES_PER_PARTITION', 256 * 1024, 1024, 64 * 1024 * 1024),
       security: readKafkaSecurity(r),
     },
     registryUrl: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081/apis/ccompat/v7', ['http:', 'https:']),
