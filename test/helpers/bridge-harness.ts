@@ -171,8 +171,28 @@ export async function startHarness(
     },
     async close() {
       await bridge.stop()
-      await Promise.all([meta.close(), genesys.close()])
+      await Promise.all([meta.close(), genesys.close(), dropTopics(bridge, config)])
     },
+  }
+}
+
+/**
+ * Every harness creates its own topics (12 partitions and a .dlq twin each): a suite leaves
+ * thousands of partitions behind, and a broker keeps a file open per partition, so a machine that
+ * runs the suite again and again reaches the broker's open-file limit. Cleanup only: a failure here
+ * says nothing about the bridge.
+ */
+async function dropTopics(bridge: RunningBridge, config: Config): Promise<void> {
+  const admin = bridge.resources.kafka.admin()
+  try {
+    await admin.connect()
+    const ours = new Set(Object.values(config.kafka.topics).flatMap((n) => [n, `${n}.dlq`]))
+    const existing = (await admin.listTopics()).filter((n) => ours.has(n))
+    if (existing.length > 0) await admin.deleteTopics({ topics: existing, timeout: 10_000 })
+  } catch {
+    // The broker may be down on purpose (fault tests): its topics go with the test's own data.
+  } finally {
+    await admin.disconnect().catch(() => undefined)
   }
 }
 
