@@ -5,6 +5,8 @@ import { metaWebhookRoutes, type MetaIngestRecord } from '../ingest/meta-webhook
 import type { Logger } from '../log.js'
 import { listTenants } from '../sinks/db/tenants.js'
 import type { OutRecord } from '../sinks/kafka/producer.js'
+import { traceRoute } from '../ingest/trace-route.js'
+import { annotateActive, idAttributes } from '../tracing/spans.js'
 import type { Resources } from './resources.js'
 
 /** The webhook routes of the ingest role: signed requests in, records on their topics out. */
@@ -19,8 +21,10 @@ export function ingestRoutes(r: Resources, log: Logger): Route[] {
         const creds = await r.directory.genesysCredentials(tenant.id)
         return creds === undefined ? undefined : { tenant, webhookSecret: creds.webhookSecret }
       },
-      produce: (key, value) =>
-        r.producer.send({ topic: t.genesysOutbound, key, value: r.codec.encode(t.genesysOutbound, value) }),
+      produce: (key, value) => {
+        annotateActive(idAttributes(value))
+        return r.producer.send({ topic: t.genesysOutbound, key, value: r.codec.encode(t.genesysOutbound, value) })
+      },
     }),
     ...metaWebhookRoutes({
       log: log.child({ route: 'meta' }),
@@ -42,9 +46,12 @@ export function ingestRoutes(r: Resources, log: Logger): Route[] {
           return []
         })
       },
-      produce: (records) => r.producer.sendAll(records.map((rec) => metaRecord(r, rec))),
+      produce: (records) => {
+        annotateActive(idAttributes(records[0]?.value))
+        return r.producer.sendAll(records.map((rec) => metaRecord(r, rec)))
+      },
     }),
-  ]
+  ].map(traceRoute)
 }
 
 function metaRecord(r: Resources, rec: MetaIngestRecord): OutRecord {

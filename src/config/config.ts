@@ -2,6 +2,9 @@ import { BridgeError } from '../errors.js'
 import { bucketNames, type Buckets } from '../processors/object-keys.js'
 import { normaliseHostEntry } from '../processors/fetch-policy.js'
 import { EnvReader, type Env } from './parse-env.js'
+import { tracingConfig, type TracingConfig } from './tracing-config.js'
+
+export type { TracingConfig }
 
 export const roles = ['ingest', 'outbound', 'inbound', 'status', 'archive'] as const
 export type Role = (typeof roles)[number]
@@ -33,6 +36,7 @@ export type SetupStep = (typeof setupSteps)[number]
 export interface Config {
   readonly roles: readonly Role[]
   readonly startSetup: Readonly<Record<SetupStep, boolean>>
+  readonly tracing: TracingConfig
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   readonly http: {
     readonly host: string
@@ -162,6 +166,7 @@ export function loadConfig(env: Env): Config {
   const config: Config = {
     roles: r.list('ROLES', roles, [...roles, 'all'] as const).flatMap((x) => (x === 'all' ? roles : [x])),
     logLevel: r.oneOf('LOG_LEVEL', 'info', logLevels),
+    tracing: tracingConfig(r),
     startSetup: startSetup(r.list('START_SETUP', setupSteps, [...setupSteps, 'none'] as const)),
     http: {
       host: r.string('HTTP_HOST', '0.0.0.0'),

@@ -1,8 +1,11 @@
+import type { IHeaders } from 'kafkajs'
 import { BridgeError, errorMessage, isBridgeError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import { backoffDelay } from '../processors/backoff.js'
 import type { StageResult } from '../processors/result.js'
+import { annotateActive, idAttributes, inSpan, markOutcome } from '../tracing/spans.js'
+import { inRecordSpan } from './record-span.js'
 
 export interface RecordMeta {
   readonly topic: string
@@ -10,12 +13,16 @@ export interface RecordMeta {
   readonly offset: number
   readonly key: Buffer | null
   readonly value: Buffer | null
+  /** The record's Kafka headers; `traceparent` there continues the producer's trace. */
+  readonly headers?: IHeaders
 }
 
 /** One flow (outbound, inbound, status, archive): how to read a record and what to do with it. */
 export interface FlowHandler<T> {
   readonly flow: string
   decode: (value: Buffer) => Promise<T>
+  /** The part of a decoded record whose tenantId, messageId and wamid name it on trace spans (default: all of it). */
+  traceIds?: (msg: T) => unknown
   /** Records with the same ordering key run one at a time, in offset order. */
   orderingKey: (record: RecordMeta, decoded: T | undefined) => string
   /** Attempt counter comes in so a stage can tell a first try from a retry. */
@@ -59,7 +66,16 @@ function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
  * with backoff for as long as it takes, without finishing the record, so its offset is never
  * committed. `abandoned` means shutdown came first: the record will be read again by the next owner.
  */
-export async function runRecord<T>(
+export function runRecord<T>(
+  handler: FlowHandler<T>,
+  record: RecordMeta,
+  opts: RunnerOptions,
+  deps: { log: Logger; metrics: Metrics | undefined; signal: AbortSignal },
+): Promise<RunOutcome> {
+  return inRecordSpan(handler.flow, record, () => runSteps(handler, record, opts, deps))
+}
+
+async function runSteps<T>(
   handler: FlowHandler<T>,
   record: RecordMeta,
   opts: RunnerOptions,
@@ -74,7 +90,7 @@ export async function runRecord<T>(
   const must = async (what: string, fn: () => Promise<void>): Promise<boolean> => {
     for (let n = 1; ; n++) {
       try {
-        await fn()
+        await inSpan(what, {}, fn)
         return true
       } catch (err) {
         log.warn({ err: errorMessage(err), offset: record.offset, what }, 'step failed, retrying')
@@ -88,7 +104,8 @@ export async function runRecord<T>(
   for (let n = 1; ; n++) {
     try {
       if (record.value === null) throw new BridgeError('GWB_DECODE', 'record has no value (tombstone)')
-      decoded = await handler.decode(record.value)
+      const value = record.value
+      decoded = await inSpan('decode', {}, () => handler.decode(value))
       break
     } catch (err) {
       // The registry away is an outage: hold the offset and try again. Anything else that stops a
@@ -105,10 +122,20 @@ export async function runRecord<T>(
     }
   }
 
+  const ids = idAttributes(handler.traceIds ? handler.traceIds(decoded) : decoded)
+  annotateActive(ids)
   for (let attempt = 1; ;) {
     let result: StageResult<unknown>
     try {
-      result = await handler.handle(decoded, attempt, record)
+      result = await inSpan(
+        `${handler.flow} handle`,
+        { attributes: { ...ids, 'gwb.attempt': attempt } },
+        async (span) => {
+          const r = await handler.handle(decoded, attempt, record)
+          markOutcome(span, r.kind, r.kind === 'ok' || r.kind === 'drop' ? undefined : r.error.code)
+          return r
+        },
+      )
       unknownFailures = 0
     } catch (err) {
       unknownFailures++

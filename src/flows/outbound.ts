@@ -160,6 +160,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       if (!parsed.ok) throw new BridgeError('GWB_DECODE', `payload no longer parses: ${parsed.reason}`)
       return { env, msg: parsed.value }
     },
+    traceIds: ({ env }) => env,
     orderingKey: (record) => record.key?.toString() ?? `${record.partition}`,
 
     async handle({ env, msg }, attempt) {
