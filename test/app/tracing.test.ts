@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto'
 import { SpanKind } from '@opentelemetry/api'
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { startBridge } from '../../src/app/bridge.js'
+import { deadLetters } from '../../src/cli/commands/dead-letters.js'
+import { collector } from '../../src/cli/io.js'
 import { startTracing } from '../../src/app/tracing.js'
 import { deadLetterTopic, loadConfig } from '../../src/config/config.js'
 import { startHarness } from '../helpers/bridge-harness.js'
@@ -128,7 +130,8 @@ t.test('traces from the webhook across Kafka', async (t) => {
 
   t.test('a dead letter carries the trace of the webhook, after the retries', async (t) => {
     const to = '447700900203'
-    h.meta.failNext(10, { status: 503 }, { to })
+    // MAX_ATTEMPTS is 2: both attempts fail, the re-drive below succeeds.
+    h.meta.failNext(2, { status: 503 }, { to })
     const id = await post(to, `meta is down ${randomUUID()}`)
     const { headers } = await waitForMessage<'DeadLetter'>(kafka, codec, deadLetterTopic(topics.genesysOutbound), (r) =>
       (r.value?.toString('latin1') ?? '').includes(id),
@@ -153,6 +156,27 @@ t.test('traces from the webhook across Kafka', async (t) => {
         [2, 'retry'],
       ],
       'each attempt a span of its own inside the record',
+    )
+
+    // Re-driven by the operator: the record sent again continues the same trace down to Meta.
+    await deadLetters(h.config, ['redrive', '--topic', 'genesys-outbound', '--all'], collector())
+    const traceId = chain[0]?.spanContext().traceId
+    const resend = await waitForSpan(
+      (s) =>
+        s.name === 'meta send' &&
+        s.spanContext().traceId === traceId &&
+        s.attributes['http.response.status_code'] === 200,
+    )
+    t.same(
+      shape(await chainOf(resend)).slice(0, 5),
+      [
+        ['meta send', SpanKind.CLIENT],
+        ['outbound handle', SpanKind.INTERNAL],
+        [`${topics.genesysOutbound} process`, SpanKind.CONSUMER],
+        [`${topics.genesysOutbound} publish`, SpanKind.PRODUCER],
+        [`${deadLetterTopic(topics.genesysOutbound)} publish`, SpanKind.PRODUCER],
+      ],
+      'the re-driven record is produced as a child of the dead letter, and sent to Meta in its trace',
     )
   })
 })

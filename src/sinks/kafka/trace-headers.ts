@@ -29,3 +29,21 @@ export function traceHeaders(ctx: Context = context.active()): Record<string, st
 export function traceContextOf(headers: IHeaders | undefined): Context {
   return headers === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, headers, getter)
 }
+
+/** Runs `fn` with the trace a record's headers carry as the active context (a re-drive continues it). */
+export function inTraceOf<T>(headers: IHeaders | undefined, fn: () => Promise<T>): Promise<T> {
+  return context.with(traceContextOf(headers), fn)
+}
+
+/**
+ * The trace headers of a record, to copy onto one produced from it: they stay when this process
+ * traces nothing (the CLI without OTEL_EXPORTER_OTLP_ENDPOINT), else the producer writes a child's.
+ */
+export function carriedTraceHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const k of ['traceparent', 'tracestate']) {
+    const v = headers[k]
+    if (v !== undefined) out[k] = v
+  }
+  return out
+}
