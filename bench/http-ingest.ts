@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { genesysTenantLookup } from '../src/app/ingest-routes.js'
 import { openResources } from '../src/app/resources.js'
 import { loadConfig } from '../src/config/config.js'
 import { genesysSignatureHeader, handleGenesysWebhook } from '../src/ingest/genesys-webhook.js'
@@ -20,12 +21,7 @@ const topic = config.kafka.topics.genesysOutbound
 
 const deps = {
   log,
-  findByIntegrationId: async (integrationId: string) => {
-    const tenant = await r.directory.byIntegrationId(integrationId)
-    if (tenant === undefined) return undefined
-    const creds = await r.directory.genesysCredentials(tenant.id)
-    return creds === undefined ? undefined : { tenant, webhookSecret: creds.webhookSecret }
-  },
+  findByIntegrationId: genesysTenantLookup(r),
   produce: (key: string, value: Parameters<typeof r.codec.encode>[1]) =>
     r.producer.send({ topic, key, value: r.codec.encode(topic, value) }),
 }

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import pino from 'pino'
+import type { KafkaSecurity } from '../src/config/kafka-security.js'
 import { createKafka } from '../src/sinks/kafka/client.js'
 import { createRecordProducer } from '../src/sinks/kafka/producer.js'
 import { roundSummary, summarize, type LatencySummary } from './stats.js'
@@ -26,6 +27,7 @@ export interface KafkajsCeiling {
  */
 export async function kafkajsCeiling(opts: {
   brokers: string[]
+  security: KafkaSecurity
   topic: string
   records: number
   recordBytes: number
@@ -33,7 +35,7 @@ export async function kafkajsCeiling(opts: {
   window?: number
 }): Promise<KafkajsCeiling> {
   const log = pino({ level: 'silent' })
-  const kafka = createKafka({ brokers: opts.brokers, clientId: 'gwb-bench-ceiling', log })
+  const kafka = createKafka({ brokers: opts.brokers, clientId: 'gwb-bench-ceiling', security: opts.security, log })
   const admin = kafka.admin()
   await admin.connect()
   await admin.createTopics({ topics: [{ topic: opts.topic, numPartitions: opts.partitions }], waitForLeaders: true })
@@ -113,11 +115,15 @@ export interface ProducerPerformanceResult {
 export async function producerPerformance(opts: {
   root: string
   brokers: string[]
+  security: KafkaSecurity
   topic: string
   partitions: number
   records: number
   recordBytes: number
 }): Promise<ProducerPerformanceResult> {
+  // The Java tool gets no TLS or SASL settings here: against a secured cluster only kafkajs's ceiling is measured.
+  if (opts.security.protocol !== 'PLAINTEXT')
+    return { available: false, reason: `KAFKA_SECURITY_PROTOCOL=${opts.security.protocol}` }
   const got = spawnSync('bash', [join(opts.root, 'scripts/services.sh'), 'perf-tools'], {
     encoding: 'utf8',
     timeout: 600_000,
@@ -127,7 +133,8 @@ export async function producerPerformance(opts: {
     return { available: false, reason: `perf-tools unavailable: ${(got.stderr ?? '').trim().split('\n').pop() ?? ''}` }
   }
   // The broker does not auto-create topics.
-  const admin = createKafka({ brokers: opts.brokers, clientId: 'gwb-bench-pp', log: pino({ level: 'silent' }) }).admin()
+  const log = pino({ level: 'silent' })
+  const admin = createKafka({ brokers: opts.brokers, clientId: 'gwb-bench-pp', security: opts.security, log }).admin()
   await admin.connect()
   await admin.createTopics({ topics: [{ topic: opts.topic, numPartitions: opts.partitions }], waitForLeaders: true })
   await admin.disconnect()

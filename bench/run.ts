@@ -6,6 +6,7 @@ import { createServer } from 'node:net'
 import { cpus, loadavg, release, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { loadConfig } from '../src/config/config.js'
 import { buildOutbound } from '../src/fakes/genesys-webhooks.js'
 import { signGenesys } from '../src/fakes/sign.js'
 import { projectRoot, migrationsPath } from '../src/paths.js'
@@ -254,6 +255,9 @@ const baseEnv: Record<string, string> = {
   META_SEND_RATE_PER_NUMBER: '100000',
   META_SEND_BURST_PER_NUMBER: '100000',
 }
+
+// The bench's own Kafka clients reach the cluster as the bridges do (KAFKA_SECURITY_PROTOCOL and friends).
+const kafkaSecurity = loadConfig({ ...process.env, ...baseEnv }).kafka.security
 
 say(`run ${runId}: provisioning tenant ${tenant.id} and ${conversations} conversation mappings`)
 {
@@ -701,6 +705,7 @@ try {
     const n = quick ? 30_000 : 150_000
     result.ceilings.kafkajs = await kafkajsCeiling({
       brokers: [baseEnv['KAFKA_BROKERS'] as string],
+      security: kafkaSecurity,
       topic: `bench-${runId}-ceiling-kafkajs`,
       records: n,
       recordBytes,
@@ -710,6 +715,7 @@ try {
     result.ceilings.producerPerformance = await producerPerformance({
       root: projectRoot,
       brokers: [baseEnv['KAFKA_BROKERS'] as string],
+      security: kafkaSecurity,
       topic: `bench-${runId}-ceiling-pp`,
       partitions,
       records: quick ? 30_000 : 200_000,

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The project's real servers on one machine, without Docker:
-#   Kafka 4.x (KRaft, one node)         127.0.0.1:9092 (controller 9093)
+#   Kafka 4.x (KRaft, one node)         127.0.0.1:9092 (controller 9093; SASL_SSL with SCRAM on 9094)
 #   Apicurio Registry 3.x (SQL storage) 127.0.0.1:8081 (management 9001), Confluent API /apis/ccompat/v7
 #   S3Proxy (filesystem backend)        127.0.0.1:9000
 #   PostgreSQL, Redis                   the machine's own (5432, 6379); started if down, never stopped
 #
-# usage: scripts/services.sh up|down|status|env|fetch|perf-tools
+# usage: scripts/services.sh up|down|status|env|env-sasl|fetch|perf-tools
 #   up          start what is not running (reusing what is), wait until ready, print versions and endpoints
 #   down        stop what this script started (pid files in .services/); PostgreSQL and Redis stay up
 #   status      each server up or DOWN (exit 1 if any is down)
 #   env         `export VAR=...` lines for the endpoints: eval "$(scripts/services.sh env)"
+#   env-sasl    the same, with Kafka reached through its SASL_SSL listener (SCRAM-SHA-512, local CA)
 #   fetch       download the servers' jars only
 #   perf-tools  also fetch kafka-tools (ProducerPerformance, ConsumerPerformance)
 #
@@ -29,6 +30,9 @@ APICURIO_VERSIONS="${APICURIO_VERSIONS:-3.3.3 3.3.2 3.3.1 3.3.0 3.2.1 3.2.0 3.1.
 S3PROXY_VERSIONS="${S3PROXY_VERSIONS:-4.0.0 3.3.0 3.0.0 2.9.0}"
 S3_ACCESS_KEY="gwb-local"
 S3_SECRET_KEY="gwb-local-secret-key"
+# The SCRAM user of the local SASL_SSL listener: a local test secret like the S3 keys above.
+KAFKA_SCRAM_USER="gwb"
+KAFKA_SCRAM_PASSWORD="gwb-local-scram-secret"
 READY_TIMEOUT="${READY_TIMEOUT:-180}"
 
 log() { printf '[services] %s\n' "$*" >&2; }
@@ -190,14 +194,21 @@ kafka_up() {
   fi
   [[ -f "$KDIR/libs/VERSION" ]] || mvn_copy_deps "$CONF/kafka/pom.xml" "$KDIR/libs" kafka.version "$KAFKA_VERSIONS"
   mkdir -p "$KDIR/data" "$KDIR/logs"
-  sed "s#@DATA_DIR@#$KDIR/data#" "$CONF/kafka/server.properties.template" >"$KDIR/server.properties"
+  # The SASL_SSL listener's CA and broker keystore, made once (openssl) and kept with the data.
+  bash "$CONF/kafka-tls.sh" "$KDIR/tls" || die "could not make the Kafka TLS material in $KDIR/tls"
+  sed -e "s#@DATA_DIR@#$KDIR/data#" -e "s#@TLS_DIR@#$KDIR/tls#" -e "s#@KEYSTORE_PASSWORD@#$(cat "$KDIR/tls/password")#" \
+    "$CONF/kafka/server.properties.template" >"$KDIR/server.properties"
   local cp="$KDIR/libs/*"
   if [[ ! -f "$KDIR/data/meta.properties" ]]; then
     local cid
     cid="$("$JAVA" -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
     log "formatting Kafka storage (cluster id $cid)"
     "$JAVA" -cp "$cp" kafka.tools.StorageTool format --cluster-id="$cid" -c "$KDIR/server.properties" \
-      --standalone --ignore-formatted >>"$KDIR/logs/format.log" 2>&1 || die "Kafka storage format failed; see $KDIR/logs/format.log"
+      --standalone --ignore-formatted \
+      --add-scram "SCRAM-SHA-512=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]" \
+      --add-scram "SCRAM-SHA-256=[name=$KAFKA_SCRAM_USER,password=$KAFKA_SCRAM_PASSWORD]" \
+      >>"$KDIR/logs/format.log" 2>&1 || die "Kafka storage format failed; see $KDIR/logs/format.log"
+    touch "$KDIR/data/scram-user"
   fi
   stat -c %s "$KDIR/logs/server.log" 2>/dev/null >"$KDIR/log-offset" || echo 0 >"$KDIR/log-offset"
   log "starting Kafka $(kafka_version)"
@@ -207,6 +218,17 @@ kafka_up() {
     -cp "$cp" kafka.Kafka "$KDIR/server.properties"
   PENDING+=("Kafka|$KDIR/logs/server.log|kafka_log_started|$KDIR/kafka.pid")
   PENDING+=("Kafka|$KDIR/logs/server.log|kafka_ready|$KDIR/kafka.pid")
+}
+
+# A storage formatted before the SASL_SSL listener existed has no SCRAM user: add it once through
+# the Admin API (a one-file Java program on the broker's own jars; kafka-configs is in kafka-tools).
+kafka_scram_user() {
+  [[ -f "$KDIR/data/scram-user" ]] && return 0
+  pid_alive "$KDIR/kafka.pid" || return 0
+  log "adding the SCRAM user $KAFKA_SCRAM_USER to the existing Kafka storage"
+  "$JAVA" -Xmx128m -cp "$KDIR/libs/*" "$CONF/kafka/AddScramUser.java" 127.0.0.1:9092 "$KAFKA_SCRAM_USER" "$KAFKA_SCRAM_PASSWORD" \
+    >>"$KDIR/logs/format.log" 2>&1 || die "could not add the SCRAM user; see $KDIR/logs/format.log"
+  touch "$KDIR/data/scram-user"
 }
 
 # --------------------------------------------------------------------------------------- Apicurio
@@ -334,12 +356,24 @@ export S3_REGION=us-east-1
 EOF
 }
 
+# The same endpoints with Kafka reached only through its SASL_SSL listener.
+print_env_sasl() {
+  print_env | sed 's#^export KAFKA_BROKERS=.*#export KAFKA_BROKERS=127.0.0.1:9094#'
+  cat <<EOF
+export KAFKA_SECURITY_PROTOCOL=SASL_SSL
+export KAFKA_SSL_CA_FILE=$KDIR/tls/ca.crt
+export KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+export KAFKA_SASL_USERNAME=$KAFKA_SCRAM_USER
+export KAFKA_SASL_PASSWORD=$KAFKA_SCRAM_PASSWORD
+EOF
+}
+
 versions() {
   local pgv redisv
   pgv="$(psql -h 127.0.0.1 -U postgres -d postgres -tAc 'SHOW server_version' 2>/dev/null | cut -d' ' -f1 || echo '?')"
   redisv="$(redis-cli -h 127.0.0.1 INFO server 2>/dev/null | sed -n 's/^redis_version:\(.*\)\r$/\1/p')"
   printf '  %-20s %-10s %s\n' \
-    Kafka "$(kafka_version)" "127.0.0.1:9092 (controller 9093)  logs $KDIR/logs/server.log" \
+    Kafka "$(kafka_version)" "127.0.0.1:9092 (controller 9093, SASL_SSL 9094)  logs $KDIR/logs/server.log" \
     "Apicurio Registry" "$(apicurio_version || true)" "$REGISTRY/apis/ccompat/v7 (management 9001)  logs $ADIR/logs/registry.log" \
     S3Proxy "$(cat "$SDIR/libs/VERSION" 2>/dev/null || echo '?')" "http://127.0.0.1:9000  data $SDIR/data  logs $SDIR/logs/s3proxy.log" \
     PostgreSQL "$pgv" "127.0.0.1:5432 (machine's; databases gwb, gwb_test, gwb_bench, apicurio)" \
@@ -362,6 +396,7 @@ cmd_up() {
     IFS='|' read -r name logfile check pidfile <<<"$p"
     wait_ready "$name" "$logfile" "$check" "$pidfile"
   done
+  kafka_scram_user
   log "all servers ready in $((SECONDS - t0))s"
   versions
   echo
@@ -442,10 +477,11 @@ case "${1:-}" in
   down) cmd_down ;;
   status) cmd_status ;;
   env) print_env ;;
+  env-sasl) print_env_sasl ;;
   fetch) cmd_fetch ;;
   perf-tools) cmd_perf_tools ;;
   *)
-    echo "usage: $0 up|down|status|env|fetch|perf-tools" >&2
+    echo "usage: $0 up|down|status|env|env-sasl|fetch|perf-tools" >&2
     exit 2
     ;;
 esac

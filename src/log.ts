@@ -10,12 +10,16 @@ const secretKeys = [
   'appSecret',
   'clientSecret',
   'webhookSecret',
+  // A rotated-out signing secret during its overlap ({ secret, until }): the whole object goes.
+  'previousWebhookSecret',
+  'previousAppSecret',
   'verifyToken',
   'authorization',
   'Authorization',
   'password',
   'secretKey',
   'credentialsKey',
+  'credentialsKeysPrevious',
 ]
 const redactPaths = secretKeys.flatMap((k) => [k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`])
 

@@ -1,16 +1,18 @@
 import { request } from 'undici'
 import { errorMessage } from '../errors.js'
 import { json, type Route } from '../ingest/http-server.js'
+import type { Liveness } from '../consumer/liveness.js'
 import type { Resources } from './resources.js'
 
 type Check = () => Promise<void>
 
 /**
  * Served by every process, whatever its roles, on HTTP_PORT. /health: the process is alive (no
- * dependency checked, so a Kafka outage never gets a process restarted). /ready: Kafka, the
+ * dependency checked, so a Kafka outage never gets a process restarted), 503 once a consumer group
+ * crashed for good (kafkajs CRASH without restart): only a restart brings it back. /ready: Kafka, the
  * registry and PostgreSQL answer; the body names this process's roles. /metrics: Prometheus text.
  */
-export function adminRoutes(r: Resources): { routes: Route[]; close: () => Promise<void> } {
+export function adminRoutes(r: Resources, liveness: Liveness): { routes: Route[]; close: () => Promise<void> } {
   const admin = r.kafka.admin()
   let adminConnected: Promise<void> | undefined
   let closed = false
@@ -65,7 +67,10 @@ export function adminRoutes(r: Resources): { routes: Route[]; close: () => Promi
       path: '/health',
       name: 'health',
       headers: [],
-      handler: () => json(200, { status: 'ok', roles: r.config.roles }),
+      handler: () =>
+        liveness.alive
+          ? json(200, { status: 'ok', roles: r.config.roles })
+          : json(503, { status: 'dead', roles: r.config.roles, failures: liveness.failures }),
     },
     {
       method: 'GET',

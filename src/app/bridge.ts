@@ -1,11 +1,12 @@
 import type { Config } from '../config/config.js'
 import { startConsumerGroup, type RunningGroup } from '../consumer/consumer-group.js'
 import { startLagMonitor, type LagTarget } from '../consumer/lag-monitor.js'
+import { createLiveness } from '../consumer/liveness.js'
 import type { FlowHandler } from '../consumer/record-runner.js'
 import { inboundFlow } from '../flows/inbound.js'
 import { outboundFlow } from '../flows/outbound.js'
 import { startRetention } from '../flows/retention.js'
-import { bucketList } from '../processors/object-keys.js'
+import { ALL_BUCKETS } from '../processors/object-keys.js'
 import { statusFlow } from '../flows/status.js'
 import { startHttpServer, type HttpServer, type Route } from '../ingest/http-server.js'
 import type { Logger } from '../log.js'
@@ -26,7 +27,8 @@ export async function startBridge(config: Config, log: Logger, deps: ResourceDep
   const metrics = createMetrics()
   const r = await openResources(config, log, metrics, deps)
   const t = config.kafka.topics
-  const admin = adminRoutes(r)
+  const liveness = createLiveness()
+  const admin = adminRoutes(r, liveness)
   const routes: Route[] = [...admin.routes]
   if (config.roles.includes('ingest')) routes.push(...ingestRoutes(r, log))
   const server: HttpServer = await startHttpServer({
@@ -60,9 +62,10 @@ export async function startBridge(config: Config, log: Logger, deps: ResourceDep
           maxAttempts: config.processing.maxAttempts,
           retryBaseMs: config.processing.retryBaseMs,
           retryMaxMs: config.processing.retryMaxMs,
-          unknownErrorMaxMs: 10_000,
+          retryMaxDurationMs: config.processing.retryMaxDurationMs,
+          unknownErrorMaxMs: config.processing.unknownErrorMaxMs,
         },
-        { log, metrics },
+        { log, metrics, liveness },
       ),
     )
   }
@@ -81,7 +84,7 @@ export async function startBridge(config: Config, log: Logger, deps: ResourceDep
   if (config.roles.includes('archive')) {
     const retention = startRetention({
       store: r.store,
-      buckets: bucketList(config.s3.buckets),
+      buckets: [...ALL_BUCKETS],
       days: config.s3.retentionDays,
       everyMs: 3_600_000,
       log,

@@ -6,6 +6,9 @@ import type { InboundPorts } from '../flows/inbound.js'
 import type { OutboundPorts } from '../flows/outbound.js'
 import { startPendingSweeper, type StatusPorts } from '../flows/status.js'
 import { failedReceipt } from '../processors/build-receipt.js'
+import { classifyHttpFailure, isRetryableWhenRepeatable } from '../processors/classify-failure.js'
+import { BUCKETS } from '../processors/object-keys.js'
+import { claimInbound } from '../sinks/db/inbound-claims.js'
 import { parseMetaWebhook, splitMetaWebhook } from '../processors/split-meta-webhook.js'
 import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.js'
 import { createSemaphore } from '../semaphore.js'
@@ -44,6 +47,7 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
     metrics: r.metrics,
     decode: (value) => r.codec.decode<'GenesysOutboundEnvelope'>(t.genesysOutbound, value),
     mappingByConversation: (tenantId, id) => r.mappings.byConversation(tenantId, id),
+    mappingByWa: (tenantId, waId) => r.mappings.byWa(tenantId, waId),
     learnMapping: async (m) => {
       await r.mappings.learn(m)
     },
@@ -58,7 +62,12 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
     claimState: async (tenantId, messageId) =>
       (await lookupByMessageIds(r.sql, tenantId, 'outbound', [messageId])).get(messageId),
     sendSlots: createSemaphore(r.config.meta.connections),
-    sendRate: (phoneNumberId) => r.sendRate.acquire(phoneNumberId),
+    sendRate: async (phoneNumberId) => void (await r.sendRate.acquire(phoneNumberId)),
+    slowSendRate: async (phoneNumberId) => {
+      const share = await r.sendRate.slowDown(phoneNumberId, r.config.meta.rateSlowdownMs)
+      log.warn({ phoneNumberId, share }, 'Meta 130429: send rate of the number lowered')
+    },
+    pairRetryMaxMs: r.config.meta.pairRetryMaxMs,
     // Longer than a Meta call can take, so a live owner finishing its send is never reported in doubt.
     claimLeaseMs: r.config.meta.timeoutMs * 2,
     meta: r.meta,
@@ -67,7 +76,7 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
       const body = failedReceipt({ genesysMessageId: f.messageId, toId: f.toId, time: Date.now() }, f.reason, f.text)
       const res = await r.genesys.post(tenantId, 'receipt', body)
       if (res.ok) return
-      if (res.network === true || res.status === 429 || res.status >= 500) {
+      if (isRetryableWhenRepeatable(classifyHttpFailure(res))) {
         // Thrown: the runner retries it with backoff, so the agent does get told.
         throw new BridgeError('GWB_GENESYS_TRANSIENT', `receipt not accepted: HTTP ${res.status}`, {
           canRetry: true,
@@ -105,6 +114,8 @@ export function inboundPorts(r: Resources): Omit<InboundPorts, 'now' | 'publishE
     mediaMaxBytes: r.config.processing.mediaMaxBytes,
     postMessage: (tenantId, body) => r.genesys.post(tenantId, 'message', body),
     claimer: r.claimer,
+    // Longer than a Genesys call can take, so a live owner finishing its post is never taken over.
+    claimInbound: (c) => claimInbound(r.sql, { ...c, leaseMs: r.config.genesys.timeoutMs * 2 }),
     tracking: r.tracking,
   }
 }
@@ -121,7 +132,7 @@ export function statusPorts(r: Resources): Omit<StatusPorts, 'now' | 'publishErr
     postReceipt: (tenantId, body) => r.genesys.post(tenantId, 'receipt', body),
     // One short wait (the runner's first backoff) covers a send being recorded right now; later
     // ones are the sweeper's job, so an unknown wamid never dead-letters.
-    parkAtAttempt: Math.min(2, r.config.processing.maxAttempts),
+    parkAtAttempt: r.config.processing.maxAttempts === 0 ? 2 : Math.min(2, r.config.processing.maxAttempts),
   }
 }
 
@@ -176,7 +187,7 @@ export function archiveFlows(
     }),
   })
   return [
-    flow('archive-outbound', t.genesysOutbound, r.config.s3.buckets.webhooksOutbound, async (value) => {
+    flow('archive-outbound', t.genesysOutbound, BUCKETS.webhooksOutbound, async (value) => {
       const env = await r.codec.decode<'GenesysOutboundEnvelope'>(t.genesysOutbound, value)
       return {
         tenantId: env.tenantId,
@@ -186,7 +197,7 @@ export function archiveFlows(
         metadata: { 'received-at': new Date(env.receivedAtMs).toISOString(), 'message-id': env.messageId },
       }
     }),
-    flow('archive-inbound', t.whatsappRaw, r.config.s3.buckets.webhooksInbound, async (value) => {
+    flow('archive-inbound', t.whatsappRaw, BUCKETS.webhooksInbound, async (value) => {
       const env = await r.codec.decode<'MetaWebhookRaw'>(t.whatsappRaw, value)
       const parsed = parseMetaWebhook(env.payload, Number.MAX_SAFE_INTEGER)
       const phone = parsed.ok ? splitMetaWebhook(parsed.value).phoneNumberIds[0] : undefined

@@ -1,5 +1,5 @@
 import { errorMessage } from '../errors.js'
-import { genesysWebhookRoute } from '../ingest/genesys-webhook.js'
+import { genesysWebhookRoute, type GenesysIngestDeps } from '../ingest/genesys-webhook.js'
 import type { Route } from '../ingest/http-server.js'
 import { metaWebhookRoutes, type MetaIngestRecord } from '../ingest/meta-webhook.js'
 import type { Logger } from '../log.js'
@@ -9,18 +9,23 @@ import { traceRoute } from '../ingest/trace-route.js'
 import { annotateActive, idAttributes } from '../tracing/spans.js'
 import type { Resources } from './resources.js'
 
+/** The tenant of a Genesys webhook and the webhook secrets it may be signed with now. */
+export function genesysTenantLookup(r: Pick<Resources, 'directory'>): GenesysIngestDeps['findByIntegrationId'] {
+  return async (integrationId) => {
+    const tenant = await r.directory.byIntegrationId(integrationId)
+    if (tenant === undefined) return undefined
+    const webhookSecrets = await r.directory.signingSecrets(tenant.id, 'genesys')
+    return webhookSecrets === undefined ? undefined : { tenant, webhookSecrets }
+  }
+}
+
 /** The webhook routes of the ingest role: signed requests in, records on their topics out. */
 export function ingestRoutes(r: Resources, log: Logger): Route[] {
   const t = r.config.kafka.topics
   return [
     genesysWebhookRoute({
       log: log.child({ route: 'genesys' }),
-      findByIntegrationId: async (integrationId) => {
-        const tenant = await r.directory.byIntegrationId(integrationId)
-        if (tenant === undefined) return undefined
-        const creds = await r.directory.genesysCredentials(tenant.id)
-        return creds === undefined ? undefined : { tenant, webhookSecret: creds.webhookSecret }
-      },
+      findByIntegrationId: genesysTenantLookup(r),
       produce: (key, value) => {
         annotateActive(idAttributes(value))
         return r.producer.send({ topic: t.genesysOutbound, key, value: r.codec.encode(t.genesysOutbound, value) })
@@ -31,8 +36,8 @@ export function ingestRoutes(r: Resources, log: Logger): Route[] {
       findByPhoneNumberId: async (phoneNumberId) => {
         const tenant = await r.directory.byPhoneNumberId(phoneNumberId)
         if (tenant === undefined) return undefined
-        const creds = await r.directory.whatsappCredentials(tenant.id)
-        return creds === undefined ? undefined : { tenant, appSecret: creds.appSecret }
+        const appSecrets = await r.directory.signingSecrets(tenant.id, 'whatsapp')
+        return appSecrets === undefined ? undefined : { tenant, appSecrets }
       },
       verifyTokens: async (tenantId) => {
         const active = (await listTenants(r.sql)).filter(

@@ -12,12 +12,13 @@ import { createMappingResolver, type MappingResolver } from '../sinks/cache/mapp
 import { createCache, createRedis } from '../sinks/cache/redis.js'
 import { createSendRateLimiter, type SendRateLimiter } from '../sinks/cache/send-rate-limiter.js'
 import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
+import { keyringOf } from '../sinks/db/crypto.js'
 import { createActivityToucher, type ActivityToucher } from '../sinks/db/mappings.js'
 import { durableTracking } from '../sinks/db/durable-tracking.js'
 import { checkMigrated, migrate } from '../sinks/db/migrate.js'
 import { createClaimer, createTrackingWriter, type Claimer, type TrackingWriter } from '../sinks/db/tracking.js'
 import { createGenesysApi, type GenesysApi } from '../sinks/genesys-api.js'
-import { createKafka } from '../sinks/kafka/client.js'
+import { checkKafka, createKafka } from '../sinks/kafka/client.js'
 import { createRecordProducer, type RecordProducer } from '../sinks/kafka/producer.js'
 import { checkTopics, ensureTopics } from '../sinks/kafka/topics.js'
 import { createMediaRehost, metaMediaDownload, type MediaRehost } from '../sinks/media.js'
@@ -26,7 +27,7 @@ import { createMetaClient, type MetaClient } from '../sinks/meta-client.js'
 import { createObjectStore, type ObjectStore } from '../sinks/object-store.js'
 import { registerSchemas, type TopicCodec } from '../sinks/schema-registry.js'
 import { createByteBudget } from '../semaphore.js'
-import { bucketList } from '../processors/object-keys.js'
+import { ALL_BUCKETS } from '../processors/object-keys.js'
 import { traceFetcher, traceStore } from '../tracing/clients.js'
 
 /** Every long-lived connection of a process, created once at start and closed once at stop. */
@@ -64,9 +65,13 @@ async function prepare(config: Config, sql: Sql, kafka: Kafka): Promise<TopicCod
   const on = config.startSetup
   await (on.migrations ? migrate(sql, migrationsPath) : checkMigrated(sql, migrationsPath))
   const specs = topicCatalog(config.kafka.topics)
-  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap(), { register: on.schemas })
+  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap(), {
+    register: on.schemas,
+    auth: config.registryAuth,
+  })
+  const k = config.kafka
   await (on.topics
-    ? ensureTopics(kafka, specs, config.kafka.partitions, config.kafka.replicationFactor)
+    ? ensureTopics(kafka, specs, k.partitions, k.replicationFactor, k.minInsyncReplicas)
     : checkTopics(kafka, specs))
   return codec
 }
@@ -76,9 +81,13 @@ async function prepare(config: Config, sql: Sql, kafka: Kafka): Promise<TopicCod
  * consumed or accepted, so an incompatible build stops at start with a clear error instead of
  * writing records nobody can read.
  */
-/** What a caller may replace: tests resolve host names of their own (docs/security.md says how). */
+/**
+ * What a caller may replace: tests resolve host names of their own (docs/security.md says how),
+ * and drive the clock that ends a secret rotation's overlap at ingest.
+ */
 export interface ResourceDeps {
   resolve?: Resolver
+  now?: () => number
 }
 
 export async function openResources(
@@ -87,10 +96,12 @@ export async function openResources(
   metrics: Metrics,
   deps: ResourceDeps = {},
 ): Promise<Resources> {
-  const sql = createDb(config.databaseUrl, { max: config.dbPoolMax })
-  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: config.kafka.clientId, log })
+  const sql = createDb(config.databaseUrl, { max: config.dbPoolMax, tls: config.databaseTls })
+  const k = config.kafka
+  const kafka = createKafka({ brokers: k.brokers, clientId: k.clientId, security: k.security, log })
   let codec: TopicCodec
   try {
+    await checkKafka(kafka, k.brokers, k.security)
     codec = await prepare(config, sql, kafka)
   } catch (err) {
     await closeDb(sql)
@@ -98,14 +109,20 @@ export async function openResources(
   }
   const producer = await createRecordProducer(kafka, { lingerMs: config.kafka.produceLingerMs, metrics })
 
-  const redis = createRedis(config.redisUrl)
+  const redis = createRedis(config.redisUrl, config.redisTlsCa)
   // Connected before the first record, so the shared send budget is used from the start; a Redis
   // that does not answer within a second is not waited for (it is a cache: everything falls back).
   await Promise.race([redis.ping().catch(() => undefined), new Promise((r) => setTimeout(r, 1000))])
   const cacheLog = log.child({ component: 'cache' })
   const cache = createCache(redis, { prefix: '', logger: cacheLog })
   metrics.watchCache('redis', () => cache.stats())
-  const directory = createTenantDirectory({ sql, cache, key: config.credentialsKey, localTtlMs: 5000 })
+  const directory = createTenantDirectory({
+    sql,
+    cache,
+    key: keyringOf(config),
+    localTtlMs: 5000,
+    ...(deps.now === undefined ? {} : { now: deps.now }),
+  })
   const mappings = createMappingResolver({ sql, cache, localTtlMs: 5000 })
   const toucher = createActivityToucher(sql, {
     flushMs: 1000,
@@ -116,7 +133,7 @@ export async function openResources(
   const tracking = durableTracking(createTrackingWriter(sql, batch), { log: log.child({ component: 'tracking' }) })
 
   const store = traceStore(createObjectStore(config.s3))
-  await store.ensureBuckets(bucketList(config.s3.buckets)).catch((err: unknown) => {
+  await store.ensureBuckets([...ALL_BUCKETS]).catch((err: unknown) => {
     // S3 away at start must not stop messages: the archive and media paths retry on their own.
     log.warn({ err: String(err) }, 'object storage unavailable at start; archive and media will retry')
   })
@@ -138,7 +155,6 @@ export async function openResources(
   const hosts = { extraHosts: config.fetch.allowedHosts, insecureOrigins: config.fetch.insecureOrigins }
   const media = createMediaRehost({
     store,
-    buckets: config.s3.buckets,
     genesys,
     fetcher,
     budget,

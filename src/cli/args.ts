@@ -83,3 +83,20 @@ export function dateFlag(command: string, p: Parsed, name: string, bound: 'start
     `${command}: --${name} must be a date (2025-01-31) or an ISO timestamp with a zone (2025-01-31T10:00:00Z), got "${v}"`,
   )
 }
+
+const DURATION = /^(\d{1,6})(s|m|h|d)$/
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const
+
+/** A duration flag: `0`, or a whole number of s, m, h or d (`90s`, `15m`, `24h`, `7d`), up to `maxMs`. */
+export function durationFlag(command: string, p: Parsed, name: string, maxMs: number): number | undefined {
+  const v = str(p, name)
+  if (v === undefined) return undefined
+  const m = DURATION.exec(v)
+  const ms = v === '0' ? 0 : m === null ? NaN : Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS]
+  if (!Number.isFinite(ms) || ms > maxMs) {
+    throw new UsageError(
+      `${command}: --${name} must be 0 or a duration like 90s, 15m, 24h or 7d, at most ${maxMs / 86_400_000}d, got "${v}"`,
+    )
+  }
+  return ms
+}

@@ -7,7 +7,8 @@ import { topicCatalog, type TopicSpec } from '../schemas/catalog.js'
 import { createTenantDirectory, type TenantDirectory } from '../sinks/cache/directory.js'
 import { createCache, createRedis } from '../sinks/cache/redis.js'
 import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
-import { createKafka } from '../sinks/kafka/client.js'
+import { keyringOf } from '../sinks/db/crypto.js'
+import { checkKafka, createKafka } from '../sinks/kafka/client.js'
 import { createRecordProducer, type RecordProducer } from '../sinks/kafka/producer.js'
 import { registerSchemas, type TopicCodec } from '../sinks/schema-registry.js'
 import { isDebug } from './debug.js'
@@ -22,7 +23,7 @@ export function cliLogger(config: Config): Logger {
 }
 
 export async function withSql<T>(config: Config, run: (sql: Sql) => Promise<T>): Promise<T> {
-  const sql = createDb(config.databaseUrl, { max: 2, applicationName: 'gwb-cli' })
+  const sql = createDb(config.databaseUrl, { max: 2, applicationName: 'gwb-cli', tls: config.databaseTls })
   try {
     return await run(sql)
   } finally {
@@ -36,10 +37,10 @@ export async function withDirectory<T>(
   run: (sql: Sql, directory: TenantDirectory) => Promise<T>,
 ): Promise<T> {
   return withSql(config, async (sql) => {
-    const redis = createRedis(config.redisUrl)
+    const redis = createRedis(config.redisUrl, config.redisTlsCa)
     const cache = createCache(redis, { prefix: '', logger: cliLogger(config) })
     try {
-      const directory = createTenantDirectory({ sql, cache, key: config.credentialsKey, localTtlMs: 1 })
+      const directory = createTenantDirectory({ sql, cache, key: keyringOf(config), localTtlMs: 1 })
       return await run(sql, directory)
     } finally {
       await cache.close()
@@ -58,8 +59,10 @@ export interface KafkaContext {
 export async function withKafka<T>(config: Config, run: (k: KafkaContext) => Promise<T>): Promise<T> {
   const log = cliLogger(config)
   const specs = topicCatalog(config.kafka.topics)
-  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap())
-  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: `${config.kafka.clientId}-cli`, log })
+  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap(), { auth: config.registryAuth })
+  const { brokers, clientId, security } = config.kafka
+  const kafka = createKafka({ brokers, clientId: `${clientId}-cli`, security, log })
+  await checkKafka(kafka, brokers, security)
   return run({ kafka, codec, specs, log })
 }
 

@@ -3,6 +3,7 @@ import type { Env } from '../config/parse-env.js'
 import { errorMessage, isBridgeError } from '../errors.js'
 import { packageVersion } from '../paths.js'
 import { archive, archiveHelp } from './commands/archive.js'
+import { credentials, credentialsHelp } from './commands/credentials.js'
 import { deadLetters, deadLettersHelp } from './commands/dead-letters.js'
 import { inDoubt, inDoubtHelp } from './commands/in-doubt.js'
 import { migrateCommand, migrateHelp } from './commands/migrate.js'
@@ -25,6 +26,7 @@ export const commands: Record<string, Entry> = {
   setup: { run: setup, help: setupHelp, summary: 'migrations, schemas, topics and buckets, before a rollout' },
   migrate: { run: migrateCommand, help: migrateHelp, summary: 'apply the database migrations' },
   tenants: { run: tenants, help: tenantsHelp, summary: 'add, list, show, disable, enable, rotate tenants' },
+  credentials: { run: credentials, help: credentialsHelp, summary: 're-encrypt credentials after a key rotation' },
   replay: { run: replay, help: replayHelp, summary: 'replay a topic by offset or time range' },
   archive: { run: archive, help: archiveHelp, summary: 'replay raw webhooks from the S3 archive' },
   'dead-letters': { run: deadLetters, help: deadLettersHelp, summary: 'list and re-drive dead letters' },

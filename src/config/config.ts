@@ -1,7 +1,15 @@
 import { BridgeError } from '../errors.js'
-import { bucketNames, type Buckets } from '../processors/object-keys.js'
+import { readKafkaSecurity, type KafkaSecurity } from './kafka-security.js'
 import { normaliseHostEntry } from '../processors/fetch-policy.js'
 import { EnvReader, type Env } from './parse-env.js'
+import {
+  readDatabaseTls,
+  readRedisTlsCa,
+  readRegistryAuth,
+  type DatabaseTls,
+  type RegistryAuth,
+} from './service-auth.js'
+import { readS3Layout, type S3Layout } from './s3-layout.js'
 import { tracingConfig, type TracingConfig } from './tracing-config.js'
 
 export type { TracingConfig }
@@ -52,23 +60,32 @@ export interface Config {
     readonly groupPrefix: string
     readonly partitions: number
     readonly replicationFactor: number
+    /** Set on the topics the bridge creates: acks=all then needs this many replicas in sync. */
+    readonly minInsyncReplicas: number
     readonly topics: TopicNames
     readonly produceLingerMs: number
+    readonly security: KafkaSecurity
   }
   readonly registryUrl: string
+  readonly registryAuth: RegistryAuth | undefined
   readonly databaseUrl: string
+  readonly databaseTls: DatabaseTls
   readonly dbPoolMax: number
   readonly redisUrl: string
+  readonly redisTlsCa: Buffer | undefined
   readonly s3: {
     readonly endpoint: string
-    readonly accessKey: string
-    readonly secretKey: string
+    /** Static keys; both absent = the AWS credential chain (web identity token file, then instance role). */
+    readonly accessKey: string | undefined
+    readonly secretKey: string | undefined
+    readonly sessionToken: string | undefined
     readonly region: string
     readonly retentionDays: number
-    /** S3_BUCKET_PREFIX + webhooks-outbound, webhooks-inbound, media-outbound, media-inbound. */
-    readonly buckets: Buckets
+    readonly layout: S3Layout
   }
   readonly credentialsKey: Buffer
+  /** Keys that may still open stored credentials during a key rotation (never used to seal). */
+  readonly credentialsKeysPrevious: readonly Buffer[]
   readonly meta: {
     readonly graphUrl: string
     readonly apiVersion: string
@@ -77,6 +94,10 @@ export interface Config {
     /** Sends per second per business phone number, shared by every process (Meta's default is 80). */
     readonly sendRatePerNumber: number
     readonly sendBurstPerNumber: number
+    /** After a 130429 the number's shared rate is halved (down to 1/16) for this long. */
+    readonly rateSlowdownMs: number
+    /** Cap of the wait before retrying a customer after repeated 131056 (4^n s, at least 6 s). */
+    readonly pairRetryMaxMs: number
   }
   readonly genesys: {
     /** Overrides the per-region https://api.<domain> for every tenant (proxies, fakes). */
@@ -87,9 +108,14 @@ export interface Config {
   }
   readonly processing: {
     readonly concurrency: number
+    /** 0: no attempt limit; a retryable failure is retried until retryMaxDurationMs. */
     readonly maxAttempts: number
     readonly retryBaseMs: number
     readonly retryMaxMs: number
+    /** How long a record with a transient failure is retried (its conversation waiting) before dead-lettering. */
+    readonly retryMaxDurationMs: number
+    /** Backoff cap while infrastructure is down (the offset is held until it answers). */
+    readonly unknownErrorMaxMs: number
     readonly mediaMaxBytes: number
   }
   /** The outbound fetch policy of every download (docs/security.md, "Downloads"). */
@@ -135,6 +161,20 @@ function startSetup(steps: readonly (SetupStep | 'none')[]): Record<SetupStep, b
   return { migrations: on('migrations'), schemas: on('schemas'), topics: on('topics') }
 }
 
+/** Static S3 keys come as a pair; with neither, the client asks the AWS credential chain. */
+function readS3Keys(r: EnvReader): {
+  accessKey: string | undefined
+  secretKey: string | undefined
+  sessionToken: string | undefined
+} {
+  const accessKey = r.optionalString('S3_ACCESS_KEY')
+  const secretKey = r.optionalString('S3_SECRET_KEY')
+  if ((accessKey === undefined) !== (secretKey === undefined)) {
+    r.allOf('static S3 credentials (leave both unset for the AWS credential chain)', ['S3_ACCESS_KEY', 'S3_SECRET_KEY'])
+  }
+  return { accessKey, secretKey, sessionToken: r.optionalString('S3_SESSION_TOKEN') }
+}
+
 /** A comma list of `host` or `host:port` (`host:port` only when the port is required), normalised. */
 function hostList(r: EnvReader, name: string, fallback: string, requirePort: boolean): string[] {
   const items = (r.optionalString(name) ?? fallback)
@@ -156,13 +196,9 @@ export function loadConfig(env: Env): Config {
   const r = new EnvReader(env)
   const prefix = r.optionalString('TOPIC_PREFIX') ?? ''
   if (!/^[A-Za-z0-9._-]*$/.test(prefix)) r.problems.push(`TOPIC_PREFIX may hold only letters, digits, ".", "_" and "-"`)
-  // S3 bucket names: lower-case letters, digits and "-", 63 characters at most (the longest name adds 17).
-  const bucketPrefix = r.optionalString('S3_BUCKET_PREFIX') ?? ''
-  if (!/^([a-z0-9][a-z0-9-]{0,39})?$/.test(bucketPrefix)) {
-    r.problems.push(
-      `S3_BUCKET_PREFIX may hold only lower-case letters, digits and "-" (40 at most), got "${bucketPrefix}"`,
-    )
-  }
+  const replicationFactor = r.int('TOPIC_REPLICATION_FACTOR', 1, 1, 10)
+  const databaseUrl = r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/gwb', ['postgres:', 'postgresql:'])
+  const redisUrl = r.url('REDIS_URL', 'redis://127.0.0.1:6379/0', ['redis:', 'rediss:'])
   const config: Config = {
     roles: r.list('ROLES', roles, [...roles, 'all'] as const).flatMap((x) => (x === 'all' ? roles : [x])),
     logLevel: r.oneOf('LOG_LEVEL', 'info', logLevels),
@@ -180,23 +216,28 @@ export function loadConfig(env: Env): Config {
       clientId: r.string('KAFKA_CLIENT_ID', 'genesys-whatsapp-bridge'),
       groupPrefix: r.string('KAFKA_GROUP_PREFIX', `${prefix}gwb-`),
       partitions: r.int('TOPIC_PARTITIONS', 12, 1, 10_000),
-      replicationFactor: r.int('TOPIC_REPLICATION_FACTOR', 1, 1, 10),
+      replicationFactor,
+      minInsyncReplicas: r.int('TOPIC_MIN_INSYNC_REPLICAS', Math.min(2, replicationFactor), 1, replicationFactor),
       topics: topicNames(prefix),
       produceLingerMs: r.int('KAFKA_PRODUCE_LINGER_MS', 2, 0, 1000),
+      security: readKafkaSecurity(r),
     },
     registryUrl: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081/apis/ccompat/v7', ['http:', 'https:']),
-    databaseUrl: r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/gwb', ['postgres:', 'postgresql:']),
+    registryAuth: readRegistryAuth(r),
+    databaseUrl,
+    databaseTls: readDatabaseTls(r, databaseUrl),
     dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 200),
-    redisUrl: r.url('REDIS_URL', 'redis://127.0.0.1:6379/0', ['redis:', 'rediss:']),
+    redisUrl,
+    redisTlsCa: readRedisTlsCa(r, redisUrl),
     s3: {
       endpoint: r.url('S3_ENDPOINT', 'http://127.0.0.1:9000', ['http:', 'https:']),
-      accessKey: r.string('S3_ACCESS_KEY'),
-      secretKey: r.string('S3_SECRET_KEY'),
+      ...readS3Keys(r),
       region: r.string('S3_REGION', 'us-east-1'),
       retentionDays: r.int('RETENTION_DAYS', 30, 1, 3650),
-      buckets: bucketNames(bucketPrefix),
+      layout: readS3Layout(r),
     },
     credentialsKey: r.base64Key('CREDENTIALS_KEY', 32),
+    credentialsKeysPrevious: r.base64Keys('CREDENTIALS_KEY_PREVIOUS', 32),
     meta: {
       graphUrl: r.url('META_GRAPH_URL', 'https://graph.facebook.com', ['http:', 'https:']),
       apiVersion: r.string('META_API_VERSION', 'v21.0'),
@@ -204,6 +245,8 @@ export function loadConfig(env: Env): Config {
       timeoutMs: r.int('META_TIMEOUT_MS', 10_000, 100, 120_000),
       sendRatePerNumber: r.int('META_SEND_RATE_PER_NUMBER', 80, 1, 100_000),
       sendBurstPerNumber: r.int('META_SEND_BURST_PER_NUMBER', 80, 1, 100_000),
+      rateSlowdownMs: r.int('META_RATE_SLOWDOWN_MS', 60_000, 0, 3_600_000),
+      pairRetryMaxMs: r.int('META_PAIR_RETRY_MAX_MS', 300_000, 6_000, 3_600_000),
     },
     genesys: {
       apiUrl:
@@ -215,9 +258,13 @@ export function loadConfig(env: Env): Config {
     },
     processing: {
       concurrency: r.int('PROCESSING_CONCURRENCY', 2048, 1, 20_000),
-      maxAttempts: r.int('MAX_ATTEMPTS', 3, 1, 20),
+      // Retries are bounded by time (an outage of a few minutes must not dead-letter a conversation);
+      // MAX_ATTEMPTS remains as an optional extra cap.
+      maxAttempts: r.int('MAX_ATTEMPTS', 0, 0, 1000),
       retryBaseMs: r.int('RETRY_BASE_MS', 500, 1, 600_000),
       retryMaxMs: r.int('RETRY_MAX_MS', 30_000, 1, 3_600_000),
+      retryMaxDurationMs: r.int('RETRY_MAX_DURATION_MS', 600_000, 0, 7 * 86_400_000),
+      unknownErrorMaxMs: r.int('UNKNOWN_ERROR_RETRY_MAX_MS', 10_000, 1, 3_600_000),
       mediaMaxBytes: r.int('MEDIA_MAX_BYTES', 25 * 1024 * 1024, 1024, 200 * 1024 * 1024),
     },
     fetch: {

@@ -2,6 +2,8 @@
  * Small typed readers for environment values. Each returns the parsed value or records a
  * problem naming the variable, so a bad start reports every mistake at once.
  */
+import { readFileSync } from 'node:fs'
+
 export type Env = Readonly<Record<string, string | undefined>>
 
 export class EnvReader {
@@ -98,5 +100,41 @@ export class EnvReader {
       this.problems.push(`${name} must decode from base64 to exactly ${bytes} bytes, got ${key.length}`)
     }
     return key
+  }
+
+  /** The bytes of the file a variable names (a CA, a certificate, a key), read once at start. */
+  file(name: string): Buffer | undefined {
+    const path = this.raw(name)
+    if (path === undefined) return undefined
+    try {
+      return readFileSync(path)
+    } catch (err) {
+      this.problems.push(`${name} names a file that cannot be read: ${(err as Error).message}`)
+      return undefined
+    }
+  }
+
+  /** Every variable of a set that must come together is present, or one problem names the missing. */
+  allOf(what: string, names: readonly string[]): boolean {
+    const missing = names.filter((n) => this.raw(n) === undefined)
+    if (missing.length > 0) this.problems.push(`${what} needs ${names.join(' and ')} (missing: ${missing.join(', ')})`)
+    return missing.length === 0
+  }
+
+  /** A comma list of base64 keys (possibly empty), each checked like base64Key. */
+  base64Keys(name: string, bytes: number): Buffer[] {
+    const v = this.raw(name)
+    if (v === undefined) return []
+    const keys = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((s) => Buffer.from(s, 'base64'))
+    keys.forEach((key, i) => {
+      if (key.length !== bytes) {
+        this.problems.push(`${name}: key ${i + 1} must decode from base64 to exactly ${bytes} bytes, got ${key.length}`)
+      }
+    })
+    return keys
   }
 }

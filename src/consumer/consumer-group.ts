@@ -3,6 +3,7 @@ import { errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import { createKeyScheduler } from './key-scheduler.js'
+import type { Liveness } from './liveness.js'
 import { PartitionTracker } from './partition-tracker.js'
 import { runRecord, type FlowHandler, type RecordMeta, type RunnerOptions } from './record-runner.js'
 
@@ -31,7 +32,7 @@ export async function startConsumerGroup<T>(
   kafka: Kafka,
   handler: FlowHandler<T>,
   opts: GroupOptions,
-  deps: { log: Logger; metrics?: Metrics },
+  deps: { log: Logger; metrics?: Metrics; liveness?: Liveness },
 ): Promise<RunningGroup> {
   const log = deps.log.child({ flow: handler.flow, group: opts.groupId })
   const consumer = kafka.consumer({
@@ -89,6 +90,18 @@ export async function startConsumerGroup<T>(
       })
     }, opts.commitIntervalMs)
   }
+
+  // kafkajs restarts the consumer after retriable errors by itself; after any other it stops for
+  // good and this member would sit idle while looking healthy.
+  consumer.on(consumer.events.CRASH, (e) => {
+    const reason = errorMessage(e.payload.error)
+    if (e.payload.restart) {
+      log.warn({ err: reason }, 'consumer crashed; kafkajs restarts it')
+      return
+    }
+    log.fatal({ err: reason }, 'consumer crashed and will not restart; /health now fails')
+    deps.liveness?.fail(`consumer ${opts.groupId}`, reason)
+  })
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     // Partitions that left us: forget their state; their new owner starts at the committed offset.

@@ -2,8 +2,8 @@ import type { IHeaders } from 'kafkajs'
 import { BridgeError, errorMessage, isBridgeError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
-import { backoffDelay } from '../processors/backoff.js'
 import type { StageResult } from '../processors/result.js'
+import { Retrier, retryUntil } from '../retry.js'
 import { annotateActive, idAttributes, inSpan, markOutcome } from '../tracing/spans.js'
 import { inRecordSpan } from './record-span.js'
 
@@ -21,12 +21,13 @@ export interface RecordMeta {
 export interface FlowHandler<T> {
   readonly flow: string
   decode: (value: Buffer) => Promise<T>
-  /** The part of a decoded record whose tenantId, messageId and wamid name it on trace spans (default: all of it). */
+  /** The part of a decoded record whose tenantId, messageId and wamid name it on spans (default: all). */
   traceIds?: (msg: T) => unknown
-  /** Records with the same ordering key run one at a time, in offset order. */
-  orderingKey: (record: RecordMeta, decoded: T | undefined) => string
-  /** Attempt counter comes in so a stage can tell a first try from a retry. */
-  handle: (msg: T, attempt: number, record: RecordMeta) => Promise<StageResult<unknown>>
+  /**
+   * Attempt counter comes in so a stage can tell a first try from a retry; `step` times each named
+   * step. Records run one at a time per Kafka key (the conversation), in offset order.
+   */
+  handle: (msg: T, attempt: number, record: RecordMeta, step: StepTimer) => Promise<StageResult<unknown>>
   /** A permanent failure: errors topic, tracking, Failed receipt. Throws only for infrastructure. */
   onFail: (msg: T, error: BridgeError, record: RecordMeta, attempts: number) => Promise<void>
   /** Retries exhausted or the record is unreadable: the dead-letter topic. */
@@ -34,37 +35,44 @@ export interface FlowHandler<T> {
 }
 
 export interface RunnerOptions {
+  /** Attempts of a retryable outcome before the dead-letter topic (0: no limit, time is the ceiling). */
   maxAttempts: number
   retryBaseMs: number
   retryMaxMs: number
+  /** Time from a record's first attempt after which a retryable outcome dead-letters. */
+  retryMaxDurationMs: number
   /** Delay cap while infrastructure (database, Kafka) is down and nothing is committed. */
   unknownErrorMaxMs: number
   random?: () => number
+  now?: () => number
 }
 
 export type RunOutcome = 'done' | 'abandoned'
 
-/** Resolves after `ms`, or early (false) when the signal aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false)
-  return new Promise((resolve) => {
-    const t = setTimeout(() => {
-      signal.removeEventListener('abort', onAbort)
-      resolve(true)
-    }, ms)
-    const onAbort = (): void => {
-      clearTimeout(t)
-      resolve(false)
+/** Times one step of a flow by its name (gwb_stage_duration_seconds{flow,stage}), in a span of its own. */
+export type StepTimer = <T>(name: string, fn: () => Promise<T>) => Promise<T>
+
+export function stepTimer(metrics: Metrics | undefined, flow: string): StepTimer {
+  return async (name, fn) => {
+    const end = metrics?.stageDuration.startTimer({ flow, stage: name })
+    try {
+      return await inSpan(`${flow} ${name}`, {}, fn)
+    } finally {
+      end?.()
     }
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
+  }
 }
+
+/** For callers outside the runner (unit tests of a flow) that time nothing. */
+export const untimed: StepTimer = (_name, fn) => fn()
 
 /**
  * The one place that catches. Expected outcomes come back as StageResults and decide retry,
  * dead-letter or failure receipt; a thrown error is unknown (database down, a bug) and is retried
  * with backoff for as long as it takes, without finishing the record, so its offset is never
- * committed. `abandoned` means shutdown came first: the record will be read again by the next owner.
+ * committed. A retryable outcome is retried in place (so the record's key, its conversation, waits
+ * behind it) until RETRY_MAX_DURATION_MS from its first attempt, then dead-lettered. `abandoned`
+ * means shutdown came first: the record will be read again by the next owner.
  */
 export function runRecord<T>(
   handler: FlowHandler<T>,
@@ -82,74 +90,80 @@ async function runSteps<T>(
   deps: { log: Logger; metrics: Metrics | undefined; signal: AbortSignal },
 ): Promise<RunOutcome> {
   const { log, metrics, signal } = deps
-  const random = opts.random ?? Math.random
+  const clock = { signal, ...(opts.random ? { random: opts.random } : {}), ...(opts.now ? { now: opts.now } : {}) }
   const count = (outcome: string): void => metrics?.outcomes.inc({ flow: handler.flow, outcome })
-  let unknownFailures = 0
+  const step = stepTimer(metrics, handler.flow)
+  // Infrastructure (database, Kafka, registry) away: hold the offset and try again until shutdown.
+  const untilShutdown = { baseMs: opts.retryBaseMs, maxMs: opts.unknownErrorMaxMs, maxDurationMs: Infinity }
 
   // Infrastructure steps (dead-letter produce, receipts) must happen; retry them until they do.
-  const must = async (what: string, fn: () => Promise<void>): Promise<boolean> => {
-    for (let n = 1; ; n++) {
-      try {
-        await inSpan(what, {}, fn)
-        return true
-      } catch (err) {
-        log.warn({ err: errorMessage(err), offset: record.offset, what }, 'step failed, retrying')
-        const ms = backoffDelay(n, { baseMs: opts.retryBaseMs, maxMs: opts.unknownErrorMaxMs, jitter: 0.5 }, random)
-        if (!(await sleep(ms, signal))) return false
-      }
-    }
+  const must = async (what: string, fn: () => Promise<void>): Promise<RunOutcome> => {
+    const r = await retryUntil(() => inSpan(what, {}, fn), untilShutdown, {
+      ...clock,
+      onError: (err) => log.warn({ err: errorMessage(err), offset: record.offset, what }, 'step failed, retrying'),
+    })
+    return r.ok ? 'done' : 'abandoned'
   }
 
+  // The registry away is an outage: hold the offset and try again. Anything else that stops a
+  // record from decoding is poison: dead-letter it and move on.
   let decoded: T
-  for (let n = 1; ; n++) {
-    try {
-      if (record.value === null) throw new BridgeError('GWB_DECODE', 'record has no value (tombstone)')
-      const value = record.value
-      decoded = await inSpan('decode', {}, () => handler.decode(value))
-      break
-    } catch (err) {
-      // The registry away is an outage: hold the offset and try again. Anything else that stops a
-      // record from decoding is poison: dead-letter it and move on.
-      if (isBridgeError(err) && err.canRetry) {
-        log.warn({ err: err.message, offset: record.offset }, 'cannot decode yet, offset held')
-        const ms = backoffDelay(n, { baseMs: opts.retryBaseMs, maxMs: opts.unknownErrorMaxMs, jitter: 0.5 }, random)
-        if (!(await sleep(ms, signal))) return 'abandoned'
-        continue
-      }
-      const error = isBridgeError(err) ? err : new BridgeError('GWB_DECODE', errorMessage(err), { cause: err })
-      count('dead-letter')
-      return (await must('dead-letter', () => handler.onDeadLetter(undefined, error, record, 0))) ? 'done' : 'abandoned'
-    }
+  try {
+    const r = await retryUntil(
+      () => {
+        const value = record.value
+        if (value === null) throw new BridgeError('GWB_DECODE', 'record has no value (tombstone)')
+        return inSpan('decode', {}, () => handler.decode(value))
+      },
+      untilShutdown,
+      {
+        ...clock,
+        retryable: (err) => isBridgeError(err) && err.canRetry,
+        onError: (err) => log.warn({ err: errorMessage(err), offset: record.offset }, 'cannot decode yet, offset held'),
+      },
+    )
+    if (!r.ok) return 'abandoned'
+    decoded = r.value
+  } catch (err) {
+    const error = isBridgeError(err) ? err : new BridgeError('GWB_DECODE', errorMessage(err), { cause: err })
+    count('dead-letter')
+    return must('dead-letter', () => handler.onDeadLetter(undefined, error, record, 0))
   }
 
   const ids = idAttributes(handler.traceIds ? handler.traceIds(decoded) : decoded)
   annotateActive(ids)
-  for (let attempt = 1; ;) {
+  const retries = new Retrier(
+    {
+      baseMs: opts.retryBaseMs,
+      maxMs: opts.retryMaxMs,
+      maxDurationMs: opts.retryMaxDurationMs,
+      maxAttempts: opts.maxAttempts,
+    },
+    clock,
+  )
+  let unknown: Retrier | undefined
+  for (;;) {
     let result: StageResult<unknown>
     try {
+      const attempt = retries.attempt
       result = await inSpan(
         `${handler.flow} handle`,
         { attributes: { ...ids, 'gwb.attempt': attempt } },
         async (span) => {
-          const r = await handler.handle(decoded, attempt, record)
+          const r = await handler.handle(decoded, attempt, record, step)
           markOutcome(span, r.kind, r.kind === 'ok' || r.kind === 'drop' ? undefined : r.error.code)
           return r
         },
       )
-      unknownFailures = 0
+      unknown = undefined
     } catch (err) {
-      unknownFailures++
       count('error')
       log.error(
         { err: errorMessage(err), code: isBridgeError(err) ? err.code : undefined, offset: record.offset },
         'unexpected error, offset held',
       )
-      const ms = backoffDelay(
-        unknownFailures,
-        { baseMs: opts.retryBaseMs, maxMs: opts.unknownErrorMaxMs, jitter: 0.5 },
-        random,
-      )
-      if (!(await sleep(ms, signal))) return 'abandoned'
+      unknown ??= new Retrier(untilShutdown, clock)
+      if ((await unknown.wait()) !== 'again') return 'abandoned'
       continue
     }
     switch (result.kind) {
@@ -159,30 +173,28 @@ async function runSteps<T>(
         return 'done'
       case 'retry': {
         metrics?.retries.inc({ flow: handler.flow, code: result.error.code })
-        if (attempt >= opts.maxAttempts) {
-          count('dead-letter')
-          const ok = await must('dead-letter', () => handler.onDeadLetter(decoded, result.error, record, attempt))
-          return ok ? 'done' : 'abandoned'
-        }
-        const delay = backoffDelay(
-          attempt,
-          { baseMs: opts.retryBaseMs, maxMs: opts.retryMaxMs, jitter: 0.5, retryAfterMs: result.error.retryAfterMs },
-          random,
-        )
-        if (!(await sleep(delay, signal))) return 'abandoned'
-        attempt++
-        continue
-      }
-      case 'dead-letter': {
+        const next = await retries.wait(result.error.retryAfterMs)
+        if (next === 'aborted') return 'abandoned'
+        if (next === 'again') continue
         count('dead-letter')
-        const ok = await must('dead-letter', () => handler.onDeadLetter(decoded, result.error, record, attempt))
-        return ok ? 'done' : 'abandoned'
+        const error = exhausted(result.error, retries)
+        return must('dead-letter', () => handler.onDeadLetter(decoded, error, record, retries.attempt))
       }
-      case 'fail': {
+      case 'dead-letter':
+        count('dead-letter')
+        return must('dead-letter', () => handler.onDeadLetter(decoded, result.error, record, retries.attempt))
+      case 'fail':
         count('fail')
-        const ok = await must('failure', () => handler.onFail(decoded, result.error, record, attempt))
-        return ok ? 'done' : 'abandoned'
-      }
+        return must('failure', () => handler.onFail(decoded, result.error, record, retries.attempt))
     }
   }
+}
+
+/** The last retryable error, saying how long and how often it was tried, for the dead letter. */
+function exhausted(error: BridgeError, r: Retrier): BridgeError {
+  return new BridgeError(error.code, `${error.message} (retried ${r.attempt} times over ${r.elapsedMs} ms)`, {
+    canRetry: true,
+    cause: error,
+    details: { ...error.details, attempts: r.attempt, retriedForMs: r.elapsedMs },
+  })
 }

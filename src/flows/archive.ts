@@ -58,7 +58,6 @@ export function archiveFlow(opts: {
   return {
     flow: opts.flow,
     decode: opts.decode,
-    orderingKey: (record) => `${record.partition}:${record.offset}`,
     async handle(item, _attempt, record) {
       const key = await batcher.add({ ...item, partition: record.partition, offset: record.offset })
       return ok(key)

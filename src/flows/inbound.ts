@@ -1,10 +1,13 @@
-import type { FlowHandler } from '../consumer/record-runner.js'
+import { randomUUID } from 'node:crypto'
+import type { FlowHandler, RecordMeta, StepTimer } from '../consumer/record-runner.js'
 import { BridgeError } from '../errors.js'
+import { repeatableFailure } from '../processors/classify-failure.js'
 import { drop, fail, ok, retry, type StageResult } from '../processors/result.js'
 import type { MetaInboundItem } from '../processors/split-meta-webhook.js'
 import { inboundMediaRef, transformInbound, type InboundMediaRef } from '../processors/transform-inbound.js'
 import type { MetaInboundMessage, MetaMediaRef } from '../processors/types/meta.js'
 import type { WhatsAppInboundEnvelope } from '../schemas/records.generated.js'
+import type { InboundClaim, InboundClaimInput } from '../sinks/db/inbound-claims.js'
 import type { Claimer, TrackingWriter } from '../sinks/db/tracking.js'
 import type { GenesysPostResult } from '../sinks/genesys-client.js'
 import type { StoredMedia } from '../sinks/media.js'
@@ -33,6 +36,8 @@ export interface InboundPorts extends CommonPorts {
   /** POST /api/v2/conversations/messages/{integrationId}/inbound/open/message (401 refresh inside). */
   postMessage: (tenantId: string, body: unknown) => Promise<GenesysPostResult>
   claimer: Claimer
+  /** The wamid's claim, owned by this process and record (inbound-claims.ts). */
+  claimInbound: (c: Omit<InboundClaimInput, 'leaseMs'>) => Promise<InboundClaim>
   tracking: TrackingWriter
 }
 
@@ -42,15 +47,9 @@ interface Prepared {
 }
 
 export function inboundFlow(p: InboundPorts): FlowHandler<Prepared> {
-  const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const end = p.metrics?.stageDuration.startTimer({ flow: 'inbound', stage: name })
-    try {
-      return await fn()
-    } finally {
-      end?.()
-    }
-  }
-
+  // Claims of this process; a record read again by another process (or after a restart) is another owner.
+  const processToken = randomUUID()
+  const ownerOf = (r: RecordMeta): string => `${processToken}:${r.topic}:${r.partition}:${r.offset}`
   /** Meta media → our bucket → presigned link (facts §4.3: Meta's URL needs the token and dies in 5 min). */
   const rehost = async (env: WhatsAppInboundEnvelope, ref: InboundMediaRef): Promise<StageResult<string>> => {
     const { accessToken } = await p.whatsappCredentials(env.tenantId)
@@ -77,9 +76,8 @@ export function inboundFlow(p: InboundPorts): FlowHandler<Prepared> {
       const env = await p.decode(value)
       return { env, item: itemOf(env) }
     },
-    orderingKey: (record) => record.key?.toString() ?? `${record.partition}`,
 
-    async handle({ env, item }, attempt) {
+    async handle({ env, item }, attempt, record, stage) {
       if (env.resend && attempt === 1) {
         await p.tracking.release({
           tenantId: env.tenantId,
@@ -89,12 +87,24 @@ export function inboundFlow(p: InboundPorts): FlowHandler<Prepared> {
         })
       }
       // Claimed before any work: a redelivered webhook stops here without downloading media again.
-      const owned = await stage('claim', () =>
-        p.claimer.claim({ tenantId: env.tenantId, direction: 'inbound', messageId: env.wamid, waId: env.waId }),
+      // The owner is this process and record, so the runner's retry after an exception re-takes the
+      // claim instead of dropping the message as its own duplicate.
+      const claim = await stage('claim', () =>
+        p.claimInbound({ tenantId: env.tenantId, wamid: env.wamid, waId: env.waId, owner: ownerOf(record) }),
       )
-      if (!owned) return drop('already forwarded or in flight (dedup claim held)')
+      if (claim.kind === 'done') return drop(`already handled (${claim.status})`)
+      if (claim.kind === 'held') {
+        // Another owner is forwarding it or died doing so: wait (this conversation with it) for it
+        // to finish or for its lease to pass, then take it over.
+        return retry(
+          new BridgeError('GWB_CLAIM_HELD', `inbound ${env.wamid} is claimed by another owner`, {
+            canRetry: true,
+            retryAfterMs: claim.leaseLeftMs,
+          }),
+        )
+      }
 
-      const result = await forward(env, item)
+      const result = await forward(env, item, stage)
       if (result.kind === 'retry') {
         // Known not stored by Genesys: the claim is released for the next attempt.
         await p.tracking.markRetrying({
@@ -134,7 +144,11 @@ export function inboundFlow(p: InboundPorts): FlowHandler<Prepared> {
     },
   }
 
-  async function forward(env: WhatsAppInboundEnvelope, item: MetaInboundItem): Promise<StageResult<string>> {
+  async function forward(
+    env: WhatsAppInboundEnvelope,
+    item: MetaInboundItem,
+    stage: StepTimer,
+  ): Promise<StageResult<string>> {
     const integrationId = await p.integrationId(env.tenantId)
     let mediaUrl: string | undefined
     let sendItem = item
@@ -226,13 +240,11 @@ function mediaLostText(item: MetaInboundItem, ref: InboundMediaRef, why: string)
   return caption === undefined || caption === '' ? head : `${caption}\n${head}`
 }
 
-type Failure = Extract<GenesysPostResult, { ok: false }>
-
 function mediaFailure(
   what: string,
   res: {
     status: number
-    error: { message: string }
+    error: { message: string; code?: number }
     network?: true
     tooLarge?: true
     retryAfterMs?: number
@@ -240,38 +252,24 @@ function mediaFailure(
   },
 ): StageResult<never> {
   if (res.refused !== undefined) return fail(new BridgeError('GWB_FETCH_REFUSED', `${what} ${res.error.message}`))
-  const text = `${what} failed: HTTP ${res.status} ${res.error.message}`
   if (res.tooLarge === true) return fail(new BridgeError('GWB_MEDIA', `${what}: media is too large`))
-  if (res.network === true || res.status === 429 || res.status >= 500) {
-    return retry(
-      new BridgeError('GWB_MEDIA', text, {
-        canRetry: true,
-        ...(res.retryAfterMs === undefined ? {} : { retryAfterMs: res.retryAfterMs }),
-      }),
-    )
-  }
-  return fail(new BridgeError('GWB_MEDIA', text, { details: { httpStatus: res.status } }))
+  const text = `${what} failed: HTTP ${res.status} ${res.error.message}`
+  return repeatableFailure(res, { transient: 'GWB_MEDIA', permanent: 'GWB_MEDIA' }, text)
 }
 
 /**
- * 429 and 5xx retry (429 never sooner than Retry-After); a network failure retries too: an agent
- * seeing a message twice is better than a customer's message parked in the dead-letter topic.
- * Any other answer is permanent (the body or the integration is wrong): errors topic.
+ * 429 and 5xx retry (429 never sooner than Retry-After). No answer, or a 5xx without Genesys's
+ * error body, leaves the outcome unknown: retried too, with the same channel.messageId (the wamid),
+ * because an agent seeing a message twice is better than a customer's message lost (whether
+ * Genesys deduplicates on it is UNCONFIRMED). Any other answer is permanent: errors topic.
  */
-function genesysFailure(res: Failure): StageResult<never> {
+function genesysFailure(res: Extract<GenesysPostResult, { ok: false }>): StageResult<never> {
   const text = `Genesys refused the inbound message: HTTP ${res.status} ${res.error.message}`
-  const details = { httpStatus: res.status }
-  if (res.network === true || res.status === 429 || res.status >= 500) {
-    return retry(
-      new BridgeError('GWB_GENESYS_TRANSIENT', text, {
-        canRetry: true,
-        details,
-        ...(res.retryAfterMs === undefined ? {} : { retryAfterMs: res.retryAfterMs }),
-      }),
-    )
-  }
-  const code = res.status === 401 || res.status === 403 ? 'GWB_GENESYS_AUTH' : 'GWB_GENESYS_PERMANENT'
-  return fail(new BridgeError(code, text, { details }))
+  return repeatableFailure(
+    res,
+    { transient: 'GWB_GENESYS_TRANSIENT', permanent: 'GWB_GENESYS_PERMANENT', auth: 'GWB_GENESYS_AUTH' },
+    text,
+  )
 }
 
 function stringField(body: unknown, name: string): string | undefined {

@@ -1,4 +1,4 @@
-import type { FlowHandler } from '../consumer/record-runner.js'
+import type { FlowHandler, StepTimer } from '../consumer/record-runner.js'
 import { BridgeError } from '../errors.js'
 import { pairLimitDelay } from '../processors/backoff.js'
 import { classifyMetaError, receiptReasonForExhausted } from '../processors/classify-meta-error.js'
@@ -25,6 +25,8 @@ export interface ConversationMapping {
 export interface OutboundPorts extends CommonPorts {
   decode: (value: Buffer) => Promise<GenesysOutboundEnvelope>
   mappingByConversation: (tenantId: string, conversationId: string) => Promise<ConversationMapping | undefined>
+  /** The tenant's known customer with this wa_id (a reply without a conversation id). */
+  mappingByWa: (tenantId: string, waId: string) => Promise<ConversationMapping | undefined>
   learnMapping: (m: ConversationMapping) => Promise<void>
   whatsappCredentials: (tenantId: string) => Promise<{ accessToken: string; phoneNumberId: string }>
   /** Downloads a Genesys attachment, stores it, returns a presigned link (or a failure outcome). */
@@ -40,6 +42,10 @@ export interface OutboundPorts extends CommonPorts {
   sendSlots: Semaphore
   /** Waits for the number's shared send budget, so the bridge never causes 130429 itself. */
   sendRate: (phoneNumberId: string) => Promise<void>
+  /** Meta answered 130429: the number's shared budget is lowered for a while. */
+  slowSendRate: (phoneNumberId: string) => Promise<void>
+  /** Cap of the per-customer wait after consecutive 131056 (pair rate limit) answers. */
+  pairRetryMaxMs: number
   /** How long a claim held by another owner may stay unresolved before it counts as in doubt. */
   claimLeaseMs: number
   meta: MetaClient
@@ -59,22 +65,17 @@ interface Prepared {
 const waIdPattern = /^\d{6,20}$/
 
 export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
-  const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const end = p.metrics?.stageDuration.startTimer({ flow: 'outbound', stage: name })
-    try {
-      return await fn()
-    } finally {
-      end?.()
-    }
-  }
-
   const resolveRecipient = async (env: GenesysOutboundEnvelope): Promise<ConversationMapping | undefined> => {
     const conv = env.conversationId
     const mapped = conv === null ? undefined : await p.mappingByConversation(env.tenantId, conv)
     if (mapped !== undefined && mapped.tenantId === env.tenantId) return mapped
+    if (env.toId === null || !waIdPattern.test(env.toId)) return undefined
+    // No conversation id at all (facts §1.2: it may be absent): channel.to.id echoes the customer id
+    // we sent inbound, so a customer this tenant knows is found by it. A first contact with neither
+    // is refused (InvalidDestination): no conversation to key it by or to learn a mapping for.
+    if (conv === null) return p.mappingByWa(env.tenantId, env.toId)
     // Genesys echoes the customer id we sent inbound as channel.to.id: learn the mapping from it
     // so an agent's first reply finds its customer even when the cache and table have no row yet.
-    if (env.toId === null || !waIdPattern.test(env.toId) || conv === null) return undefined
     const creds = await p.whatsappCredentials(env.tenantId)
     const learned = { tenantId: env.tenantId, conversationId: conv, waId: env.toId, phoneNumberId: creds.phoneNumberId }
     await p.learnMapping(learned)
@@ -123,6 +124,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
     mapping: ConversationMapping,
     creds: { accessToken: string; phoneNumberId: string },
     body: MetaSendBody,
+    stage: StepTimer,
   ): Promise<{ kind: 'sent'; res: MetaSendResult } | StageResult<unknown>> => {
     for (;;) {
       await stage('rate', () => p.sendRate(creds.phoneNumberId))
@@ -161,9 +163,8 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       return { env, msg: parsed.value }
     },
     traceIds: ({ env }) => env,
-    orderingKey: (record) => record.key?.toString() ?? `${record.partition}`,
 
-    async handle({ env, msg }, attempt) {
+    async handle({ env, msg }, attempt, _record, stage) {
       if (msg.type === 'Event' || msg.type === 'Receipt') return drop(`${msg.type} is not a message`)
       const mapping = await stage('mapping', () => resolveRecipient(env))
       if (mapping === undefined) {
@@ -199,7 +200,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         })
       }
       const creds = await p.whatsappCredentials(env.tenantId)
-      const sent = await claimAndSend(env, mapping, creds, body.value)
+      const sent = await claimAndSend(env, mapping, creds, body.value, stage)
       if (sent.kind !== 'sent') return sent
       const res = sent.res
       if (res.ok) {
@@ -218,9 +219,10 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       }
       const c = classifyMetaError(res)
       const details = { ...c.error.details, receiptReason: c.receiptReason }
-      if (c.action === 'fail' || (res.network === true && !isNotSent(res.networkCode))) {
-        // No answer after the request went out: Meta may have delivered it and has no idempotency
-        // key, so an automatic resend could double it. Dead-letter for an operator to decide.
+      if (c.action === 'fail' || c.action === 'unknown-outcome') {
+        // Outcome unknown (no answer after the request went out, a 5xx without Meta's body, a 2xx
+        // without a wamid): Meta may have delivered it and has no idempotency key, so an automatic
+        // resend could double it. Dead-letter for an operator to decide.
         const error =
           c.action === 'fail'
             ? new BridgeError(c.error.code, c.error.message, { details })
@@ -236,7 +238,9 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         errorCode: String(res.error.code ?? res.status),
         errorText: c.error.message,
       })
-      const retryAfterMs = c.action === 'throttle-recipient' ? pairLimitDelay(attempt) : c.error.retryAfterMs
+      if (res.error.code === 130429) await p.slowSendRate(creds.phoneNumberId)
+      const retryAfterMs =
+        c.action === 'throttle-recipient' ? pairLimitDelay(attempt, p.pairRetryMaxMs) : c.error.retryAfterMs
       return retry(new BridgeError(c.error.code, c.error.message, { canRetry: true, details, retryAfterMs }))
     },
 
@@ -288,8 +292,3 @@ const ids = (env: GenesysOutboundEnvelope) => ({
   messageId: env.messageId,
   conversationId: env.conversationId,
 })
-
-/** Network errors that prove the request never left: safe to retry. */
-function isNotSent(code: string | undefined): boolean {
-  return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'EAI_AGAIN'
-}

@@ -4,7 +4,8 @@ import type { FlowHandler } from '../consumer/record-runner.js'
 import { BridgeError, errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
-import { drop, fail, ok, retry, type StageResult } from '../processors/result.js'
+import { repeatableFailure } from '../processors/classify-failure.js'
+import { drop, ok, retry, type StageResult } from '../processors/result.js'
 import { receiptForStatus, type TrackingStatus as ReceiptStatus } from '../processors/status-transition.js'
 import type { GenesysReceipt } from '../processors/types/genesys.js'
 import type { WhatsAppStatusEnvelope } from '../schemas/records.generated.js'
@@ -61,15 +62,6 @@ export function pendingStatusCounter(registry: Registry): Counter<'event'> {
  */
 export function statusFlow(p: StatusPorts): FlowHandler<Prepared> {
   const pending = p.metrics === undefined ? undefined : pendingStatusCounter(p.metrics.registry)
-  const stage = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const end = p.metrics?.stageDuration.startTimer({ flow: 'status', stage: name })
-    try {
-      return await fn()
-    } finally {
-      end?.()
-    }
-  }
-
   return {
     flow: 'status',
     async decode(value) {
@@ -77,9 +69,8 @@ export function statusFlow(p: StatusPorts): FlowHandler<Prepared> {
       const status = deliveryStatuses.includes(env.status) ? (env.status as DeliveryStatus) : undefined
       return { env, status, error: firstError(env.item) }
     },
-    orderingKey: (record) => record.key?.toString() ?? `${record.partition}`,
 
-    async handle(prepared, attempt, record) {
+    async handle(prepared, attempt, record, stage) {
       const { env, status, error } = prepared
       if (status === undefined) return drop(`status ${env.status} is not tracked`)
       if (prepared.receipt === undefined) {
@@ -150,17 +141,7 @@ function receiptPrevious(s: TrackingStatus | null): ReceiptStatus | undefined {
 
 function receiptFailure(res: Extract<GenesysPostResult, { ok: false }>): StageResult<never> {
   const text = `Genesys refused the receipt: HTTP ${res.status} ${res.error.message}`
-  const details = { httpStatus: res.status }
-  if (res.network === true || res.status === 429 || res.status >= 500) {
-    return retry(
-      new BridgeError('GWB_GENESYS_TRANSIENT', text, {
-        canRetry: true,
-        details,
-        ...(res.retryAfterMs === undefined ? {} : { retryAfterMs: res.retryAfterMs }),
-      }),
-    )
-  }
-  return fail(new BridgeError('GWB_GENESYS_PERMANENT', text, { details }))
+  return repeatableFailure(res, { transient: 'GWB_GENESYS_TRANSIENT', permanent: 'GWB_GENESYS_PERMANENT' }, text)
 }
 
 function firstError(item: Buffer): Prepared['error'] {

@@ -13,7 +13,10 @@ export interface IngestTenant {
 }
 
 export interface GenesysIngestDeps {
-  findByIntegrationId: (integrationId: string) => Promise<{ tenant: IngestTenant; webhookSecret: string } | undefined>
+  /** The tenant and the webhook secrets accepted now (two during a rotation's overlap). */
+  findByIntegrationId: (
+    integrationId: string,
+  ) => Promise<{ tenant: IngestTenant; webhookSecrets: string[] } | undefined>
   /** Resolves after Kafka acknowledged (acks=all); rejects when it cannot take the record. */
   produce: (key: string, value: GenesysOutboundEnvelope) => Promise<void>
   log: Logger
@@ -49,7 +52,7 @@ export async function handleGenesysWebhook(req: IncomingRequest, deps: GenesysIn
   }
   if (found === undefined)
     return jsonError(403, 'unknown_integration', `integration ${msg.channel.id} is not configured`)
-  if (!verifyGenesysSignature(req.body, req.headers[genesysSignatureHeader], found.webhookSecret)) {
+  if (!verifyGenesysSignature(req.body, req.headers[genesysSignatureHeader], found.webhookSecrets)) {
     return jsonError(401, 'bad_signature', 'X-Hub-Signature-256 does not match the body (sha256=<base64 HMAC>)')
   }
   if (found.tenant.status !== 'active')

@@ -15,7 +15,8 @@ export type MetaIngestRecord =
   | { kind: 'raw'; key: string; value: MetaWebhookRaw }
 
 export interface MetaIngestDeps {
-  findByPhoneNumberId: (phoneNumberId: string) => Promise<{ tenant: IngestTenant; appSecret: string } | undefined>
+  /** The tenant and the app secrets accepted now (two during a rotation's overlap). */
+  findByPhoneNumberId: (phoneNumberId: string) => Promise<{ tenant: IngestTenant; appSecrets: string[] } | undefined>
   /** Verify tokens of the active tenants (only `tenantId` when given). A rare call: no caching needed. */
   verifyTokens: (tenantId: string | undefined) => Promise<string[]>
   /** Resolves after Kafka acknowledged every record (acks=all); rejects when it cannot take them. */
@@ -100,7 +101,7 @@ export async function handleMetaWebhook(req: IncomingRequest, deps: MetaIngestDe
       return jsonError(404, 'unknown_phone_number', `phone number id ${phoneNumberId} is not configured`)
     }
     // A payload spanning several tenants must carry a signature every one of them accepts.
-    if (!verifyMetaSignature(req.body, req.headers[metaSignatureHeader], found.appSecret)) {
+    if (!verifyMetaSignature(req.body, req.headers[metaSignatureHeader], found.appSecrets)) {
       return jsonError(401, 'bad_signature', 'X-Hub-Signature-256 does not match the body (sha256=<hex HMAC>)')
     }
     tenants.set(found.tenant.id, found.tenant)

@@ -1,4 +1,5 @@
 import { BridgeError, type ErrorCode } from '../errors.js'
+import { classifyHttpFailure } from './classify-failure.js'
 import type { GenesysReasonCode } from './types/genesys.js'
 
 /** What the sender saw when POST /messages did not return a wamid. */
@@ -10,9 +11,15 @@ export interface MetaSendFailure {
   retryAfterMs?: number
   /** No HTTP answer at all (connect error, reset, timeout). */
   network?: boolean
+  /** Stable code of the network error: a refused connection proves the request never left. */
+  networkCode?: string
 }
 
-export type MetaErrorAction = 'retry' | 'fail' | 'throttle-recipient'
+/**
+ * `unknown-outcome`: Meta may have taken the message (no answer after the request left, a 5xx
+ * without Meta's error body, a 2xx without a wamid); the send is settled, not blindly repeated.
+ */
+export type MetaErrorAction = 'retry' | 'fail' | 'throttle-recipient' | 'unknown-outcome'
 
 export interface MetaErrorClass {
   action: MetaErrorAction
@@ -27,7 +34,7 @@ export interface MetaErrorClass {
   alert: boolean
 }
 
-type Kind = 'rate' | 'pair' | 'transient' | 'permanent' | 'media' | 'quality' | 'auth' | 'policy'
+type Kind = 'rate' | 'pair' | 'transient' | 'unknown' | 'permanent' | 'media' | 'quality' | 'auth' | 'policy'
 interface Rule {
   kind: Kind
   reason: GenesysReasonCode
@@ -92,10 +99,17 @@ export function classifyMetaError(f: MetaSendFailure): MetaErrorClass {
     canRetry: kind === 'rate' || kind === 'pair' || kind === 'transient',
     retryAfterMs: f.retryAfterMs,
     // A request that got no answer may still have been sent (Meta has no idempotency key, facts §5).
-    details: { metaCode: code, httpStatus: f.status, maybeSent: f.network === true, receiptReason: reason },
+    details: { metaCode: code, httpStatus: f.status, maybeSent: kind === 'unknown', receiptReason: reason },
   }
   return {
-    action: kind === 'pair' ? 'throttle-recipient' : opts.canRetry ? 'retry' : 'fail',
+    action:
+      kind === 'pair'
+        ? 'throttle-recipient'
+        : kind === 'unknown'
+          ? 'unknown-outcome'
+          : opts.canRetry
+            ? 'retry'
+            : 'fail',
     error: new BridgeError(bridgeCode(kind), text, opts),
     receiptReason: reason,
     receiptMessage: text,
@@ -104,15 +118,22 @@ export function classifyMetaError(f: MetaSendFailure): MetaErrorClass {
   }
 }
 
+/** No Meta code in the table: the shared HTTP reading decides (classify-failure.ts). */
 function kindFromHttp(f: MetaSendFailure): Kind {
-  if (f.network === true || f.status >= 500) return 'transient'
-  if (f.status === 429) return 'rate'
-  if (f.status === 401 || f.status === 403) return 'auth'
-  return 'permanent'
+  switch (classifyHttpFailure(f)) {
+    case 'retry':
+      return f.status === 429 ? 'rate' : 'transient'
+    case 'unknown-outcome':
+      return 'unknown'
+    case 'auth':
+      return 'auth'
+    default:
+      return 'permanent'
+  }
 }
 
 function reasonFromKind(kind: Kind): GenesysReasonCode {
-  if (kind === 'transient') return 'ServerError'
+  if (kind === 'transient' || kind === 'unknown') return 'ServerError'
   if (kind === 'rate') return 'RateLimited'
   return 'GeneralError'
 }
@@ -124,6 +145,7 @@ function bridgeCode(kind: Kind): ErrorCode {
     case 'quality':
       return 'GWB_META_RATE_LIMIT'
     case 'transient':
+    case 'unknown':
       return 'GWB_META_TRANSIENT'
     case 'auth':
       return 'GWB_META_AUTH'

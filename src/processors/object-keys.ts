@@ -17,20 +17,6 @@ export type BucketName = (typeof BUCKETS)[keyof typeof BUCKETS]
 
 export const ALL_BUCKETS: readonly BucketName[] = Object.values(BUCKETS)
 
-/** The buckets of one installation: S3_BUCKET_PREFIX + the stable names (tests and the bench use their own). */
-export type Buckets = { readonly [K in keyof typeof BUCKETS]: string }
-
-export function bucketNames(prefix: string): Buckets {
-  return Object.freeze({
-    webhooksOutbound: `${prefix}${BUCKETS.webhooksOutbound}`,
-    webhooksInbound: `${prefix}${BUCKETS.webhooksInbound}`,
-    mediaOutbound: `${prefix}${BUCKETS.mediaOutbound}`,
-    mediaInbound: `${prefix}${BUCKETS.mediaInbound}`,
-  })
-}
-
-export const bucketList = (b: Buckets): string[] => Object.values(b)
-
 const MAX_SEGMENT = 128
 
 /**

@@ -44,6 +44,7 @@ function outbound(b: Json): GenesysOutbound {
   const events = optArr(b.events, 'events')
   const reasons = optArr(b.reasons, 'reasons')
   const metadata = optObj(b.metadata, 'metadata')
+  const meta = metadata && stringMap(metadata, 'metadata')
   return compact<GenesysOutbound>({
     id: str(b.id, 'id'),
     channel: compact({
@@ -55,8 +56,10 @@ function outbound(b: Json): GenesysOutbound {
       from: ch.from == null ? undefined : party(ch.from, 'channel.from'),
       time: optStr(ch.time, 'channel.time'),
     }),
-    // UNCONFIRMED that it is always sent; when present it must be usable as a Kafka key.
-    conversationId: b.conversationId == null ? undefined : str(b.conversationId, 'conversationId'),
+    // UNCONFIRMED that it is always sent; when present it must be usable as a Kafka key. The seed's
+    // own example carries it as metadata.conversationId instead: taken from there when absent.
+    conversationId:
+      b.conversationId == null ? nonEmpty(meta?.['conversationId']) : str(b.conversationId, 'conversationId'),
     direction: optStr(b.direction, 'direction'),
     originatingEntity: optStr(b.originatingEntity, 'originatingEntity'),
     type: oneOf(b.type, 'type', messageTypes),
@@ -72,7 +75,7 @@ function outbound(b: Json): GenesysOutbound {
       })
     }),
     isFinalReceipt: optBool(b.isFinalReceipt, 'isFinalReceipt'),
-    metadata: metadata && stringMap(metadata, 'metadata'),
+    metadata: meta,
   })
 }
 
@@ -192,4 +195,8 @@ function stringMap(o: Json, path: string): Record<string, string> {
     out[k] = v
   }
   return out
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v
 }

@@ -1,8 +1,8 @@
 import { BridgeError } from '../errors.js'
+import { classifyHttpFailure, isRetryableWhenRepeatable } from '../processors/classify-failure.js'
 import {
-  ResponseTooLarge,
   createHttp,
-  describeNetworkError,
+  failureFromThrow,
   isRecord,
   jsonOrUndefined,
   parseRetryAfter,
@@ -126,7 +126,8 @@ export function createGenesysClient(opts: GenesysClientOptions): GenesysApiClien
         return { accessToken: json.access_token, expiresAt: Date.now() + expiresIn * 1000 }
       }
       const f = failureFromResponse(res, json)
-      const transient = res.status === 429 || res.status >= 500 || res.status === 200
+      // A 200 without a token is the login host misbehaving, not our credentials: try again.
+      const transient = res.status === 200 || isRetryableWhenRepeatable(classifyHttpFailure(f))
       throw new BridgeError(
         transient ? 'GWB_GENESYS_TRANSIENT' : 'GWB_GENESYS_AUTH',
         `Genesys login for client ${clientId} failed: HTTP ${res.status} ${f.error.code ?? ''} ${f.error.message}`.trim(),
@@ -143,20 +144,6 @@ export function createGenesysClient(opts: GenesysClientOptions): GenesysApiClien
     postEvent: (req) => post('event', req),
 
     close: () => http.close(),
-  }
-}
-
-function failureFromThrow(err: unknown): GenesysFailure {
-  if (err instanceof ResponseTooLarge) {
-    return { ok: false, status: err.status, error: { message: err.message }, tooLarge: true }
-  }
-  const e = describeNetworkError(err)
-  return {
-    ok: false,
-    status: 0,
-    error: { message: e.message },
-    network: true,
-    ...(e.code !== undefined ? { networkCode: e.code } : {}),
   }
 }
 

@@ -119,6 +119,31 @@ export function describeNetworkError(err: unknown): { message: string; code?: st
   return { message: String(err) }
 }
 
+/** A call that got no usable answer, as both platform clients report it (no response, or too large). */
+export interface TransportFailure {
+  ok: false
+  /** 0 when no response arrived. */
+  status: number
+  error: { message: string }
+  network?: true
+  networkCode?: string
+  tooLarge?: true
+}
+
+export function failureFromThrow(err: unknown): TransportFailure {
+  if (err instanceof ResponseTooLarge) {
+    return { ok: false, status: err.status, error: { message: err.message }, tooLarge: true }
+  }
+  const e = describeNetworkError(err)
+  return {
+    ok: false,
+    status: 0,
+    error: { message: e.message },
+    network: true,
+    ...(e.code !== undefined ? { networkCode: e.code } : {}),
+  }
+}
+
 /** Retry-After as delta-seconds or HTTP-date, in ms; undefined when absent or unparseable. */
 export function parseRetryAfter(value: string | string[] | undefined, now: number = Date.now()): number | undefined {
   const v = Array.isArray(value) ? value[0] : value

@@ -1,7 +1,8 @@
 import { BridgeError, errorMessage } from '../errors.js'
 import { genesysDownloadPolicy, metaDownloadPolicy, type DownloadHostsConfig } from '../processors/fetch-policy.js'
 import { checkMediaType, extensionOf } from '../processors/media-type.js'
-import { mediaKey, type Buckets } from '../processors/object-keys.js'
+import { BUCKETS, mediaKey } from '../processors/object-keys.js'
+import { repeatableFailure } from '../processors/classify-failure.js'
 import { fail, ok, retry, type StageResult } from '../processors/result.js'
 import type { MediaNeed } from '../processors/transform-outbound.js'
 import type { ByteBudget } from '../semaphore.js'
@@ -20,8 +21,6 @@ export interface StoredMedia {
 
 export interface MediaRehostOptions {
   store: ObjectStore
-  /** S3_BUCKET_PREFIX's media-outbound and media-inbound. */
-  buckets: Buckets
   genesys: GenesysApi
   fetcher: MediaFetcher
   /** Bytes of media in flight in this process: downloads reserve in the fetcher, stores hold here. */
@@ -48,7 +47,7 @@ export function createMediaRehost(opts: MediaRehostOptions) {
     media: StoredMedia,
     meta: Record<string, string>,
   ): Promise<StageResult<string>> => {
-    const bucket = direction === 'outbound' ? opts.buckets.mediaOutbound : opts.buckets.mediaInbound
+    const bucket = direction === 'outbound' ? BUCKETS.mediaOutbound : BUCKETS.mediaInbound
     const key = mediaKey({
       tenantId,
       mediaType: mediaType.toLowerCase(),
@@ -207,12 +206,9 @@ function downloadFailure(what: string, res: Exclude<FetchOutcome, { ok: true }>,
       return retry(new BridgeError('GWB_MEDIA', `${what} failed: ${res.message}`, { canRetry: true }))
     case 'status': {
       const text = `${what} failed: HTTP ${res.status}`
-      if (res.status >= 500 || res.status === 429) {
-        return retry(new BridgeError('GWB_MEDIA', text, { canRetry: true, retryAfterMs: res.retryAfterMs }))
-      }
-      return fail(
-        new BridgeError('GWB_MEDIA', text, { details: { receiptReason: 'GeneralError', httpStatus: res.status } }),
-      )
+      return repeatableFailure(res, { transient: 'GWB_MEDIA', permanent: 'GWB_MEDIA' }, text, {
+        receiptReason: 'GeneralError',
+      })
     }
   }
 }

@@ -1,7 +1,6 @@
 import {
-  ResponseTooLarge,
   createHttp,
-  describeNetworkError,
+  failureFromThrow,
   isRecord,
   jsonOrUndefined,
   parseRetryAfter,
@@ -141,20 +140,6 @@ export function createMetaClient(opts: MetaClientOptions): MetaClient {
     downloadMedia: (req) => opts.downloadMedia(req),
 
     close: () => http.close(),
-  }
-}
-
-function failureFromThrow(err: unknown): MetaFailure {
-  if (err instanceof ResponseTooLarge) {
-    return { ok: false, status: err.status, error: { message: err.message }, tooLarge: true }
-  }
-  const e = describeNetworkError(err)
-  return {
-    ok: false,
-    status: 0,
-    error: { message: e.message },
-    network: true,
-    ...(e.code !== undefined ? { networkCode: e.code } : {}),
   }
 }
 

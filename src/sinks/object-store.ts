@@ -1,7 +1,8 @@
 import { Agent } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
 import type { Readable } from 'node:stream'
-import { Client, S3Error } from 'minio'
+import { Client, IamAwsProvider, S3Error, type LifecycleRule } from 'minio'
+import { s3Location, type S3Layout } from '../config/s3-layout.js'
 
 /**
  * The S3 side of the bridge: the raw-webhook archive and the media store. Any S3 API server
@@ -12,9 +13,15 @@ import { Client, S3Error } from 'minio'
 export interface ObjectStoreOptions {
   /** `http://127.0.0.1:9000`; scheme decides TLS, a missing port means 80/443. */
   endpoint: string
-  accessKey: string
-  secretKey: string
+  /** Static keys; without them the AWS credential chain (web identity token file, container, instance role). */
+  accessKey?: string | undefined
+  secretKey?: string | undefined
+  sessionToken?: string | undefined
   region: string
+  /** Where the logical buckets live (default: a bucket each, under their own names). */
+  layout?: S3Layout
+  /** Instance metadata endpoint of the credential chain (default http://169.254.169.254). */
+  iamEndpoint?: string
 }
 
 export interface StoredObject {
@@ -98,17 +105,30 @@ export function createObjectStore(opts: ObjectStoreOptions): ObjectStore {
     endPoint: url.hostname,
     port: url.port === '' ? (useSSL ? 443 : 80) : Number(url.port),
     useSSL,
-    accessKey: opts.accessKey,
-    secretKey: opts.secretKey,
     region: opts.region,
     pathStyle: true,
     transportAgent: agent,
+    ...(opts.accessKey !== undefined && opts.secretKey !== undefined
+      ? { accessKey: opts.accessKey, secretKey: opts.secretKey, sessionToken: opts.sessionToken }
+      : // The library's own chain: AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN (EKS), the ECS
+        // container endpoint, then the instance role from the metadata service; refreshed before expiry.
+        { credentialsProvider: new IamAwsProvider({ customEndpoint: opts.iamEndpoint }) }),
   })
+  const layout: S3Layout = opts.layout ?? { kind: 'buckets', bucketPrefix: '' }
+  /** Physical bucket and full key of a logical bucket's key: the only place the layout is applied. */
+  const at = (bucket: string, key: string): [string, string] => {
+    const l = s3Location(layout, bucket)
+    return [l.bucket, `${l.prefix}${key}`]
+  }
 
   async function removeObjects(bucket: string, keys: readonly string[]): Promise<void> {
+    const [physical, prefix] = at(bucket, '')
     for (let i = 0; i < keys.length; i += DELETE_BATCH) {
       const batch = keys.slice(i, i + DELETE_BATCH)
-      const results = await client.removeObjects(bucket, batch)
+      const results = await client.removeObjects(
+        physical,
+        batch.map((k) => `${prefix}${k}`),
+      )
       const failed = results.filter((r) => r?.Error !== undefined)
       if (failed.length > 0) {
         const first = failed[0]?.Error
@@ -121,10 +141,14 @@ export function createObjectStore(opts: ObjectStoreOptions): ObjectStore {
 
   async function listObjects(bucket: string, prefix: string): Promise<StoredObject[]> {
     const out: StoredObject[] = []
-    const stream = client.listObjectsV2(bucket, prefix, true)
+    const [physical, full] = at(bucket, prefix)
+    const strip = full.length - prefix.length
+    const stream = client.listObjectsV2(physical, full, true)
     await new Promise<void>((resolve, reject) => {
       stream.on('data', (item) => {
-        if (item.name !== undefined) out.push({ key: item.name, size: item.size, lastModified: item.lastModified })
+        if (item.name !== undefined) {
+          out.push({ key: item.name.slice(strip), size: item.size, lastModified: item.lastModified })
+        }
       })
       stream.on('error', reject)
       stream.on('end', () => resolve())
@@ -132,9 +156,18 @@ export function createObjectStore(opts: ObjectStoreOptions): ObjectStore {
     return out
   }
 
+  async function lifecycleRules(physical: string): Promise<LifecycleRule[]> {
+    try {
+      return (await client.getBucketLifecycle(physical))?.Rule ?? []
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'NoSuchLifecycleConfiguration') return []
+      throw err
+    }
+  }
+
   return {
     async ensureBuckets(names) {
-      for (const name of names) {
+      for (const name of new Set(names.map((n) => at(n, '')[0]))) {
         if (await client.bucketExists(name)) continue
         try {
           await client.makeBucket(name, opts.region)
@@ -154,15 +187,15 @@ export function createObjectStore(opts: ObjectStoreOptions): ObjectStore {
       const meta: Record<string, string> = {}
       for (const [k, v] of Object.entries(metadata)) meta[k.toLowerCase()] = headerSafe(v)
       meta['Content-Type'] = contentType
-      await client.putObject(bucket, key, body, body.length, meta)
+      await client.putObject(...at(bucket, key), body, body.length, meta)
     },
 
     async getObject(bucket, key) {
-      return readAll(await client.getObject(bucket, key))
+      return readAll(await client.getObject(...at(bucket, key)))
     },
 
     async headObject(bucket, key) {
-      const stat = await client.statObject(bucket, key)
+      const stat = await client.statObject(...at(bucket, key))
       const metadata: Record<string, string> = {}
       let contentType: string | undefined
       for (const [k, v] of Object.entries(stat.metaData)) {
@@ -181,7 +214,7 @@ export function createObjectStore(opts: ObjectStoreOptions): ObjectStore {
       if (response?.contentType !== undefined) headers['response-content-type'] = response.contentType
       if (response?.contentDisposition !== undefined)
         headers['response-content-disposition'] = response.contentDisposition
-      return client.presignedGetObject(bucket, key, expirySeconds, headers)
+      return client.presignedGetObject(...at(bucket, key), expirySeconds, headers)
     },
 
     listObjects,
@@ -189,9 +222,14 @@ export function createObjectStore(opts: ObjectStoreOptions): ObjectStore {
 
     async applyRetention(bucket, days) {
       if (!Number.isInteger(days) || days < 1) throw new ObjectStoreError(`retention days must be >= 1, got ${days}`)
+      const [physical, prefix] = at(bucket, '')
       try {
-        await client.setBucketLifecycle(bucket, {
-          Rule: [{ ID: RETENTION_RULE_ID, Status: 'Enabled', Filter: { Prefix: '' }, Expiration: { Days: days } }],
+        // One bucket shared by logical buckets (or installations): each keeps its own rule for its
+        // own prefix, and the rules of the others are kept.
+        const id = prefix === '' ? RETENTION_RULE_ID : `${RETENTION_RULE_ID}:${prefix}`
+        const others = prefix === '' ? [] : (await lifecycleRules(physical)).filter((x) => x.ID !== id)
+        await client.setBucketLifecycle(physical, {
+          Rule: [...others, { ID: id, Status: 'Enabled', Filter: { Prefix: prefix }, Expiration: { Days: days } }],
         })
         return 'lifecycle'
       } catch (err) {

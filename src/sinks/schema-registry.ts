@@ -1,6 +1,7 @@
 import { COMPATIBILITY, SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry'
 import avro from 'avsc'
 import { request } from 'undici'
+import type { RegistryAuth } from '../config/service-auth.js'
 import { BridgeError, errorMessage } from '../errors.js'
 import type { AvroType } from '../schemas/generate-types.js'
 import type { RecordName, RecordTypes, TopicSpec } from '../schemas/catalog.js'
@@ -31,9 +32,20 @@ export async function registerSchemas(
   registryUrl: string,
   specs: readonly TopicSpec[],
   schemas: ReadonlyMap<RecordName, AvroType>,
-  opts: { register: boolean } = { register: true },
+  opts: { register?: boolean; auth?: RegistryAuth | undefined } = {},
 ): Promise<TopicCodec> {
-  const registry = new SchemaRegistry({ host: registryUrl })
+  const auth = opts.auth
+  const authorization = registryAuthorization(auth)
+  const registry = new SchemaRegistry({
+    host: registryUrl,
+    ...(auth?.kind === 'basic' ? { auth: { username: auth.username, password: auth.password } } : {}),
+    // The client has no bearer option: a middleware adds the header to each of its requests.
+    ...(auth?.kind === 'bearer'
+      ? {
+          middlewares: [bearer(authorization ?? '')],
+        }
+      : {}),
+  })
   const byTopic = new Map<string, Registered>()
   const writers = new Map<number, avro.Type>()
   for (const spec of specs) {
@@ -41,8 +53,8 @@ export async function registerSchemas(
     if (schema === undefined) throw new Error(`no schema file for record ${spec.record}`)
     const subject = `${spec.topic}-value`
     let id: number
-    if (opts.register) {
-      await setCompatibility(registryUrl, subject)
+    if (opts.register ?? true) {
+      await setCompatibility(registryUrl, subject, authorization)
       id = await register(registry, subject, schema)
     } else {
       id = await lookUp(registry, subject, schema)
@@ -114,13 +126,34 @@ export async function registerSchemas(
   }
 }
 
-async function setCompatibility(registryUrl: string, subject: string): Promise<void> {
+/** The client's own middleware type (mappersmith's, as the client sees it). */
+type Middleware = NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]['middlewares']>[number]
+
+function bearer(authorization: string): Middleware {
+  return () => ({ prepareRequest: async (next) => (await next()).enhance({ headers: { authorization } }) })
+}
+
+/** The Authorization header of the project's own registry calls: the same credentials as the client's. */
+export function registryAuthorization(auth: RegistryAuth | undefined): string | undefined {
+  if (auth === undefined) return undefined
+  if (auth.kind === 'bearer') return `Bearer ${auth.token}`
+  return `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`
+}
+
+async function setCompatibility(
+  registryUrl: string,
+  subject: string,
+  authorization: string | undefined,
+): Promise<void> {
   // Processes starting together race to create the subject's rule: Apicurio answers the loser
   // 409 (the rule exists now), and the same PUT then updates it.
   for (let attempt = 1; ; attempt++) {
     const res = await request(`${registryUrl}/config/${encodeURIComponent(subject)}`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/vnd.schemaregistry.v1+json' },
+      headers: {
+        'content-type': 'application/vnd.schemaregistry.v1+json',
+        ...(authorization === undefined ? {} : { authorization }),
+      },
       body: JSON.stringify({ compatibility: COMPATIBILITY.BACKWARD }),
     }).catch((err: unknown) => {
       throw new BridgeError(

@@ -85,15 +85,20 @@ t.test('traces from the webhook across Kafka', async (t) => {
     const chain = await chainOf(send)
     t.same(
       shape(chain),
-      [['meta send', SpanKind.CLIENT], ['outbound handle', SpanKind.INTERNAL], ...consumed(topics.genesysOutbound)],
-      'Meta call → step → consumed record → produced record → webhook request, each the parent of the one before',
+      [
+        ['meta send', SpanKind.CLIENT],
+        ['outbound send', SpanKind.INTERNAL],
+        ['outbound handle', SpanKind.INTERNAL],
+        ...consumed(topics.genesysOutbound),
+      ],
+      'Meta call → send step → record handling → consumed record → produced record → webhook request, each the parent of the one before',
     )
     const root = chain[chain.length - 1]
     t.equal(root?.parentSpanContext, undefined, 'the webhook request starts the trace')
     t.equal(root?.attributes['http.response.status_code'], 200)
     t.equal(root?.attributes['gwb.tenant_id'], h.tenant.id, 'the request span names the tenant')
     t.equal(root?.attributes['gwb.message_id'], messageId, 'and the message')
-    const handle = chain[1]
+    const handle = chain[2]
     t.equal(handle?.attributes['gwb.tenant_id'], h.tenant.id, 'the step span names the tenant')
     t.equal(handle?.attributes['gwb.message_id'], messageId, 'and the message')
     t.equal(handle?.attributes['gwb.outcome'], 'ok')
@@ -168,9 +173,10 @@ t.test('traces from the webhook across Kafka', async (t) => {
         s.attributes['http.response.status_code'] === 200,
     )
     t.same(
-      shape(await chainOf(resend)).slice(0, 5),
+      shape(await chainOf(resend)).slice(0, 6),
       [
         ['meta send', SpanKind.CLIENT],
+        ['outbound send', SpanKind.INTERNAL],
         ['outbound handle', SpanKind.INTERNAL],
         [`${topics.genesysOutbound} process`, SpanKind.CONSUMER],
         [`${topics.genesysOutbound} publish`, SpanKind.PRODUCER],

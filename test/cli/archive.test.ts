@@ -5,6 +5,7 @@ import { retention } from '../../src/cli/commands/retention.js'
 import { collector } from '../../src/cli/io.js'
 import { waitArchived } from '../helpers/archive.js'
 import { startHarness } from '../helpers/bridge-harness.js'
+import { BUCKETS, ALL_BUCKETS } from '../../src/processors/object-keys.js'
 
 const summary = (text: string): string => /listed \d+, matched \d+, produced \d+, skipped \d+/.exec(text)?.[0] ?? text
 
@@ -28,7 +29,7 @@ t.test('archive replay feeds archived webhooks back through ingest; --resend sen
     t.equal((await h.postGenesys(body)).status, 200)
   }
   await h.meta.waitForCount(2, (r) => r.status === 200, 20_000)
-  await waitArchived(store, h.config.s3.buckets.webhooksOutbound, h.tenant.id, () => true, { atLeast: 2 })
+  await waitArchived(store, BUCKETS.webhooksOutbound, h.tenant.id, () => true, { atLeast: 2 })
   const since = new Date(Date.now() - 3_600_000).toISOString()
   const args = ['replay', '--tenant', h.tenant.id, '--since', since]
 
@@ -62,6 +63,5 @@ t.test('retention sweep applies a lifecycle rule or sweeps each bucket', async (
   const out = collector()
   // Scoped to this test's tenant: the shared buckets of a developer machine can hold a bench's worth.
   await retention(h.config, ['sweep', '--days', '30', '--tenant', h.tenant.id], out)
-  for (const b of Object.values(h.config.s3.buckets))
-    t.match(out.text(), new RegExp(`${b}: tenant ${h.tenant.id}; deleted \\d+`))
+  for (const b of ALL_BUCKETS) t.match(out.text(), new RegExp(`${b}: tenant ${h.tenant.id}; deleted \\d+`))
 })

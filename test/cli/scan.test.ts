@@ -8,7 +8,12 @@ import { testConfig, testLog } from '../helpers/stack.js'
 /** Prefix ACLs grant a principal the groups under KAFKA_GROUP_PREFIX only: a scan's group is one of them. */
 t.test("a scan's throwaway consumer group is named under KAFKA_GROUP_PREFIX and removed after", async (t) => {
   const config = testConfig()
-  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: 'scan-test', log: testLog })
+  const kafka = createKafka({
+    brokers: config.kafka.brokers,
+    clientId: 'scan-test',
+    security: config.kafka.security,
+    log: testLog,
+  })
   const topic = config.kafka.topics.errors
   await ensureTopics(kafka, [{ topic, record: 'BridgeErrorEvent', deadLetter: false }], 1, 1)
   const producer = kafka.producer()

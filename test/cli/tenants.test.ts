@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { tenants } from '../../src/cli/commands/tenants.js'
 import { CliFailure, UsageError } from '../../src/cli/errors.js'
 import { collector } from '../../src/cli/io.js'
+import { maskSecret } from '../../src/sinks/db/crypto.js'
 import { createTenantDirectory } from '../../src/sinks/cache/directory.js'
 import { createCache, createRedis } from '../../src/sinks/cache/redis.js'
 import { createTestDb } from '../helpers/db.js'
@@ -38,8 +39,21 @@ t.test('tenants add/list/show/disable/enable/rotate never print a secret; rotate
   await tenants(config, ['list'], out)
   await tenants(config, ['list', '--json'], out)
   await tenants(config, ['show', spec.id], out)
-  await tenants(config, ['show', spec.id, '--json'], out)
-  t.match(out.text(), /accessToken: EA…/)
+  const shown = collector()
+  await tenants(config, ['show', spec.id, '--json'], shown)
+  const view = JSON.parse(shown.text()) as { credentials: Record<string, Record<string, string>> }
+  // Each secret is the same six dots and a fingerprint: not one character of it.
+  t.same(
+    [
+      view.credentials['whatsapp']?.['accessToken'],
+      view.credentials['whatsapp']?.['appSecret'],
+      view.credentials['whatsapp']?.['verifyToken'],
+      view.credentials['genesys']?.['clientSecret'],
+      view.credentials['genesys']?.['webhookSecret'],
+    ],
+    secrets.map(maskSecret),
+  )
+  t.equal(view.credentials['whatsapp']?.['phoneNumberId'], spec.whatsapp.phoneNumberId, 'ids are not secrets')
   noSecrets('add, list, show')
 
   // Another process's directory, with a long local TTL: only an invalidation can refresh it.
@@ -78,6 +92,14 @@ t.test('tenants add/list/show/disable/enable/rotate never print a secret; rotate
   t.match(out.text(), `tenant ${spec.id} is now active`)
   await tenants(config, ['show', spec.id], out)
   noSecrets('everything', [newToken, newClientSecret])
+  // Every line that shows a secret field, in every output above, shows only a mask.
+  const secretLines = [
+    ...(out.text() + shown.text()).matchAll(
+      /(accessToken|appSecret|verifyToken|clientSecret|webhookSecret)"?: "?(.*?)"?,?$/gm,
+    ),
+  ]
+  t.ok(secretLines.length >= 17, 'secret fields were printed')
+  for (const m of secretLines) t.match(m[2], /^•••••• fp:[0-9a-f]{8}$/, `${m[1]} masked`)
 
   // Usage errors and failures.
   await t.rejects(tenants(config, ['add'], out), { constructor: UsageError, message: /--file is required/ })

@@ -84,6 +84,7 @@ t.test('docs/cli.md documents every command with an example', async (t) => {
     'tenants disable',
     'tenants enable',
     'tenants rotate',
+    'credentials reencrypt',
     'archive replay',
     'dead-letters list',
     'dead-letters redrive',

@@ -1,6 +1,8 @@
 import t from 'tap'
 import { loadConfig } from '../../src/config/config.js'
 import { isBridgeError } from '../../src/errors.js'
+import { s3Location } from '../../src/config/s3-layout.js'
+import { BUCKETS } from '../../src/processors/object-keys.js'
 
 const key = Buffer.alloc(32, 7).toString('base64')
 const minimal = { S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', CREDENTIALS_KEY: key }
@@ -19,15 +21,16 @@ t.test('defaults apply and the object is frozen all the way down', async (t) => 
   const c = loadConfig(minimal)
   t.same(c.roles, ['ingest', 'outbound', 'inbound', 'status', 'archive'])
   t.same(c.kafka.brokers, ['127.0.0.1:9092'])
-  t.equal(c.processing.maxAttempts, 3)
+  t.equal(c.processing.maxAttempts, 0, 'no attempt cap by default: retries are bounded by time')
+  t.equal(c.processing.retryMaxDurationMs, 600_000)
   t.equal(c.kafka.topics.genesysOutbound, 'genesys-outbound')
   t.ok(Object.isFrozen(c) && Object.isFrozen(c.kafka) && Object.isFrozen(c.kafka.topics))
   t.equal(c.credentialsKey.length, 32)
 })
 
 t.test('a missing variable stops the start with a message naming it', async (t) => {
-  const msg = problemsOf({ S3_SECRET_KEY: 'b', CREDENTIALS_KEY: key })
-  t.match(msg, /S3_ACCESS_KEY is required/)
+  const msg = problemsOf({ S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b' })
+  t.match(msg, /CREDENTIALS_KEY is required/)
 })
 
 t.test('every wrong value is reported at once, each naming its variable and what is expected', async (t) => {
@@ -56,6 +59,19 @@ t.test('roles and topic prefix are honoured', async (t) => {
   t.match(problemsOf({ ...minimal, TOPIC_PREFIX: 'a/b' }), /TOPIC_PREFIX/)
 })
 
+t.test('CREDENTIALS_KEY_PREVIOUS: none by default, a comma list of 32-byte keys, each checked', async (t) => {
+  t.same(loadConfig(minimal).credentialsKeysPrevious, [])
+  const a = Buffer.alloc(32, 1)
+  const b = Buffer.alloc(32, 2)
+  const c = loadConfig({ ...minimal, CREDENTIALS_KEY_PREVIOUS: ` ${a.toString('base64')} ,${b.toString('base64')}` })
+  t.same(c.credentialsKeysPrevious, [a, b])
+  t.ok(Object.isFrozen(c.credentialsKeysPrevious))
+  t.match(
+    problemsOf({ ...minimal, CREDENTIALS_KEY_PREVIOUS: `${a.toString('base64')},c2hvcnQ=` }),
+    /CREDENTIALS_KEY_PREVIOUS: key 2 must decode from base64 to exactly 32 bytes, got 5/,
+  )
+})
+
 t.test('START_SETUP switches each start-time setup step; none turns all off', async (t) => {
   t.same(loadConfig(minimal).startSetup, { migrations: true, schemas: true, topics: true }, 'all on by default')
   t.same(loadConfig({ ...minimal, START_SETUP: 'none' }).startSetup, {
@@ -72,14 +88,10 @@ t.test('START_SETUP switches each start-time setup step; none turns all off', as
 })
 
 t.test('S3_BUCKET_PREFIX names the buckets of an installation; a name S3 refuses is refused at start', async (t) => {
-  t.same(loadConfig(minimal).s3.buckets, {
-    webhooksOutbound: 'webhooks-outbound',
-    webhooksInbound: 'webhooks-inbound',
-    mediaOutbound: 'media-outbound',
-    mediaInbound: 'media-inbound',
-  })
-  t.equal(loadConfig({ ...minimal, S3_BUCKET_PREFIX: 'gwb-test-' }).s3.buckets.mediaInbound, 'gwb-test-media-inbound')
-  t.match(problemsOf({ ...minimal, S3_BUCKET_PREFIX: 'Tests_' }), /S3_BUCKET_PREFIX may hold only lower-case/)
+  t.same(loadConfig(minimal).s3.layout, { kind: 'buckets', bucketPrefix: '' })
+  const layout = loadConfig({ ...minimal, S3_BUCKET_PREFIX: 'gwb-test-' }).s3.layout
+  t.same(s3Location(layout, BUCKETS.mediaInbound), { bucket: 'gwb-test-media-inbound', prefix: '' })
+  t.match(problemsOf({ ...minimal, S3_BUCKET_PREFIX: 'Tests_' }), /S3_BUCKET_PREFIX may hold lower-case/)
 })
 
 t.test('fetch policy hosts are normalised; a bad entry is named', async (t) => {

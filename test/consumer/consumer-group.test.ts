@@ -26,7 +26,6 @@ function handlerFor(member: string, calls: Call[], done: Set<string>, gate: Prom
   return {
     flow: 'test',
     decode: (value) => Promise.resolve(value.toString()),
-    orderingKey: (record) => record.key?.toString() ?? '',
     async handle(_msg, _attempt, record) {
       calls.push({ member, partition: record.partition, offset: record.offset })
       await gate
@@ -48,7 +47,8 @@ async function until(what: string, cond: () => boolean, timeoutMs = 60_000): Pro
 
 t.test('records queued behind their key stop when their partition moves to a new member', async (t) => {
   const config = testConfig()
-  const kafka = createKafka({ brokers: config.kafka.brokers, clientId: 'consumer-group-test', log: testLog })
+  const { brokers, security } = config.kafka
+  const kafka = createKafka({ brokers, security, clientId: 'consumer-group-test', log: testLog })
   const topic = `${config.kafka.groupPrefix}handover-topic`
   const groupId = `${config.kafka.groupPrefix}handover`
   await ensureTopics(kafka, [{ topic, record: 'DeadLetter', deadLetter: false }], PARTITIONS, 1)
@@ -81,6 +81,7 @@ t.test('records queued behind their key stop when their partition moves to a new
     maxAttempts: 3,
     retryBaseMs: 10,
     retryMaxMs: 100,
+    retryMaxDurationMs: 60_000,
     unknownErrorMaxMs: 100,
   }
   const groups: RunningGroup[] = []

@@ -5,7 +5,7 @@ import { BridgeError } from '../../src/errors.js'
 import { ok, retry, type StageResult } from '../../src/processors/result.js'
 
 const record: RecordMeta = { topic: 't', partition: 0, offset: 7, key: Buffer.from('k'), value: Buffer.from('v') }
-const opts = { maxAttempts: 3, retryBaseMs: 1, retryMaxMs: 2, unknownErrorMaxMs: 2 }
+const opts = { maxAttempts: 3, retryBaseMs: 1, retryMaxMs: 2, retryMaxDurationMs: 60_000, unknownErrorMaxMs: 2 }
 const deps = () => ({ log: pino({ level: 'silent' }), metrics: undefined, signal: new AbortController().signal })
 
 function handler(over: Partial<FlowHandler<string>>) {
@@ -13,7 +13,6 @@ function handler(over: Partial<FlowHandler<string>>) {
   const h: FlowHandler<string> = {
     flow: 'test',
     decode: async (v) => v.toString(),
-    orderingKey: () => 'k',
     handle: async () => {
       seen.handled++
       return ok(undefined)
@@ -70,4 +69,20 @@ t.test('retries stop at maxAttempts and the record dead-letters; an unknown thro
   const outcome = await runRecord(unknown.h, record, opts, { ...deps(), signal: abort.signal })
   t.equal(outcome, 'abandoned', 'kept retrying until shutdown; its offset is never committed')
   t.same(unknown.seen.deadLetters, [], 'an unknown error is not dead-lettered')
+})
+
+t.test('with no attempt cap a transient failure is retried until the time ceiling, then dead-letters', async (t) => {
+  let now = 0
+  let attempts = 0
+  const { h, seen } = handler({
+    handle: async (): Promise<StageResult<unknown>> => {
+      attempts++
+      now += 10_000 // ten seconds of outage per try on the injected clock
+      return retry(new BridgeError('GWB_GENESYS_TRANSIENT', 'unreachable', { canRetry: true }))
+    },
+  })
+  const timed = { ...opts, maxAttempts: 0, retryMaxDurationMs: 120_000, now: () => now }
+  t.equal(await runRecord(h, record, timed, deps()), 'done')
+  t.ok(attempts >= 11, `retried for the whole two minutes, not three attempts (${attempts})`)
+  t.same(seen.deadLetters, ['GWB_GENESYS_TRANSIENT'], 'dead-lettered only past the ceiling')
 })

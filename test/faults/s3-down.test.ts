@@ -7,6 +7,7 @@ import { createObjectStore } from '../../src/sinks/object-store.js'
 import { startHarness } from '../helpers/bridge-harness.js'
 import { privateS3, S3_ACCESS_KEY, S3_SECRET_KEY } from '../helpers/private-servers.js'
 import { checkDelivery, startTraffic } from '../helpers/fault-traffic.js'
+import { BUCKETS } from '../../src/processors/object-keys.js'
 
 interface Receipt {
   id: string
@@ -20,7 +21,8 @@ t.test(
     const s3 = await privateS3()
     t.teardown(() => s3.close())
     await s3.start()
-    const h = await startHarness({ S3_ENDPOINT: s3.endpoint })
+    // MAX_ATTEMPTS: the fast dead letter of finding 3 (by default the media would wait for S3 up to RETRY_MAX_DURATION_MS).
+    const h = await startHarness({ S3_ENDPOINT: s3.endpoint, MAX_ATTEMPTS: '3' })
     t.teardown(() => h.close())
     const store = createObjectStore({
       endpoint: s3.endpoint,
@@ -65,7 +67,7 @@ t.test(
     const expected = tr.total + 1
     // A flush whose puts partly failed is archived again whole: count each webhook once.
     const distinct = (ws: ArchivedWebhook[]): number => new Set(ws.map((w) => w.payload.toString('base64'))).size
-    const found = await waitArchived(store, h.config.s3.buckets.webhooksOutbound, h.tenant.id, () => true, {
+    const found = await waitArchived(store, BUCKETS.webhooksOutbound, h.tenant.id, () => true, {
       atLeast: expected,
       timeoutMs: 40_000,
     })

@@ -6,6 +6,7 @@ import type { GenesysReceived } from '../../src/fakes/fake-genesys.js'
 import type { TenantSpec } from '../../src/processors/tenant-spec.js'
 import { startHarness, type Harness } from '../helpers/bridge-harness.js'
 import { fetchTopicOffsets } from '../../src/sinks/kafka/offsets.js'
+import { BUCKETS } from '../../src/processors/object-keys.js'
 
 type Body = { channel: { messageId: string; from: { id: string } }; text?: string; content?: unknown[] }
 const bodyOf = (r: GenesysReceived): Body => r.body as Body
@@ -203,12 +204,7 @@ t.test('inbound flow end to end', async (t) => {
       }),
     )
     t.equal((await h.postMeta(undefined, { raw, tenant })).status, 200)
-    const archived = await waitArchived(
-      h.bridge.resources.store,
-      h.config.s3.buckets.webhooksInbound,
-      tenant.id,
-      () => true,
-    )
+    const archived = await waitArchived(h.bridge.resources.store, BUCKETS.webhooksInbound, tenant.id, () => true)
     t.equal(archived.length, 1, 'one archived webhook')
     t.match(archived[0]?.key, `${tenant.id}/`, "under the tenant's prefix")
     t.equal(archived[0]?.payload.toString('utf8'), raw, 'the raw bytes exactly')

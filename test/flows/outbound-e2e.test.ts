@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto'
 import { waitArchived } from '../helpers/archive.js'
 import { startHarness } from '../helpers/bridge-harness.js'
 import { waitForTracking } from '../helpers/tracking.js'
+import { s3Location } from '../../src/config/s3-layout.js'
+import { BUCKETS } from '../../src/processors/object-keys.js'
 
 const customer = '447700900123'
 
@@ -39,11 +41,8 @@ t.test('outbound flow on the real stack', async (t) => {
       const row = await waitForTracking(h.bridge.resources.sql, id, 'sent')
       t.equal(row.wamid, got.wamid, 'the wamid Meta answered is tracked')
 
-      const archived = await waitArchived(
-        h.bridge.resources.store,
-        h.config.s3.buckets.webhooksOutbound,
-        h.tenant.id,
-        (w) => w.payload.toString().includes(conversationId),
+      const archived = await waitArchived(h.bridge.resources.store, BUCKETS.webhooksOutbound, h.tenant.id, (w) =>
+        w.payload.toString().includes(conversationId),
       )
       t.equal(archived.length, 1, 'the webhook archived once')
       t.equal(archived[0]?.payload.toString(), raw, 'archived bytes are the raw body exactly')
@@ -70,7 +69,7 @@ t.test('outbound flow on the real stack', async (t) => {
     t.equal(sent.type, 'document')
     t.equal(sent.document.filename, 'invoice.pdf')
     t.equal(sent.document.caption, 'Here is your invoice')
-    const bucket = h.config.s3.buckets.mediaOutbound
+    const { bucket } = s3Location(h.config.s3.layout, BUCKETS.mediaOutbound)
     t.match(sent.document.link, new RegExp(`^http://127\\.0\\.0\\.1:\\d+/${bucket}/`), 'a presigned link to our copy')
     for (let i = 0; i < 50 && got.linkStatus === undefined; i++) await new Promise((r) => setTimeout(r, 100))
     t.equal(got.linkStatus, 200, 'the fake Meta could download the link')

@@ -2,6 +2,7 @@ import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { buildOutbound } from '../../src/fakes/genesys-webhooks.js'
 import { outboundFlow, type OutboundPorts } from '../../src/flows/outbound.js'
+import { untimed } from '../../src/consumer/record-runner.js'
 import { createLogger } from '../../src/log.js'
 import { outboundEnvelope } from '../../src/processors/outbound-envelope.js'
 import { parseGenesysWebhook } from '../../src/processors/parse-genesys-webhook.js'
@@ -50,6 +51,9 @@ function world(opts: { leaseMs?: number; answer?: (text: string) => MetaSendResu
     },
     mappingByConversation: (tenantId, conversationId) =>
       Promise.resolve({ tenantId, conversationId, waId: '447700900001', phoneNumberId: 'pn' }),
+    mappingByWa: () => Promise.resolve(undefined),
+    slowSendRate: () => Promise.resolve(),
+    pairRetryMaxMs: 300_000,
     learnMapping: () => Promise.resolve(),
     whatsappCredentials: () => Promise.resolve({ accessToken: 'token', phoneNumberId: 'pn' }),
     rehostMedia: () => Promise.reject(new Error('no media in this test')),
@@ -123,9 +127,9 @@ t.test(
     table.set(first.id, { status: 'claimed', claimedAt: new Date() })
     setLater(first.id, 'retrying', 300)
 
-    const r1 = await flow.handle(await flow.decode(first.value), 1, meta)
+    const r1 = await flow.handle(await flow.decode(first.value), 1, meta, untimed)
     t.equal(r1.kind, 'ok', 'm1 sent by this owner, not dropped as a duplicate')
-    const r2 = await flow.handle(await flow.decode(second.value), 1, meta)
+    const r2 = await flow.handle(await flow.decode(second.value), 1, meta, untimed)
     t.equal(r2.kind, 'ok')
     t.same(sent, ['m1', 'm2'], 'each once, in order')
     t.equal(table.get(first.id)?.status, 'sent')
@@ -137,7 +141,7 @@ t.test('a message another owner finished is a duplicate: dropped, not sent', asy
   const m = record('done already', randomUUID())
   table.set(m.id, { status: 'claimed', claimedAt: new Date() })
   setLater(m.id, 'sent', 300)
-  const r = await flow.handle(await flow.decode(m.value), 1, meta)
+  const r = await flow.handle(await flow.decode(m.value), 1, meta, untimed)
   t.equal(r.kind, 'drop', 'waited for the other owner, then dropped')
   t.same(sent, [])
 })
@@ -146,7 +150,7 @@ t.test('a claim nobody resolves within the lease is reported in doubt and not re
   const { table, sent, flow, record } = world({ leaseMs: 400 })
   const m = record('owner died', randomUUID())
   table.set(m.id, { status: 'claimed', claimedAt: new Date() })
-  const r = await flow.handle(await flow.decode(m.value), 1, meta)
+  const r = await flow.handle(await flow.decode(m.value), 1, meta, untimed)
   t.equal(r.kind, 'fail')
   t.equal(r.kind === 'fail' ? r.error.code : '', 'GWB_SEND_IN_DOUBT')
   t.same(sent, [], 'nothing sent')
@@ -168,7 +172,7 @@ t.test('a send with no answer is dead-lettered as outcome unknown: not resent, a
   const conv = randomUUID()
   const first = record('m1', conv)
   const decoded = await flow.decode(first.value)
-  const r1 = await flow.handle(decoded, 1, meta)
+  const r1 = await flow.handle(decoded, 1, meta, untimed)
   t.equal(r1.kind, 'dead-letter', 'no retry: Meta may have it')
   if (r1.kind !== 'dead-letter') return
   t.equal(r1.error.code, 'GWB_META_TRANSIENT')
@@ -177,7 +181,7 @@ t.test('a send with no answer is dead-lettered as outcome unknown: not resent, a
   t.equal(table.get(first.id)?.status, 'dead_lettered', 'kept for an operator to re-drive')
   t.same(receipts, [], 'no Failed receipt for a message that may have been delivered')
 
-  const r2 = await flow.handle(await flow.decode(record('m2', conv).value), 1, meta)
+  const r2 = await flow.handle(await flow.decode(record('m2', conv).value), 1, meta, untimed)
   t.equal(r2.kind, 'ok', 'the conversation goes on')
   t.same(sent, ['m1', 'm2'], 'm1 tried once, never resent')
 })
@@ -195,7 +199,7 @@ t.test(
     const { table, receipts, flow, record } = world({ answer: refused })
     const m = record('m1', randomUUID())
     const decoded = await flow.decode(m.value)
-    const r = await flow.handle(decoded, 1, meta)
+    const r = await flow.handle(decoded, 1, meta, untimed)
     t.equal(r.kind, 'retry', 'known not sent: safe to try again')
     t.equal(table.get(m.id)?.status, 'retrying', 'claimable again')
     if (r.kind !== 'retry') return

@@ -66,11 +66,13 @@ export function tenantSpec(): TenantSpec {
 
 /**
  * A bridge on the real stack (own topics, groups and tenant), with both fakes in front of it.
- * `opts.log` replaces the test logger (e.g. one that captures every line at debug).
+ * `opts.log` replaces the test logger (e.g. one that captures every line at debug); `opts.resolve`
+ * resolves host names for the fetch policy; `opts.now` is the clock that ends secret rotation
+ * overlaps at ingest.
  */
 export async function startHarness(
   envOverrides: Record<string, string> = {},
-  opts: { log?: Logger; resolve?: Resolver } = {},
+  opts: { log?: Logger; resolve?: Resolver; now?: () => number } = {},
 ): Promise<Harness> {
   const meta = await createFakeMeta({ latency: 5 })
   const genesys = await createFakeGenesys({})
@@ -94,11 +96,10 @@ export async function startHarness(
     FETCH_INSECURE_ORIGINS: insecure.join(','),
   })
   const config = loadConfig(env)
-  const bridge = await startBridge(
-    config,
-    opts.log ?? testLog,
-    opts.resolve === undefined ? {} : { resolve: opts.resolve },
-  )
+  const bridge = await startBridge(config, opts.log ?? testLog, {
+    ...(opts.resolve === undefined ? {} : { resolve: opts.resolve }),
+    ...(opts.now === undefined ? {} : { now: opts.now }),
+  })
   const url = `http://127.0.0.1:${bridge.port}`
 
   const newTenant = async (overrides: Partial<TenantSpec> = {}): Promise<TenantSpec> => {

@@ -7,7 +7,7 @@
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chownSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { createConnection, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -85,14 +85,14 @@ function tcpAsk(port: number, payload: string, timeoutMs = 1000): Promise<string
   })
 }
 
-const privateDir = (name: string): string => {
+export const privateDir = (name: string): string => {
   const dir = join(services, 'private', `${name}-${randomBytes(4).toString('hex')}`)
   mkdirSync(dir, { recursive: true })
   return dir
 }
 
 /** A server that is a child process of the test: start spawns it, stop signals it. */
-function childServer(opts: {
+export function childServer(opts: {
   name: string
   port: number
   endpoint: string
@@ -153,67 +153,103 @@ function childServer(opts: {
 
 // -------------------------------------------------------------------------------------- Kafka
 
-/** A one-node KRaft Kafka from .services/kafka/libs on its own port pair, data dir and heap. */
-export async function privateKafka(): Promise<PrivateServer> {
+export interface SaslSslListener {
+  /** host:port of the SASL_SSL listener (the value for KAFKA_BROKERS). */
+  readonly endpoint: string
+  /** PEM CA that signed the broker certificate (the value for KAFKA_SSL_CA_FILE). */
+  readonly caFile: string
+}
+
+export interface PrivateKafka extends PrivateServer {
+  /** Present when started with `saslSsl`. */
+  readonly saslSsl: SaslSslListener | undefined
+}
+
+export interface ScramUser {
+  name: string
+  password: string
+}
+
+/** Throwaway CA and broker keystore (scripts/services/kafka-tls.sh, the services script's own). */
+export async function makeTlsMaterial(dir: string): Promise<{ caFile: string; keystore: string; password: string }> {
+  await run('bash', [join(confDir, 'kafka-tls.sh'), dir])
+  return {
+    caFile: join(dir, 'ca.crt'),
+    keystore: join(dir, 'broker.p12'),
+    password: readFileSync(join(dir, 'password'), 'utf8').trim(),
+  }
+}
+
+/**
+ * Broker settings of a listener named SASL_SSL over TLS with the given keystore: SCRAM (users made at
+ * format time), PLAIN (the same users, from the JAAS line) and OAUTHBEARER with Kafka's built-in
+ * unsecured validator (it accepts unsigned JWTs naming a subject: enough to test a client's token
+ * provider, never for production).
+ */
+export function saslSslProps(tls: { keystore: string; password: string }, users: readonly ScramUser[] = []): string[] {
+  const scram = 'org.apache.kafka.common.security.scram.ScramLoginModule required;'
+  const plainUsers = users.map((u) => ` user_${u.name}="${u.password}"`).join('')
+  return [
+    'sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN,OAUTHBEARER',
+    `listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=${scram}`,
+    `listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=${scram}`,
+    `listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required${plainUsers};`,
+    'listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;',
+    `listener.name.sasl_ssl.ssl.keystore.location=${tls.keystore}`,
+    'listener.name.sasl_ssl.ssl.keystore.type=PKCS12',
+    `listener.name.sasl_ssl.ssl.keystore.password=${tls.password}`,
+    `listener.name.sasl_ssl.ssl.key.password=${tls.password}`,
+  ]
+}
+
+const kafkaLibs = (): string => {
   const libs = join(services, 'kafka/libs')
   if (!existsSync(join(libs, 'VERSION'))) throw new Error(`no Kafka jars in ${libs}: run scripts/services.sh fetch`)
-  const dir = privateDir('kafka')
-  const port = await freePort()
-  let controller = await freePort()
-  while (controller === port) controller = await freePort()
-  const props = [
-    'process.roles=broker,controller',
-    'node.id=1',
-    `controller.quorum.bootstrap.servers=127.0.0.1:${controller}`,
-    'controller.listener.names=CONTROLLER',
-    `listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
-    `advertised.listeners=PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controller}`,
-    'inter.broker.listener.name=PLAINTEXT',
-    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-    `log.dirs=${join(dir, 'data')}`,
-    'offsets.topic.replication.factor=1',
+  return libs
+}
+
+/** Settings every private Kafka node shares; `replicas` sizes the internal topics and defaults. */
+export function kafkaCommonProps(dataDir: string, replicas: number): string[] {
+  const minIsr = Math.min(2, replicas)
+  return [
+    `log.dirs=${dataDir}`,
+    `offsets.topic.replication.factor=${replicas}`,
     'offsets.topic.num.partitions=4',
-    'transaction.state.log.replication.factor=1',
-    'transaction.state.log.min.isr=1',
-    'share.coordinator.state.topic.replication.factor=1',
-    'share.coordinator.state.topic.min.isr=1',
-    'default.replication.factor=1',
-    'min.insync.replicas=1',
+    `transaction.state.log.replication.factor=${replicas}`,
+    `transaction.state.log.min.isr=${minIsr}`,
+    `share.coordinator.state.topic.replication.factor=${replicas}`,
+    `share.coordinator.state.topic.min.isr=${minIsr}`,
+    `default.replication.factor=${replicas}`,
+    `min.insync.replicas=${minIsr}`,
     'group.initial.rebalance.delay.ms=0',
     'auto.create.topics.enable=false',
     'num.partitions=4',
     'num.network.threads=2',
     'num.io.threads=2',
-    '',
-  ].join('\n')
-  const propsFile = join(dir, 'server.properties')
-  writeFileSync(propsFile, props)
-  const java = process.env['JAVA'] ?? 'java'
-  const cp = `${libs}/*`
-  // A Kafka cluster id is 16 random bytes in URL-safe Base64 without padding. One in 64 starts with
-  // '-', which the tool's argument parser takes for an option (Kafka's own random-uuid skips those).
+  ]
+}
+
+/**
+ * A Kafka cluster id is 16 random bytes in URL-safe Base64 without padding. One in 64 starts with
+ * '-', which the tool's argument parser takes for an option (Kafka's own random-uuid skips those).
+ */
+export function newClusterId(): string {
   let clusterId = randomBytes(16).toString('base64url')
   while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url')
-  await run(
-    java,
-    [
-      '-Xmx128m',
-      '-cp',
-      cp,
-      'kafka.tools.StorageTool',
-      'format',
-      `--cluster-id=${clusterId}`,
-      '-c',
-      propsFile,
-      '--standalone',
-    ],
-    {
-      cwd: dir,
-    },
-  )
+  return clusterId
+}
+
+export async function formatKafkaStorage(dir: string, propsFile: string, clusterId: string, extra: string[]) {
+  const java = process.env['JAVA'] ?? 'java'
+  const args = ['-Xmx128m', '-cp', `${kafkaLibs()}/*`, 'kafka.tools.StorageTool', 'format']
+  await run(java, [...args, `--cluster-id=${clusterId}`, '-c', propsFile, ...extra], { cwd: dir })
+}
+
+/** A Kafka node as a child process, ready once an admin call on `port` lists a broker. */
+export function kafkaNode(opts: { name: string; dir: string; port: number; propsFile: string; heapMb: number }) {
   const ready = async (): Promise<boolean> => {
     const admin = new Kafka({
-      brokers: [`127.0.0.1:${port}`],
+      brokers: [`127.0.0.1:${opts.port}`],
       logLevel: logLevel.NOTHING,
       connectionTimeout: 1000,
       retry: { retries: 0 },
@@ -227,29 +263,72 @@ export async function privateKafka(): Promise<PrivateServer> {
     }
   }
   return childServer({
-    name: 'private Kafka',
-    port,
-    endpoint: `127.0.0.1:${port}`,
-    dir,
+    name: opts.name,
+    port: opts.port,
+    endpoint: `127.0.0.1:${opts.port}`,
+    dir: opts.dir,
     readyTimeoutMs: 90_000,
     ready,
     command: () => ({
-      cmd: java,
+      cmd: process.env['JAVA'] ?? 'java',
       args: [
-        '-Xms256m',
-        '-Xmx384m',
+        `-Xms${Math.min(256, opts.heapMb)}m`,
+        `-Xmx${opts.heapMb}m`,
         '-XX:+UseSerialGC',
         '-XX:TieredStopAtLevel=1',
         '-Djava.awt.headless=true',
-        `-Dkafka.logs.dir=${join(dir, 'logs')}`,
+        `-Dkafka.logs.dir=${join(opts.dir, 'logs')}`,
         `-Dlog4j2.configurationFile=${join(confDir, 'kafka/log4j2.properties')}`,
         '-cp',
-        cp,
+        `${kafkaLibs()}/*`,
         'kafka.Kafka',
-        propsFile,
+        opts.propsFile,
       ],
     }),
   })
+}
+
+/**
+ * A one-node KRaft Kafka from .services/kafka/libs on its own ports, data dir and heap. With
+ * `saslSsl`, a SASL_SSL listener beside the plain one, its users created at format time.
+ */
+export async function privateKafka(opts: { saslSsl?: { users: readonly ScramUser[] } } = {}): Promise<PrivateKafka> {
+  kafkaLibs()
+  const dir = privateDir('kafka')
+  const ports = new Set<number>()
+  while (ports.size < (opts.saslSsl === undefined ? 2 : 3)) ports.add(await freePort())
+  const [port = 0, controller = 0, saslPort = 0] = [...ports]
+  const tls = opts.saslSsl === undefined ? undefined : await makeTlsMaterial(join(dir, 'tls'))
+  const listeners = [
+    `PLAINTEXT://127.0.0.1:${port}`,
+    `CONTROLLER://127.0.0.1:${controller}`,
+    ...(tls === undefined ? [] : [`SASL_SSL://127.0.0.1:${saslPort}`]),
+  ].join(',')
+  const props = [
+    'process.roles=broker,controller',
+    'node.id=1',
+    `controller.quorum.bootstrap.servers=127.0.0.1:${controller}`,
+    'controller.listener.names=CONTROLLER',
+    `listeners=${listeners}`,
+    `advertised.listeners=${listeners}`,
+    'inter.broker.listener.name=PLAINTEXT',
+    'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL',
+    ...(tls === undefined ? [] : saslSslProps(tls, opts.saslSsl?.users)),
+    ...kafkaCommonProps(join(dir, 'data'), 1),
+    '',
+  ].join('\n')
+  const propsFile = join(dir, 'server.properties')
+  writeFileSync(propsFile, props)
+  const scram = (opts.saslSsl?.users ?? []).flatMap((u) => [
+    '--add-scram',
+    `SCRAM-SHA-512=[name=${u.name},password=${u.password}]`,
+    '--add-scram',
+    `SCRAM-SHA-256=[name=${u.name},password=${u.password}]`,
+  ])
+  await formatKafkaStorage(dir, propsFile, newClusterId(), ['--standalone', ...scram])
+  const server = kafkaNode({ name: 'private Kafka', dir, port, propsFile, heapMb: 384 })
+  const saslSsl = tls === undefined ? undefined : { endpoint: `127.0.0.1:${saslPort}`, caFile: tls.caFile }
+  return Object.assign(server, { saslSsl })
 }
 
 // ---------------------------------------------------------------------------------------- Redis
@@ -330,8 +409,9 @@ export async function privateS3(): Promise<PrivateServer> {
  * initdb in a temp folder, trust auth, its own port and socket folder, database `gwb`. PostgreSQL
  * refuses to run as root, so as root the binaries run as the `postgres` user (which owns the folder).
  * pg_ctl detaches the postmaster, so the exit hook stops it with `pg_ctl stop -m immediate`.
+ * With `tls`, it also accepts TLS with a certificate from a throwaway CA (`caFile`).
  */
-export async function privatePostgres(): Promise<PrivateServer> {
+export async function privatePostgres(opts: { tls?: boolean } = {}): Promise<PrivateServer & { caFile?: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'gwb-private-pg-'))
   const data = join(dir, 'data')
   const asRoot = process.getuid?.() === 0
@@ -352,6 +432,12 @@ export async function privatePostgres(): Promise<PrivateServer> {
     execFileSync(cmd, [...pre, ...args], { cwd: dir, stdio: 'ignore', timeout: 20_000 })
   }
   const port = await freePort()
+  const tls = opts.tls === true ? await makeTlsMaterial(join(dir, 'tls')) : undefined
+  if (tls !== undefined && asRoot) {
+    // The server reads its key as `postgres` and refuses a key others can read.
+    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim())
+    for (const f of ['tls', 'tls/server.key', 'tls/server.crt']) chownSync(join(dir, f), uid, 0)
+  }
   await pg('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C'])
   const options = [
     `-p ${port}`,
@@ -362,13 +448,21 @@ export async function privatePostgres(): Promise<PrivateServer> {
     '-c fsync=off',
     '-c synchronous_commit=off',
     '-c full_page_writes=off',
+    ...(tls === undefined
+      ? []
+      : [
+          '-c ssl=on',
+          `-c ssl_cert_file=${join(dir, 'tls/server.crt')}`,
+          `-c ssl_key_file=${join(dir, 'tls/server.key')}`,
+        ]),
   ].join(' ')
   let running = false
   const stopHook = (): void => {
     if (running) pgSync('pg_ctl', ['-D', data, 'stop', '-m', 'immediate', '-w'])
   }
   let created = false
-  const server: PrivateServer = {
+  const server: PrivateServer & { caFile?: string } = {
+    ...(tls === undefined ? {} : { caFile: tls.caFile }),
     name: 'private PostgreSQL',
     port,
     endpoint: `postgres://postgres@127.0.0.1:${port}/gwb`,

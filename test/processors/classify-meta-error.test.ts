@@ -27,20 +27,36 @@ t.test('131056 throttles only that recipient', async (t) => {
   t.ok(c.error.canRetry)
 })
 
-t.test('transient codes, 5xx and network errors retry', async (t) => {
+t.test('transient codes, 5xx with an error body and refused connections retry', async (t) => {
   for (const code of [1, 2, 131000, 131016, 131057]) {
     const c = meta(code, 500)
     t.equal(c.action, 'retry', String(code))
     t.equal(c.error.code, 'GWB_META_TRANSIENT')
     t.equal(c.receiptReason, 'ServerError')
   }
-  t.equal(classifyMetaError({ status: 503 }).action, 'retry')
   t.equal(classifyMetaError({ status: 599, error: { message: 'x', code: 987654 } }).action, 'retry')
-  const net = classifyMetaError({ status: 0, network: true, error: { message: 'ECONNRESET' } })
-  t.equal(net.action, 'retry')
+  const refused = classifyMetaError({ status: 0, network: true, networkCode: 'ECONNREFUSED', error: { message: 'x' } })
+  t.equal(refused.action, 'retry', 'the request never left')
+  t.equal(refused.error.details.maybeSent, false)
+})
+
+t.test('no answer, a bare 5xx and a 2xx without wamid: outcome unknown, never a blind retry', async (t) => {
+  const net = classifyMetaError({
+    status: 0,
+    network: true,
+    networkCode: 'UND_ERR_SOCKET',
+    error: { message: 'ECONNRESET' },
+  })
+  t.equal(net.action, 'unknown-outcome')
   t.equal(net.error.code, 'GWB_META_TRANSIENT')
   t.equal(net.error.details.maybeSent, true)
   t.match(net.error.message, /ECONNRESET/)
+  t.equal(classifyMetaError({ status: 503 }).action, 'unknown-outcome', "a proxy's 503 without Meta's body")
+  t.equal(classifyMetaError({ status: 502, error: { message: 'bad gateway' } }).action, 'unknown-outcome')
+  t.equal(
+    classifyMetaError({ status: 200, error: { message: '2xx without messages[0].id' } }).action,
+    'unknown-outcome',
+  )
 })
 
 t.test('permanent codes fail with the facts §5 reason', async (t) => {

@@ -143,3 +143,12 @@ t.test('non-object roots, bad JSON, oversize and deep nesting are reasons, not c
   const deep = parseGenesysWebhook(Buffer.from('{"id":' + '['.repeat(200000) + ']'.repeat(200000) + '}'), 10_000_000)
   t.notOk(deep.ok)
 })
+
+t.test("metadata.conversationId (the seed's example) stands in for an absent conversationId", async (t) => {
+  const v = { ...pdf, metadata: { conversationId: 'abc-123' } } as Record<string, unknown>
+  delete v.conversationId
+  const r = parseGenesysWebhook(Buffer.from(JSON.stringify(v)))
+  t.equal(r.ok ? r.value.conversationId : undefined, 'abc-123')
+  const both = parseGenesysWebhook(Buffer.from(JSON.stringify({ ...pdf, metadata: { conversationId: 'other' } })))
+  t.equal(both.ok ? both.value.conversationId : undefined, pdf.conversationId, 'the top-level one wins')
+})

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { archiveObjects, encodeArchiveBatch } from '../../src/processors/archive-batch.js'
-import { archiveKey, bucketList } from '../../src/processors/object-keys.js'
+import { ALL_BUCKETS, archiveKey, BUCKETS } from '../../src/processors/object-keys.js'
 import { readArchive } from '../../src/sinks/archive-reader.js'
 import { createObjectStore } from '../../src/sinks/object-store.js'
 import { testConfig } from '../helpers/stack.js'
@@ -10,9 +10,9 @@ t.test('the archive reads both layouts, keeps the range and gives receipt order'
   const config = testConfig()
   const store = createObjectStore(config.s3)
   t.teardown(() => store.close())
-  await store.ensureBuckets(bucketList(config.s3.buckets))
+  await store.ensureBuckets([...ALL_BUCKETS])
   const tenantId = `reader-${randomUUID().slice(0, 8)}`
-  const bucket = config.s3.buckets.webhooksOutbound
+  const bucket = BUCKETS.webhooksOutbound
   const base = Date.parse('2026-11-26T08:00:00.000Z')
   // Before batching: one webhook per object.
   await store.putObject(

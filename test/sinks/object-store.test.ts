@@ -2,8 +2,7 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { Client } from 'minio'
 import { createObjectStore, type ObjectStoreOptions } from '../../src/sinks/object-store.js'
-import { bucketList } from '../../src/processors/object-keys.js'
-import { testConfig } from '../helpers/stack.js'
+import { ALL_BUCKETS } from '../../src/processors/object-keys.js'
 
 // Against the real S3 server of scripts/services.sh (S3Proxy locally, MinIO in docker-compose).
 const opts: ObjectStoreOptions = {
@@ -50,7 +49,7 @@ t.teardown(async () => {
 
 t.test('ensureBuckets is idempotent, also for the project buckets', async (t) => {
   await store.ensureBuckets([bucket, bucket])
-  const project = bucketList(testConfig().s3.buckets)
+  const project = [...ALL_BUCKETS]
   await store.ensureBuckets(project)
   await store.ensureBuckets(project)
   t.pass('no error on existing buckets')

@@ -19,7 +19,12 @@ const schemaMap = async () =>
 t.test('an Avro record produced with a registry-assigned id is consumed back equal', async (t) => {
   const specs = topicCatalog(cfg.kafka.topics)
   const codec = await registerSchemas(cfg.registryUrl, specs, await schemaMap())
-  const kafka = createKafka({ brokers: cfg.kafka.brokers, clientId: 'test', log: testLog })
+  const kafka = createKafka({
+    brokers: cfg.kafka.brokers,
+    security: cfg.kafka.security,
+    clientId: 'test',
+    log: testLog,
+  })
   const created = await ensureTopics(kafka, specs, 3, 1)
   t.ok(
     created.includes(cfg.kafka.topics.genesysOutbound) &&

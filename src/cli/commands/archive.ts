@@ -10,6 +10,7 @@ import { withKafka, withProducer, withSql } from '../context.js'
 import { CliFailure, UsageError } from '../errors.js'
 import { discard, line, reporter, type Command, type Output } from '../io.js'
 import { progress } from '../progress.js'
+import { BUCKETS } from '../../processors/object-keys.js'
 
 const CMD = 'archive replay'
 
@@ -96,7 +97,7 @@ export async function replayArchive(
   if (tenant.status !== 'active') {
     throw new CliFailure(`tenant ${o.tenantId} is inactive; ingest would refuse its webhooks (enable it first)`)
   }
-  const bucket = config.s3.buckets.webhooksOutbound
+  const bucket = BUCKETS.webhooksOutbound
   const topic = config.kafka.topics.genesysOutbound
   const store = createObjectStore(config.s3)
   const s: ArchiveSummary = { listed: 0, matched: 0, produced: 0, skipped: 0 }

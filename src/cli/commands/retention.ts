@@ -1,4 +1,4 @@
-import { bucketList, safeSegment } from '../../processors/object-keys.js'
+import { ALL_BUCKETS, safeSegment } from '../../processors/object-keys.js'
 import { createObjectStore } from '../../sinks/object-store.js'
 import { bool, intFlag, parseFlags } from '../args.js'
 import { UsageError } from '../errors.js'
@@ -27,7 +27,7 @@ export const retention: Command = async (config, args, out, err) => {
   const days = intFlag(CMD, p, 'days', 1) ?? config.s3.retentionDays
   const store = createObjectStore(config.s3)
   try {
-    const all = bucketList(config.s3.buckets)
+    const all = [...ALL_BUCKETS]
     await store.ensureBuckets(all)
     const cutoff = new Date(Date.now() - days * 86_400_000)
     for (const bucket of all) {

@@ -1,9 +1,9 @@
 import { loadSchemaMap } from '../../app/resources.js'
 import { migrationsPath } from '../../paths.js'
-import { bucketList } from '../../processors/object-keys.js'
+import { ALL_BUCKETS } from '../../processors/object-keys.js'
 import { topicCatalog } from '../../schemas/catalog.js'
 import { migrate } from '../../sinks/db/migrate.js'
-import { createKafka } from '../../sinks/kafka/client.js'
+import { checkKafka, createKafka } from '../../sinks/kafka/client.js'
 import { ensureTopics } from '../../sinks/kafka/topics.js'
 import { createObjectStore } from '../../sinks/object-store.js'
 import { registerSchemas } from '../../sinks/schema-registry.js'
@@ -19,7 +19,8 @@ nothing.
   1. applies the pending database migrations (refuses a database newer than this build);
   2. registers the Avro schemas under each topic's subject, BACKWARD compatible (refuses an
      incompatible change);
-  3. creates the missing topics and their .dlq twins (TOPIC_PARTITIONS, TOPIC_REPLICATION_FACTOR);
+  3. creates the missing topics and their .dlq twins (TOPIC_PARTITIONS, TOPIC_REPLICATION_FACTOR,
+     TOPIC_MIN_INSYNC_REPLICAS);
      existing topics are left as they are;
   4. creates the missing S3 buckets.
 Bridge processes started with START_SETUP=none then only check 1 to 3 (read rights) and refuse to
@@ -30,14 +31,17 @@ export const setup: Command = async (config, args, out) => {
   const p = parseFlags('setup', args, { json: { type: 'boolean' } })
   const migrations = await withSql(config, (sql) => migrate(sql, migrationsPath))
   const specs = topicCatalog(config.kafka.topics)
-  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap())
+  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap(), { auth: config.registryAuth })
+  const k = config.kafka
   const kafka = createKafka({
-    brokers: config.kafka.brokers,
-    clientId: `${config.kafka.clientId}-cli`,
+    brokers: k.brokers,
+    clientId: `${k.clientId}-cli`,
+    security: k.security,
     log: cliLogger(config),
   })
-  const created = await ensureTopics(kafka, specs, config.kafka.partitions, config.kafka.replicationFactor)
-  const buckets = bucketList(config.s3.buckets)
+  await checkKafka(kafka, k.brokers, k.security)
+  const created = await ensureTopics(kafka, specs, k.partitions, k.replicationFactor, k.minInsyncReplicas)
+  const buckets = [...ALL_BUCKETS]
   const store = createObjectStore(config.s3)
   try {
     await store.ensureBuckets(buckets)

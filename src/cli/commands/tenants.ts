@@ -1,34 +1,47 @@
 import { readFile } from 'node:fs/promises'
 import { validateTenantSpec } from '../../processors/tenant-spec.js'
-import { maskSecret } from '../../sinks/db/crypto.js'
+import { isRetiringSecret } from '../../processors/signing-secrets.js'
+import { keyringOf, maskSecret } from '../../sinks/db/crypto.js'
 import {
   getCredentials,
   getTenant,
   listTenants,
   rotateCredentials,
   setTenantStatus,
+  signingFields,
   upsertTenant,
   type GenesysCredentials,
   type Tenant,
   type WhatsappCredentials,
 } from '../../sinks/db/tenants.js'
-import { bool, parseFlags, requireStr, str } from '../args.js'
+import { bool, durationFlag, parseFlags, requireStr, str } from '../args.js'
 import { withDirectory, withSql } from '../context.js'
 import { CliFailure, UsageError } from '../errors.js'
 import { line, reporter, table, type Command, type Output } from '../io.js'
 
+// Long enough to update the platform's side at leisure after rotating in the bridge.
+const DEFAULT_OVERLAP = '24h'
+const DEFAULT_OVERLAP_MS = 24 * 3_600_000
+const MAX_OVERLAP_MS = 30 * 86_400_000
+
 export const tenantsHelp = `usage: gwb tenants <subcommand>
 
-  add --file <spec.json>        create or update a tenant from a tenant file (see examples/tenants/)
+  add --file <spec.json> [--overlap 24h]
+                                create or update a tenant from a tenant file (see examples/tenants/);
+                                on an update, a changed webhook secret or app secret overlaps as below
   list [--json]                 all tenants, as a table or JSON
   show <id> [--json]            one tenant with its credentials, secrets masked
   disable <id> | enable <id>    stop or resume accepting the tenant's webhooks
   add, disable, enable and rotate also take --json (one JSON summary on stdout)
   rotate <id> [--whatsapp-access-token T] [--whatsapp-app-secret S] [--whatsapp-verify-token V]
               [--genesys-client-secret S] [--genesys-webhook-secret S] [--file partial.json]
+              [--overlap 24h]
                                 replace credentials in PostgreSQL and drop every cached copy at once
-                                (this process, Redis, and by pub/sub every running bridge process)
-Secrets given to a tenant are never printed; prefer --file over flags (flags show in ps).
+                                (this process, Redis, and by pub/sub every running bridge process);
+                                a replaced webhook secret or app secret is still accepted on webhooks
+                                for --overlap (default ${DEFAULT_OVERLAP}; 0 ends it at once, at most 30d)
+Secrets are never printed: each shows as ${maskSecret('x').replace(/fp:.*/, 'fp:<8 hex digits>')}, a one-way fingerprint.
+Prefer --file over flags (flags show in ps).
 `
 
 const SECRET_FIELDS = new Set(['accessToken', 'appSecret', 'verifyToken', 'clientSecret', 'webhookSecret'])
@@ -50,14 +63,19 @@ async function readJsonFile(command: string, path: string): Promise<unknown> {
 
 const add: Command = async (config, args, out, err) => {
   const CMD = 'tenants add'
-  const p = parseFlags(CMD, args, { file: { type: 'string' }, json: { type: 'boolean' } })
+  const p = parseFlags(CMD, args, {
+    file: { type: 'string' },
+    overlap: { type: 'string' },
+    json: { type: 'boolean' },
+  })
   const file = requireStr(CMD, p, 'file')
+  const opts = { overlapMs: durationFlag(CMD, p, 'overlap', MAX_OVERLAP_MS) ?? DEFAULT_OVERLAP_MS, nowMs: Date.now() }
   const checked = validateTenantSpec(await readJsonFile(CMD, file))
   if (!checked.ok) throw new UsageError(`${CMD}: ${file} is not a valid tenant:\n  - ${checked.errors.join('\n  - ')}`)
   const spec = checked.value
   await withDirectory(config, async (sql, directory) => {
     const before = await getTenant(sql, spec.id)
-    const tenant = await upsertTenant(sql, config.credentialsKey, spec)
+    const tenant = await upsertTenant(sql, keyringOf(config), spec, opts)
     // An update may change secrets or lookup ids that running processes hold in their caches.
     await directory.invalidateTenant(
       spec.id,
@@ -92,10 +110,21 @@ const list: Command = async (config, args, out) => {
   else table(out, columns, tenants.map(row))
 }
 
+const PREVIOUS_FIELDS = new Set<string>(Object.values(signingFields).map((f) => f.previous))
+
+/** One credential field as the CLI may print it: secrets masked, a retiring secret with its end. */
+function shown(field: string, value: unknown): string {
+  if (PREVIOUS_FIELDS.has(field) && isRetiringSecret(value)) {
+    const end = new Date(value.until).toISOString()
+    return `${maskSecret(value.secret)}, ${value.until > Date.now() ? 'accepted until' : 'ended'} ${end}`
+  }
+  return SECRET_FIELDS.has(field) || PREVIOUS_FIELDS.has(field) ? maskSecret(String(value)) : String(value)
+}
+
 function masked<T extends object>(creds: T | undefined): Record<string, string> | null {
   if (creds === undefined) return null
   const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(creds)) out[k] = SECRET_FIELDS.has(k) ? maskSecret(String(v)) : String(v)
+  for (const [k, v] of Object.entries(creds)) out[k] = shown(k, v)
   return out
 }
 
@@ -107,8 +136,8 @@ const show: Command = async (config, args, out) => {
     const tenant = await getTenant(sql, id)
     if (tenant === undefined) throw new CliFailure(`no tenant ${id}`)
     const [whatsapp, genesys] = await Promise.all([
-      getCredentials(sql, config.credentialsKey, id, 'whatsapp'),
-      getCredentials(sql, config.credentialsKey, id, 'genesys'),
+      getCredentials(sql, keyringOf(config), id, 'whatsapp'),
+      getCredentials(sql, keyringOf(config), id, 'genesys'),
     ])
     return { ...json(tenant), credentials: { whatsapp: masked(whatsapp), genesys: masked(genesys) } }
   })
@@ -187,6 +216,7 @@ const rotate: Command = async (config, args, out, err) => {
       'genesys-client-secret': { type: 'string' },
       'genesys-webhook-secret': { type: 'string' },
       file: { type: 'string' },
+      overlap: { type: 'string' },
       json: { type: 'boolean' },
     },
     { min: 1, max: 1, names: '<tenant id>' },
@@ -221,36 +251,65 @@ const rotate: Command = async (config, args, out, err) => {
       `${CMD}: nothing to rotate; give --whatsapp-access-token, --genesys-client-secret, ... or --file`,
     )
   }
+  const explicitOverlap = durationFlag(CMD, p, 'overlap', MAX_OVERLAP_MS)
+  if (explicitOverlap !== undefined && r.genesys.webhookSecret === undefined && r.whatsapp.appSecret === undefined) {
+    throw new UsageError(`${CMD}: --overlap applies to a new Genesys webhook secret or WhatsApp app secret only`)
+  }
+  const opts = { overlapMs: explicitOverlap ?? DEFAULT_OVERLAP_MS, nowMs: Date.now() }
   await withDirectory(config, async (sql, directory) => {
     const before = await getTenant(sql, id)
     if (before === undefined) throw new CliFailure(`no tenant ${id}`)
-    const after: Record<string, Record<string, string>> = {}
+    const keys = keyringOf(config)
+    const after: Record<string, Record<string, unknown>> = {}
     if (Object.keys(r.whatsapp).length > 0) {
-      after['whatsapp'] = { ...(await rotateCredentials(sql, config.credentialsKey, id, 'whatsapp', r.whatsapp)) }
+      after['whatsapp'] = { ...(await rotateCredentials(sql, keys, id, 'whatsapp', r.whatsapp, opts)) }
     }
     if (Object.keys(r.genesys).length > 0) {
-      after['genesys'] = { ...(await rotateCredentials(sql, config.credentialsKey, id, 'genesys', r.genesys)) }
+      after['genesys'] = { ...(await rotateCredentials(sql, keys, id, 'genesys', r.genesys, opts)) }
     }
     await directory.invalidateTenant(id, {
       genesysIntegrationId: before.genesysIntegrationId,
       whatsappPhoneNumberId: before.whatsappPhoneNumberId,
     })
-    // Field names only: a rotated secret is never printed, masked or not, in the JSON.
-    reporter(bool(p, 'json'), out, err).summary({ id, rotated: changes }, () => printRotation(out, id, changes, after))
+    // Field names and overlap ends only: a rotated secret is never printed, masked or not, in the JSON.
+    reporter(bool(p, 'json'), out, err).summary({ id, rotated: changes, overlaps: overlapEnds(changes, after) }, () =>
+      printRotation(out, id, changes, after),
+    )
   })
+}
+
+const signingFieldsOf = (field: string) => Object.values(signingFields).find((f) => f.secret === field)
+
+/** For each rotated signing secret: until when the replaced one verifies (ISO time), or null. */
+function overlapEnds(changes: string[], after: Record<string, Record<string, unknown>>): Record<string, string | null> {
+  const ends: Record<string, string | null> = {}
+  for (const c of changes) {
+    const [section = '', field = ''] = c.split('.')
+    const signing = signingFieldsOf(field)
+    if (signing === undefined) continue
+    const previous = after[section]?.[signing.previous]
+    ends[c] = isRetiringSecret(previous) ? new Date(previous.until).toISOString() : null
+  }
+  return ends
 }
 
 function printRotation(
   out: Output,
   id: string,
   changes: string[],
-  after: Record<string, Record<string, string>>,
+  after: Record<string, Record<string, unknown>>,
 ): void {
   line(out, `rotated ${changes.length} credential(s) of tenant ${id}; caches invalidated`)
   for (const c of changes) {
     const [section = '', field = ''] = c.split('.')
-    const v = after[section]?.[field] ?? ''
-    line(out, `  ${c}: ${SECRET_FIELDS.has(field) ? maskSecret(v) : v}`)
+    line(out, `  ${c}: ${shown(field, after[section]?.[field] ?? '')}`)
+    const signing = signingFieldsOf(field)
+    if (signing === undefined) continue
+    const previous = after[section]?.[signing.previous]
+    line(
+      out,
+      `  ${section}.${signing.previous}: ${previous === undefined ? 'none, the replaced secret no longer verifies' : shown(signing.previous, previous)}`,
+    )
   }
 }
 

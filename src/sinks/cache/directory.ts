@@ -1,10 +1,12 @@
 import { fromDb, type Sql } from '../db/client.js'
-import { decryptJson, encryptJson } from '../db/crypto.js'
+import { acceptedSecrets } from '../../processors/signing-secrets.js'
+import { encryptJson, openJson, type CredentialKeys } from '../db/crypto.js'
 import {
   findByIntegrationId,
   findByPhoneNumberId,
   getCredentials,
   getTenant,
+  signingSecretsOf,
   type CredentialType,
   type CredentialsOf,
   type GenesysCredentials,
@@ -28,6 +30,12 @@ export interface TenantDirectory {
   byPhoneNumberId: (phoneNumberId: string) => Promise<DirectoryTenant | undefined>
   whatsappCredentials: (tenantId: string) => Promise<WhatsappCredentials | undefined>
   genesysCredentials: (tenantId: string) => Promise<GenesysCredentials | undefined>
+  /**
+   * The secrets a webhook of the tenant may be signed with now (Genesys: webhook secret; whatsapp:
+   * Meta app secret): the current one, and the previous one until its overlap ends. The end is
+   * checked on every call, so it needs no invalidation; a rotation itself invalidates as usual.
+   */
+  signingSecrets: (tenantId: string, type: CredentialType) => Promise<string[] | undefined>
   /** A cached OAuth token with at least a minute left, or undefined (then fetch a new one). */
   genesysToken: (tenantId: string) => Promise<GenesysToken | undefined>
   setGenesysToken: (tenantId: string, accessToken: string, expiresAt: Date) => Promise<void>
@@ -44,10 +52,12 @@ export interface TenantDirectory {
 export interface TenantDirectoryOptions {
   sql: Sql
   cache: Cache
-  /** CREDENTIALS_KEY: secrets are cached in Redis encrypted, never in plain text. */
-  key: Buffer
+  /** CREDENTIALS_KEY (and previous keys): secrets are cached in Redis encrypted, never in plain text. */
+  key: CredentialKeys
   /** In-process TTL; also bounds how long another process may serve a tenant after a change. */
   localTtlMs: number
+  /** The clock that ends a rotation's overlap (epoch ms; Date.now unless a test drives time). */
+  now?: () => number
 }
 
 export const TTL = { integration: 3600, phone: 3600, credentials: 86400, oauthMax: 3300 } as const
@@ -93,12 +103,9 @@ export function createTenantDirectory(opts: TenantDirectoryOptions): TenantDirec
   const seal = (aad: string, value: unknown): Sealed => ({ sealed: encryptJson(key, aad, value).toString('base64') })
   const unseal = (aad: string, s: Sealed | undefined): unknown => {
     if (s === undefined || typeof s.sealed !== 'string') return undefined
-    try {
-      return decryptJson(key, aad, Buffer.from(s.sealed, 'base64'))
-    } catch {
-      // Written under another key (rotation) or corrupted: a miss, refilled from Postgres.
-      return undefined
-    }
+    // Written under a key no longer configured, or corrupted: a miss, refilled from Postgres.
+    const opened = openJson(key, aad, Buffer.from(s.sealed, 'base64'))
+    return opened.ok ? opened.value : undefined
   }
 
   const dropLocal = (tenantId: string): void => {
@@ -153,6 +160,7 @@ export function createTenantDirectory(opts: TenantDirectoryOptions): TenantDirec
     })
   }
 
+  const now = opts.now ?? Date.now
   const fresh = (t: GenesysToken | undefined): GenesysToken | undefined =>
     t !== undefined && t.expiresAt - Date.now() > 60_000 ? t : undefined
 
@@ -161,6 +169,14 @@ export function createTenantDirectory(opts: TenantDirectoryOptions): TenantDirec
     byPhoneNumberId: (id) => tenantBy('phone', id, findByPhoneNumberId),
     whatsappCredentials: (tenantId) => credentials(tenantId, 'whatsapp', redisKeys.whatsapp(tenantId)),
     genesysCredentials: (tenantId) => credentials(tenantId, 'genesys', redisKeys.genesys(tenantId)),
+    async signingSecrets(tenantId, type) {
+      const creds = await (type === 'genesys'
+        ? credentials(tenantId, 'genesys', redisKeys.genesys(tenantId))
+        : credentials(tenantId, 'whatsapp', redisKeys.whatsapp(tenantId)))
+      if (creds === undefined) return undefined
+      const { secret, previous } = signingSecretsOf(type, creds)
+      return acceptedSecrets(secret, previous, now())
+    },
 
     async genesysToken(tenantId) {
       const local = fresh(tokens.get(tenantId))

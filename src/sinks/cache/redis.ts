@@ -5,8 +5,10 @@ import { Redis } from 'ioredis'
  * commands or an exception on the hot path. So: no offline queue (commands fail at once while
  * disconnected), short timeouts, no per-command retries, and reconnects in the background forever.
  */
-export function createRedis(url: string): Redis {
+export function createRedis(url: string, tlsCa?: Buffer): Redis {
   const redis = new Redis(url, {
+    // rediss:// turns TLS on by itself; a private CA (REDIS_TLS_CA_FILE) is added to the check.
+    ...(tlsCa === undefined ? {} : { tls: { ca: [tlsCa], rejectUnauthorized: true } }),
     enableOfflineQueue: false,
     connectTimeout: 1_000,
     commandTimeout: 500,

@@ -1,5 +1,7 @@
 import { BridgeError, isBridgeError } from '../../errors.js'
+import type { ConnectionOptions } from 'node:tls'
 import postgres from 'postgres'
+import type { DatabaseTls } from '../../config/service-auth.js'
 
 export type Sql = postgres.Sql
 
@@ -9,6 +11,20 @@ export interface DbOptions {
   /** Seconds a query may wait for a free connection before failing (fail fast instead of piling up). */
   connectTimeoutSeconds?: number
   applicationName?: string
+  /** DATABASE_SSLMODE and DATABASE_SSL_CA_FILE (default: no TLS, as for a server on this machine). */
+  tls?: DatabaseTls
+}
+
+/**
+ * libpq's sslmode in Node's terms. `require` encrypts without checking who answers (libpq's own
+ * meaning); `verify-ca` checks the chain, `verify-full` also the host name.
+ */
+export function postgresTls(tls: DatabaseTls | undefined): false | ConnectionOptions {
+  if (tls === undefined || tls.mode === 'disable') return false
+  const ca = tls.ca === undefined ? {} : { ca: [tls.ca] }
+  if (tls.mode === 'require') return { rejectUnauthorized: false }
+  if (tls.mode === 'verify-ca') return { ...ca, rejectUnauthorized: true, checkServerIdentity: () => undefined }
+  return { ...ca, rejectUnauthorized: true }
 }
 
 /**
@@ -19,6 +35,7 @@ export function createDb(url: string, opts: DbOptions): Sql {
   return postgres(url, {
     max: opts.max,
     prepare: true,
+    ssl: postgresTls(opts.tls),
     connect_timeout: opts.connectTimeoutSeconds ?? 10,
     idle_timeout: 60,
     // Migrations use IF NOT EXISTS; the NOTICEs they raise are noise, not information.

@@ -1,5 +1,6 @@
 import { errorMessage } from '../../errors.js'
 import type { Logger } from '../../log.js'
+import { retryUntil } from '../../retry.js'
 import type { TrackingWriter } from './tracking.js'
 
 /**
@@ -11,22 +12,31 @@ import type { TrackingWriter } from './tracking.js'
  */
 export function durableTracking(
   tracking: TrackingWriter,
-  opts: { log: Logger; baseMs?: number; maxMs?: number; giveUpAfterMs?: number },
+  opts: {
+    log: Logger
+    baseMs?: number
+    maxMs?: number
+    giveUpAfterMs?: number
+    now?: () => number
+    /** Shutdown: the write is given up (thrown), the record stays uncommitted and is redone. */
+    signal?: AbortSignal
+  },
 ): TrackingWriter {
-  const baseMs = opts.baseMs ?? 100
-  const maxMs = opts.maxMs ?? 5000
-  const giveUpAfterMs = opts.giveUpAfterMs ?? 15 * 60_000
+  const policy = {
+    baseMs: opts.baseMs ?? 100,
+    maxMs: opts.maxMs ?? 5000,
+    maxDurationMs: opts.giveUpAfterMs ?? 15 * 60_000,
+  }
   const persist = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    const started = Date.now()
-    for (let n = 0; ; n++) {
-      try {
-        return await fn()
-      } catch (err) {
-        if (Date.now() - started > giveUpAfterMs) throw err
-        if (n % 10 === 0) opts.log.warn({ err: errorMessage(err), what }, 'tracking write failed; retrying')
-        await new Promise((r) => setTimeout(r, Math.min(maxMs, baseMs * 2 ** n)))
-      }
-    }
+    const r = await retryUntil(fn, policy, {
+      ...(opts.now === undefined ? {} : { now: opts.now }),
+      ...(opts.signal === undefined ? {} : { signal: opts.signal }),
+      onError: (err, n) => {
+        if (n % 10 === 1) opts.log.warn({ err: errorMessage(err), what }, 'tracking write failed; retrying')
+      },
+    })
+    if (r.ok) return r.value
+    throw r.error
   }
   return {
     markSent: (i) => persist('markSent', () => tracking.markSent(i)),

@@ -1,4 +1,5 @@
 import type { Admin } from 'kafkajs'
+import { retryUntil } from '../../retry.js'
 
 /**
  * A topic's offsets per partition. Right after topics are created, or while leadership moves, the
@@ -10,13 +11,11 @@ export async function fetchTopicOffsets(
   topic: string,
   attempts = 5,
 ): Promise<Awaited<ReturnType<Admin['fetchTopicOffsets']>>> {
-  for (let n = 1; ; n++) {
-    try {
-      return await admin.fetchTopicOffsets(topic)
-    } catch (err) {
-      const retriable = (err as { retriable?: unknown }).retriable === true
-      if (!retriable || n >= attempts) throw err
-      await new Promise((r) => setTimeout(r, 200 * n))
-    }
-  }
+  const r = await retryUntil(
+    () => admin.fetchTopicOffsets(topic),
+    { baseMs: 200, maxMs: 1000, maxDurationMs: Infinity, maxAttempts: attempts },
+    { retryable: (err) => (err as { retriable?: unknown }).retriable === true },
+  )
+  if (r.ok) return r.value
+  throw r.error
 }

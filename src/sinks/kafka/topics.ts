@@ -1,6 +1,7 @@
 import type { Admin, Kafka } from 'kafkajs'
 import { BridgeError } from '../../errors.js'
 import type { TopicSpec } from '../../schemas/catalog.js'
+import { retryUntil } from '../../retry.js'
 
 /**
  * Creates the missing topics with the configured partitions and replication. Existing topics
@@ -12,6 +13,8 @@ export async function ensureTopics(
   specs: readonly TopicSpec[],
   partitions: number,
   replicationFactor: number,
+  /** With acks=all a write needs this many replicas in sync: 2 of 3 survives the loss of one broker. */
+  minInsyncReplicas = Math.min(2, replicationFactor),
 ): Promise<string[]> {
   const admin = kafka.admin()
   await admin.connect()
@@ -27,7 +30,7 @@ export async function ensureTopics(
           topic: s.topic,
           numPartitions: partitions,
           replicationFactor,
-          configEntries: [{ name: 'min.insync.replicas', value: String(Math.min(2, replicationFactor)) }],
+          configEntries: [{ name: 'min.insync.replicas', value: String(minInsyncReplicas) }],
         })),
       })
     }
@@ -42,17 +45,15 @@ export async function ensureTopics(
 }
 
 async function waitForLeaders(admin: Admin, topics: string[], timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    try {
+  const r = await retryUntil(
+    async () => {
       const { topics: meta } = await admin.fetchTopicMetadata({ topics })
       if (meta.length === topics.length && meta.every((t) => t.partitions.every((p) => p.leader >= 0))) return
-    } catch (err) {
-      if (Date.now() > deadline) throw err
-    }
-    if (Date.now() > deadline) throw new Error(`topics have no leaders after ${timeoutMs} ms: ${topics.join(', ')}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
+      throw new Error(`topics have no leaders after ${timeoutMs} ms: ${topics.join(', ')}`)
+    },
+    { baseMs: 100, maxMs: 100, jitter: 0, maxDurationMs: timeoutMs },
+  )
+  if (!r.ok) throw r.error
 }
 
 /**

@@ -86,6 +86,21 @@ t.test('directory with Redis up', async (t) => {
     t.equal((await b.whatsappCredentials('acme'))?.accessToken, 'ROTATED-plaintext')
     t.equal((await a.whatsappCredentials('acme'))?.accessToken, 'ROTATED-plaintext')
   })
+
+  t.test('signing secrets: the previous one only until its overlap ends, by the directory clock', async (t) => {
+    let now = Date.now()
+    const c = createTenantDirectory({ sql: db.sql, cache: cacheB, key, localTtlMs: 60_000, now: () => now })
+    const next = 'WEBHOOK-v2-plaintext'
+    await rotateCredentials(db.sql, key, 'acme', 'genesys', { webhookSecret: next }, { overlapMs: 1000, nowMs: now })
+    await a.invalidateTenant('acme')
+    t.same(await c.signingSecrets('acme', 'genesys'), [next, spec.genesys.webhookSecret])
+    now += 999
+    t.same(await c.signingSecrets('acme', 'genesys'), [next, spec.genesys.webhookSecret])
+    now += 1
+    t.same(await c.signingSecrets('acme', 'genesys'), [next], 'ended, though the credentials are cached')
+    t.same(await c.signingSecrets('acme', 'whatsapp'), [spec.whatsapp.appSecret], 'no rotation, one secret')
+    t.equal(await c.signingSecrets('ghost', 'genesys'), undefined)
+  })
 })
 
 t.test('directory with Redis down serves from Postgres', async (t) => {
