@@ -11,6 +11,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base'
 import type { TracingConfig } from '../config/config.js'
+import { setRecording } from '../tracing/spans.js'
 
 export interface Tracing {
   /** Exports what is buffered and unregisters the tracer (spans after it are no-ops). */
@@ -43,8 +44,10 @@ export function startTracing(config: TracingConfig, opts: { processor?: SpanProc
     spanProcessors: [processor],
   })
   trace.setGlobalTracerProvider(provider)
+  setRecording(true)
   return {
     shutdown: async () => {
+      setRecording(false)
       await provider.shutdown()
       trace.disable()
       propagation.disable()

@@ -1,4 +1,4 @@
-import { ROOT_CONTEXT } from '@opentelemetry/api'
+import { ROOT_CONTEXT, SpanStatusCode } from '@opentelemetry/api'
 import { inSpan, SpanKind } from '../tracing/spans.js'
 import type { Route } from './http-server.js'
 
@@ -23,6 +23,8 @@ export function traceRoute(route: Route): Route {
         async (span) => {
           const reply = await route.handler(req)
           span.setAttribute('http.response.status_code', reply.status)
+          // A server span is in error on 5xx only: a 4xx is the client's mistake, answered as designed.
+          if (reply.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: String(reply.status) })
           return reply
         },
       ),
