@@ -251,6 +251,8 @@ const baseEnv: Record<string, string> = {
   TOPIC_PARTITIONS: String(partitions),
   HTTP_HOST: '127.0.0.1',
   LOG_LEVEL: 'warn',
+  // Nothing balances load onto the bench's bridges: stop without the readiness grace period.
+  SHUTDOWN_DRAIN_MS: '0',
   // One bench number stands for many: Meta's 80/s per number would cap the whole run.
   META_SEND_RATE_PER_NUMBER: '100000',
   META_SEND_BURST_PER_NUMBER: '100000',
@@ -316,34 +318,33 @@ const drainLoop = (async () => {
   }
 })()
 
-const bridges: { child: ChildProcess; port: number }[] = []
-/** bridge-0 runs `roles` and answers on the returned port; `outboundOnly` more processes run outbound. */
+const bridges: { child: ChildProcess; port: number; adminPort: number }[] = []
+/**
+ * bridge-0 runs `roles` and answers webhooks on the returned port; `outboundOnly` more processes run
+ * outbound. Each gets a known admin port, so the step can read every process's /metrics.
+ */
 async function startBridges(
   roles: string,
   outboundOnly: number,
   extraEnv: Record<string, string> = {},
 ): Promise<number> {
-  const port = await freePort()
   const nodeArgs = a['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles')}`] : []
   const env = { ...baseEnv, META_GRAPH_URL: metaUrl, ...bridgeEnv, ...extraEnv }
-  const main = startNode('src/main.js', [], { ...env, ROLES: roles, HTTP_PORT: String(port) }, 'bridge-0', nodeArgs)
-  main.firstLine.catch(() => undefined)
-  bridges.push({ child: main.child, port })
-  for (let i = 1; i <= outboundOnly; i++) {
-    // A known port each, so the step can read every process's /metrics.
-    const own = await freePort()
+  for (let i = 0; i <= outboundOnly; i++) {
+    const [port, adminPort] = [await freePort(), await freePort()]
     const b = startNode(
       'src/main.js',
       [],
-      { ...env, ROLES: 'outbound', HTTP_PORT: String(own) },
+      { ...env, ROLES: i === 0 ? roles : 'outbound', HTTP_PORT: String(port), ADMIN_PORT: String(adminPort) },
       `bridge-${i}`,
       nodeArgs,
     )
     b.firstLine.catch(() => undefined)
-    bridges.push({ child: b.child, port: own })
+    bridges.push({ child: b.child, port, adminPort })
   }
-  await waitHttp(`http://127.0.0.1:${port}/ready`, 120_000)
-  return port
+  const first = bridges[0] as (typeof bridges)[number]
+  await waitHttp(`http://127.0.0.1:${first.adminPort}/ready`, 120_000)
+  return first.port
 }
 async function stopBridges(): Promise<void> {
   await Promise.all(bridges.splice(0).map((b) => stopChild(b.child)))
@@ -355,7 +356,7 @@ async function scrapeBridges(): Promise<string[]> {
   return Promise.all(
     bridges.map(async (b) => {
       try {
-        const res = await fetch(`http://127.0.0.1:${b.port}/metrics`, { signal: AbortSignal.timeout(5000) })
+        const res = await fetch(`http://127.0.0.1:${b.adminPort}/metrics`, { signal: AbortSignal.timeout(5000) })
         return res.ok ? await res.text() : ''
       } catch {
         return ''
@@ -575,24 +576,17 @@ async function runStep(rate: number, seconds: number, url: string, label: string
   return step
 }
 
-async function ingestCeiling(kind: 'uWebSockets.js (bridge, ROLES=ingest)' | 'node:http', seconds: number) {
+async function ingestCeiling(kind: 'node:http (bridge, ROLES=ingest)', seconds: number) {
   const port = await freePort()
-  let child: ChildProcess
-  if (kind === 'node:http') {
-    const p = startNode('bench/http-ingest.js', [], { ...baseEnv, HTTP_PORT: String(port) }, 'http-ingest')
-    child = p.child
-    await p.firstLine
-  } else {
-    const p = startNode(
-      'src/main.js',
-      [],
-      { ...baseEnv, META_GRAPH_URL: metaUrl, ROLES: 'ingest', HTTP_PORT: String(port) },
-      'ingest-only',
-    )
-    p.firstLine.catch(() => undefined)
-    child = p.child
-    await waitHttp(`http://127.0.0.1:${port}/ready`, 120_000)
-  }
+  const p = startNode(
+    'src/main.js',
+    [],
+    { ...baseEnv, META_GRAPH_URL: metaUrl, ROLES: 'ingest', HTTP_PORT: String(port), ADMIN_PORT: '0' },
+    'ingest-only',
+  )
+  p.firstLine.catch(() => undefined)
+  const child = p.child
+  await waitHttp(`http://127.0.0.1:${port}/health`, 120_000)
   const url = `http://127.0.0.1:${port}`
   await drive({ rate: undefined, seconds: 2, connections: 32, url }) // warm-up
   const pid = child.pid ?? 0
@@ -690,8 +684,7 @@ try {
   if (!a['no-ceilings']) {
     say('ceilings')
     const cs = quick ? 5 : 15
-    result.ceilings.ingest.push(await ingestCeiling('uWebSockets.js (bridge, ROLES=ingest)', cs))
-    result.ceilings.ingest.push(await ingestCeiling('node:http', cs))
+    result.ceilings.ingest.push(await ingestCeiling('node:http (bridge, ROLES=ingest)', cs))
     const sample = JSON.stringify(
       buildOutbound({
         integrationId: tenant.genesys.integrationId,
@@ -773,7 +766,6 @@ function versions(): Record<string, string> {
     kafka: kafkaVersion(projectRoot),
     kafkajs: pkgVersion('kafkajs'),
     autocannon: pkgVersion('autocannon'),
-    'uWebSockets.js': pkgVersion('uWebSockets.js'),
     postgres: sh(`psql -h 127.0.0.1 -U postgres -d postgres -tAc 'SHOW server_version' 2>/dev/null | cut -d' ' -f1`),
     redis: sh(`redis-cli -h 127.0.0.1 INFO server 2>/dev/null | sed -n 's/^redis_version:\\(.*\\)\\r$/\\1/p'`),
     java: sh(`java -version 2>&1 | head -n 1`),

@@ -19,6 +19,12 @@ export function createMetrics() {
       labelNames: ['route', 'status'],
       registers: [registry],
     }),
+    ingestRefusals: new Counter({
+      name: 'gwb_ingest_refusals_total',
+      help: 'Webhooks refused by route and reason (unknown_id, bad_signature, invalid_id, bytes_in_flight, ...)',
+      labelNames: ['route', 'reason'],
+      registers: [registry],
+    }),
     httpDuration: new Histogram({
       name: 'gwb_http_request_duration_seconds',
       help: 'Time from request to response, per route',

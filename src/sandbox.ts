@@ -98,6 +98,7 @@ async function main(): Promise<void> {
   log.info(
     {
       ingest: `http://127.0.0.1:${bridge.port}`,
+      admin: `http://127.0.0.1:${bridge.adminPort}`,
       fakeMeta: meta.url,
       fakeGenesys: genesys.url,
       tenant: tenant.id,

@@ -36,6 +36,7 @@ t.test('the README CLI examples work verbatim in a fresh shell after bash script
     GWB_ENV_FILE: envFile,
     TOPIC_PREFIX: `t-${randomUUID().slice(0, 8)}-`,
     HTTP_PORT: '0',
+    ADMIN_PORT: '0',
     FAKE_META_PORT: '0',
     FAKE_GENESYS_PORT: '0',
     LOG_LEVEL: 'info',

@@ -1,18 +1,28 @@
 import { request } from 'undici'
 import { errorMessage } from '../errors.js'
-import { json, type Route } from '../ingest/http-server.js'
+import { json, type Route } from '../ingest/routes.js'
 import type { Liveness } from '../consumer/liveness.js'
 import type { Resources } from './resources.js'
 
 type Check = () => Promise<void>
 
 /**
- * Served by every process, whatever its roles, on HTTP_PORT. /health: the process is alive (no
- * dependency checked, so a Kafka outage never gets a process restarted), 503 once a consumer group
- * crashed for good (kafkajs CRASH without restart): only a restart brings it back. /ready: Kafka, the
- * registry and PostgreSQL answer; the body names this process's roles. /metrics: Prometheus text.
+ * Served by every process, whatever its roles, on ADMIN_PORT (/health also on HTTP_PORT). /health:
+ * the process is alive (no dependency checked, so a Kafka outage never gets a process restarted),
+ * 503 once a consumer group crashed for good (kafkajs CRASH without restart): only a restart brings
+ * it back. /ready: Kafka, the registry and PostgreSQL answer, and the process is not shutting down;
+ * the body names this process's roles. /metrics: Prometheus text.
  */
-export function adminRoutes(r: Resources, liveness: Liveness): { routes: Route[]; close: () => Promise<void> } {
+export function adminRoutes(
+  r: Resources,
+  liveness: Liveness,
+): {
+  routes: Route[]
+  /** From now on /ready answers 503 "draining": the process is about to stop taking requests. */
+  beginDrain: () => void
+  close: () => Promise<void>
+} {
+  let draining = false
   const admin = r.kafka.admin()
   let adminConnected: Promise<void> | undefined
   let closed = false
@@ -78,6 +88,7 @@ export function adminRoutes(r: Resources, liveness: Liveness): { routes: Route[]
       name: 'ready',
       headers: [],
       handler: async () => {
+        if (draining) return json(503, { status: 'draining', roles: r.config.roles })
         const res = await ready()
         return json(res.status, res.body)
       },
@@ -96,6 +107,9 @@ export function adminRoutes(r: Resources, liveness: Liveness): { routes: Route[]
   ]
   return {
     routes,
+    beginDrain: () => {
+      draining = true
+    },
     // The probe's admin connection would otherwise keep the process (or a test) alive after stop.
     // Always disconnect: a failed probe forgets its connect promise, not the connection it made.
     async close() {

@@ -8,7 +8,8 @@ import { outboundFlow } from '../flows/outbound.js'
 import { startRetention } from '../flows/retention.js'
 import { ALL_BUCKETS } from '../processors/object-keys.js'
 import { statusFlow } from '../flows/status.js'
-import { startHttpServer, type HttpServer, type Route } from '../ingest/http-server.js'
+import { startHttpServer, type HttpServer } from '../ingest/http-server.js'
+import type { Route } from '../ingest/routes.js'
 import type { Logger } from '../log.js'
 import { createMetrics } from '../metrics.js'
 import { adminRoutes } from './admin-routes.js'
@@ -17,7 +18,10 @@ import { ingestRoutes } from './ingest-routes.js'
 import { openResources, type ResourceDeps, type Resources } from './resources.js'
 
 export interface RunningBridge {
+  /** The public (webhook) port. */
   readonly port: number
+  /** The admin port: /metrics, /ready, /health. */
+  readonly adminPort: number
   readonly resources: Resources
   stop: () => Promise<void>
 }
@@ -29,13 +33,14 @@ export async function startBridge(config: Config, log: Logger, deps: ResourceDep
   const t = config.kafka.topics
   const liveness = createLiveness()
   const admin = adminRoutes(r, liveness)
-  const routes: Route[] = [...admin.routes]
-  if (config.roles.includes('ingest')) routes.push(...ingestRoutes(r, log))
+  // Webhooks on the public port; probes and scrapes on the admin port (/health on both).
+  const publicRoutes: Route[] = admin.routes.filter((x) => x.name === 'health')
+  if (config.roles.includes('ingest')) publicRoutes.push(...ingestRoutes(r, log))
   const server: HttpServer = await startHttpServer({
     host: config.http.host,
     port: config.http.port,
     maxBodyBytes: config.http.maxBodyBytes,
-    routes,
+    routes: publicRoutes,
     log,
     metrics,
     limits: {
@@ -43,7 +48,20 @@ export async function startBridge(config: Config, log: Logger, deps: ResourceDep
         config.http.ratePerSource === 0
           ? false
           : { ratePerSec: config.http.ratePerSource, burst: config.http.burstPerSource },
+      bodyTimeoutMs: config.http.bodyTimeoutMs,
+      headersTimeoutMs: config.http.headersTimeoutMs,
+      keepAliveTimeoutMs: config.http.keepAliveTimeoutMs,
+      maxInFlightBytes: config.http.maxInFlightBytes,
+      trustedProxies: config.http.trustedProxies,
     },
+  })
+  const adminServer: HttpServer = await startHttpServer({
+    host: config.admin.host,
+    port: config.admin.port,
+    maxBodyBytes: 1024,
+    routes: admin.routes,
+    log,
+    limits: { rate: false },
   })
 
   const groups: RunningGroup[] = []
@@ -94,14 +112,20 @@ export async function startBridge(config: Config, log: Logger, deps: ResourceDep
   }
   // gwb_consumer_lag_records per partition of each group of this process.
   stoppers.push(startLagMonitor(r.kafka, lagTargets, { metrics, log }).stop, admin.close)
-  log.info({ roles: config.roles, port: server.port }, 'bridge started')
+  log.info({ roles: config.roles, port: server.port, adminPort: adminServer.port }, 'bridge started')
 
   return {
     port: server.port,
+    adminPort: adminServer.port,
     resources: r,
     async stop() {
-      server.close()
+      // Readiness fails first, so load balancers stop sending here while the listener still takes
+      // what they send meanwhile; then the listener closes and requests in progress finish.
+      admin.beginDrain()
+      if (config.shutdownDrainMs > 0) await new Promise((resolve) => setTimeout(resolve, config.shutdownDrainMs))
+      await server.close()
       await Promise.all([...groups.map((g) => g.stop()), ...stoppers.map((stop) => stop())])
+      await adminServer.close()
       await r.close()
     },
   }

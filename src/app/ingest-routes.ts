@@ -1,9 +1,7 @@
-import { errorMessage } from '../errors.js'
-import { genesysWebhookRoute, type GenesysIngestDeps } from '../ingest/genesys-webhook.js'
-import type { Route } from '../ingest/http-server.js'
+import { genesysWebhookRoutes, type GenesysIngestDeps } from '../ingest/genesys-webhook.js'
+import type { Route } from '../ingest/routes.js'
 import { metaWebhookRoutes, type MetaIngestRecord } from '../ingest/meta-webhook.js'
 import type { Logger } from '../log.js'
-import { listTenants } from '../sinks/db/tenants.js'
 import type { OutRecord } from '../sinks/kafka/producer.js'
 import { traceRoute } from '../ingest/trace-route.js'
 import { annotateActive, idAttributes } from '../tracing/spans.js'
@@ -23,7 +21,7 @@ export function genesysTenantLookup(r: Pick<Resources, 'directory'>): GenesysIng
 export function ingestRoutes(r: Resources, log: Logger): Route[] {
   const t = r.config.kafka.topics
   return [
-    genesysWebhookRoute({
+    ...genesysWebhookRoutes({
       log: log.child({ route: 'genesys' }),
       findByIntegrationId: genesysTenantLookup(r),
       produce: (key, value) => {
@@ -39,17 +37,15 @@ export function ingestRoutes(r: Resources, log: Logger): Route[] {
         const appSecrets = await r.directory.signingSecrets(tenant.id, 'whatsapp')
         return appSecrets === undefined ? undefined : { tenant, appSecrets }
       },
-      verifyTokens: async (tenantId) => {
-        const active = (await listTenants(r.sql)).filter(
-          (x) => x.status === 'active' && (tenantId === undefined || x.id === tenantId),
-        )
-        // One tenant with unreadable credentials must not stop every other tenant's handshake.
-        const creds = await Promise.allSettled(active.map((x) => r.directory.whatsappCredentials(x.id)))
-        return creds.flatMap((c, i) => {
-          if (c.status === 'fulfilled') return c.value === undefined ? [] : [c.value.verifyToken]
-          log.warn({ tenantId: active[i]?.id, err: errorMessage(c.reason) }, 'verify token unreadable')
-          return []
-        })
+      verifyTokens: async ({ tenantId, phoneNumberId }) => {
+        if (phoneNumberId === undefined) {
+          const all = await r.directory.activeVerifyTokens()
+          return all.filter((x) => tenantId === undefined || x.tenantId === tenantId).map((x) => x.verifyToken)
+        }
+        const tenant = await r.directory.byPhoneNumberId(phoneNumberId)
+        if (tenant === undefined || tenant.status !== 'active' || (tenantId ?? tenant.id) !== tenant.id) return []
+        const creds = await r.directory.whatsappCredentials(tenant.id)
+        return creds === undefined ? [] : [creds.verifyToken]
       },
       produce: (records) => {
         annotateActive(idAttributes(records[0]?.value))

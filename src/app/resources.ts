@@ -1,3 +1,4 @@
+import { errorMessage } from '../errors.js'
 import type { Kafka } from 'kafkajs'
 import type { Redis } from 'ioredis'
 import type { Config } from '../config/config.js'
@@ -122,6 +123,7 @@ export async function openResources(
     key: keyringOf(config),
     localTtlMs: 5000,
     ...(deps.now === undefined ? {} : { now: deps.now }),
+    onUnreadable: (tenantId, err) => log.warn({ tenantId, err: errorMessage(err) }, 'verify token unreadable'),
   })
   const mappings = createMappingResolver({ sql, cache, localTtlMs: 5000 })
   const toucher = createActivityToucher(sql, {

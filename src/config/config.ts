@@ -1,4 +1,5 @@
 import { BridgeError } from '../errors.js'
+import { parseTrustedProxies, type TrustedProxies } from '../ingest/client-address.js'
 import { readKafkaSecurity, type KafkaSecurity } from './kafka-security.js'
 import { normaliseHostEntry } from '../processors/fetch-policy.js'
 import { EnvReader, type Env } from './parse-env.js'
@@ -53,7 +54,22 @@ export interface Config {
     /** Requests per second per source address (0 = no limit); a platform's retries fit well inside. */
     readonly ratePerSource: number
     readonly burstPerSource: number
+    readonly bodyTimeoutMs: number
+    readonly headersTimeoutMs: number
+    readonly keepAliveTimeoutMs: number
+    /** Bytes of request bodies held at once by this process; beyond it 503 + Retry-After. */
+    readonly maxInFlightBytes: number
+    /** Whose X-Forwarded-For the rate limit believes (CIDR ranges). */
+    readonly trustedProxies: TrustedProxies
+    readonly trustedProxyList: readonly string[]
   }
+  /** /metrics, /ready and /health for probes and scrapers, apart from the public webhook port. */
+  readonly admin: {
+    readonly host: string
+    readonly port: number
+  }
+  /** On SIGTERM: how long /ready answers 503 before the public listener closes. */
+  readonly shutdownDrainMs: number
   readonly kafka: {
     readonly brokers: readonly string[]
     readonly clientId: string
@@ -196,6 +212,13 @@ export function loadConfig(env: Env): Config {
   const r = new EnvReader(env)
   const prefix = r.optionalString('TOPIC_PREFIX') ?? ''
   if (!/^[A-Za-z0-9._-]*$/.test(prefix)) r.problems.push(`TOPIC_PREFIX may hold only letters, digits, ".", "_" and "-"`)
+  const httpHost = r.string('HTTP_HOST', '0.0.0.0')
+  const trustedList = (r.optionalString('TRUSTED_PROXIES') ?? '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '')
+  const trusted = parseTrustedProxies(trustedList)
+  r.problems.push(...trusted.problems)
   const replicationFactor = r.int('TOPIC_REPLICATION_FACTOR', 1, 1, 10)
   const databaseUrl = r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/gwb', ['postgres:', 'postgresql:'])
   const redisUrl = r.url('REDIS_URL', 'redis://127.0.0.1:6379/0', ['redis:', 'rediss:'])
@@ -205,12 +228,23 @@ export function loadConfig(env: Env): Config {
     tracing: tracingConfig(r),
     startSetup: startSetup(r.list('START_SETUP', setupSteps, [...setupSteps, 'none'] as const)),
     http: {
-      host: r.string('HTTP_HOST', '0.0.0.0'),
+      host: httpHost,
       port: r.int('HTTP_PORT', 3000, 0, 65535),
       maxBodyBytes: r.int('HTTP_MAX_BODY_BYTES', 4 * 1024 * 1024, 1024, 64 * 1024 * 1024),
       ratePerSource: r.int('INGEST_RATE_PER_SOURCE', 10_000, 0, 1_000_000),
       burstPerSource: r.int('INGEST_BURST_PER_SOURCE', 20_000, 1, 10_000_000),
+      bodyTimeoutMs: r.int('HTTP_BODY_TIMEOUT_MS', 30_000, 100, 600_000),
+      headersTimeoutMs: r.int('HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+      keepAliveTimeoutMs: r.int('HTTP_KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000, 3_600_000),
+      maxInFlightBytes: r.int('INGEST_MAX_INFLIGHT_BYTES', 64 * 1024 * 1024, 1024, 16 * 1024 * 1024 * 1024),
+      trustedProxies: trusted.proxies,
+      trustedProxyList: trustedList,
     },
+    admin: {
+      host: r.string('ADMIN_HOST', httpHost),
+      port: r.int('ADMIN_PORT', 9464, 0, 65535),
+    },
+    shutdownDrainMs: r.int('SHUTDOWN_DRAIN_MS', 5000, 0, 600_000),
     kafka: {
       brokers: r.brokers('KAFKA_BROKERS', '127.0.0.1:9092'),
       clientId: r.string('KAFKA_CLIENT_ID', 'genesys-whatsapp-bridge'),
@@ -277,6 +311,12 @@ export function loadConfig(env: Env): Config {
   }
   if (config.meta.apiVersion !== '' && !/^v\d+\.\d+$/.test(config.meta.apiVersion)) {
     r.problems.push(`META_API_VERSION must look like v21.0, got "${config.meta.apiVersion}"`)
+  }
+  if (config.http.maxInFlightBytes < config.http.maxBodyBytes) {
+    r.problems.push('INGEST_MAX_INFLIGHT_BYTES must be at least HTTP_MAX_BODY_BYTES (one largest body must fit)')
+  }
+  if (config.admin.port !== 0 && config.admin.port === config.http.port) {
+    r.problems.push('ADMIN_PORT must differ from HTTP_PORT (0 picks a free port for either)')
   }
   if (r.problems.length > 0) {
     throw new BridgeError('GWB_CONFIG', `invalid configuration:\n  - ${r.problems.join('\n  - ')}`, {

@@ -82,9 +82,9 @@ export function createRateLimiter(config: RateLimitConfig): RateLimiter {
 }
 
 /**
- * The bucket key of a peer address as uWebSockets.js renders it. IPv4 (and IPv4-mapped IPv6) is
- * keyed by the address; other IPv6 by its /64, since one host commonly owns a whole /64 and could
- * otherwise rotate through addresses to get a fresh bucket each time.
+ * The bucket key of a client address. IPv4 (and IPv4-mapped IPv6, as node shows IPv4 peers of a
+ * dual-stack socket) is keyed by the address; other IPv6 by its /64, since one host commonly owns a
+ * whole /64 and could otherwise rotate through addresses to get a fresh bucket each time.
  */
 export function sourceKey(address: string): string {
   const a = address.toLowerCase()

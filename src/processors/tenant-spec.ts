@@ -2,6 +2,8 @@
  * The tenant file format (`gwb tenants add --file sandbox.json`). Pure validation: no I/O, every
  * problem reported at once with the field's path, so an operator fixes the file in one pass.
  */
+import { integrationIdProblem, phoneNumberIdProblem, tenantIdProblem } from './ids.js'
+
 export interface GenesysSpec {
   integrationId: string
   /** Genesys Cloud domain, e.g. "mypurecloud.ie"; API and login hosts derive from it. */
@@ -31,7 +33,6 @@ export interface TenantSpec {
 
 export type SpecResult = { ok: true; value: TenantSpec } | { ok: false; errors: string[] }
 
-const ID = /^[a-z0-9-]{1,63}$/
 const DIGITS = /^[0-9]{1,32}$/
 // A domain name; not a fixed region list, so new Genesys regions and local fakes need no code change.
 const DOMAIN = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/
@@ -74,7 +75,7 @@ function readSection(obj: unknown, path: string, fields: Field[], errors: string
 }
 
 const genesysFields: Field[] = [
-  { name: 'integrationId' },
+  { name: 'integrationId', check: integrationIdProblem },
   { name: 'region', check: (v) => (DOMAIN.test(v) ? undefined : 'must be a Genesys Cloud domain like mypurecloud.ie') },
   { name: 'clientId' },
   { name: 'clientSecret' },
@@ -83,7 +84,7 @@ const genesysFields: Field[] = [
 ]
 
 const whatsappFields: Field[] = [
-  { name: 'phoneNumberId', check: (v) => (DIGITS.test(v) ? undefined : 'must be the numeric phone number id') },
+  { name: 'phoneNumberId', check: phoneNumberIdProblem },
   { name: 'businessAccountId', check: (v) => (DIGITS.test(v) ? undefined : 'must be the numeric WABA id') },
   { name: 'accessToken' },
   { name: 'appSecret' },
@@ -97,7 +98,7 @@ export function validateTenantSpec(input: unknown): SpecResult {
   if (!isRecord(input)) return { ok: false, errors: ['tenant spec: must be a JSON object'] }
 
   const id = input.id
-  if (typeof id !== 'string' || !ID.test(id)) {
+  if (typeof id !== 'string' || tenantIdProblem(id) !== undefined) {
     errors.push('id: required, 1-63 characters of a-z, 0-9 and -')
   }
   const name = input.name

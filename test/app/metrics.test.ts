@@ -27,7 +27,7 @@ function parseMetrics(text: string): Sample[] {
 }
 
 async function scrape(h: Harness): Promise<Sample[]> {
-  const res = await request(`${h.url}/metrics`)
+  const res = await request(`${h.adminUrl}/metrics`)
   if (res.statusCode !== 200) throw new Error(`/metrics answered ${res.statusCode}`)
   return parseMetrics(await res.body.text())
 }
@@ -202,16 +202,18 @@ t.test('after traffic, /metrics has every listed series with counts equal to wha
   })
 })
 
-t.test('an outbound-only process still serves /health, /ready and /metrics', async (t) => {
+t.test('an outbound-only process still serves /health, /ready and /metrics on its admin port', async (t) => {
   const h = await startHarness({ ROLES: 'outbound' })
   t.teardown(() => h.close())
-  const get = async (path: string) => {
-    const res = await request(`${h.url}${path}`)
+  const get = async (path: string, base = h.adminUrl) => {
+    const res = await request(`${base}${path}`)
     return { status: res.statusCode, body: await res.body.text() }
   }
   const health = await get('/health')
   t.equal(health.status, 200)
   t.match(JSON.parse(health.body), { status: 'ok', roles: ['outbound'] })
+  t.equal((await get('/health', h.url)).status, 200, '/health on the public port too')
+  t.equal((await get('/metrics', h.url)).status, 404, 'no /metrics on the public port')
   const ready = await get('/ready')
   t.equal(ready.status, 200, ready.body)
   t.match(JSON.parse(ready.body), {

@@ -22,16 +22,23 @@ export interface Harness {
   meta: FakeMeta
   genesys: FakeGenesys
   tenant: TenantSpec
+  /** The public (webhook) port's base URL. */
   url: string
+  /** The admin port's base URL: /metrics, /ready, /health. */
+  adminUrl: string
   /** Posts a body to /webhook/genesys signed with the tenant's secret (or the given signature). */
-  postGenesys: (body: unknown, opts?: { signature?: string; raw?: string }) => Promise<{ status: number; body: string }>
+  postGenesys: (
+    body: unknown,
+    opts?: { signature?: string; raw?: string; path?: string },
+  ) => Promise<{ status: number; body: string }>
   /**
    * Posts a Meta webhook to /webhook/meta, serialised as Meta does and signed with the app secret of
-   * `opts.tenant` (default: the harness tenant), or with the given signature / raw body.
+   * `opts.tenant` (default: the harness tenant), or with the given signature / raw body. `opts.path`
+   * replaces the route's path (for example `/webhook/meta/{phoneNumberId}`).
    */
   postMeta: (
     payload: unknown,
-    opts?: { signature?: string; raw?: string; tenant?: TenantSpec },
+    opts?: { signature?: string; raw?: string; tenant?: TenantSpec; path?: string },
   ) => Promise<{ status: number; body: string }>
   /** GET /webhook/meta with the given query string. */
   getMeta: (query: string) => Promise<{ status: number; body: string; contentType: string | undefined }>
@@ -101,6 +108,7 @@ export async function startHarness(
     ...(opts.now === undefined ? {} : { now: opts.now }),
   })
   const url = `http://127.0.0.1:${bridge.port}`
+  const adminUrl = `http://127.0.0.1:${bridge.adminPort}`
 
   const newTenant = async (overrides: Partial<TenantSpec> = {}): Promise<TenantSpec> => {
     const spec = { ...tenantSpec(), ...overrides }
@@ -119,10 +127,11 @@ export async function startHarness(
     genesys,
     tenant,
     url,
+    adminUrl,
     newTenant,
     async postGenesys(body, opts = {}) {
       const raw = opts.raw ?? JSON.stringify(body)
-      const res = await request(`${url}/webhook/genesys`, {
+      const res = await request(`${url}${opts.path ?? '/webhook/genesys'}`, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -137,9 +146,13 @@ export async function startHarness(
     async postMeta(payload, opts = {}) {
       const raw = opts.raw ?? metaJson(payload)
       const secret = (opts.tenant ?? tenant).whatsapp.appSecret
-      const res = await request(`${url}/webhook/meta`, {
+      const res = await request(`${url}${opts.path ?? '/webhook/meta'}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-hub-signature-256': opts.signature ?? signMeta(raw, secret) },
+        headers: {
+          'content-type': 'application/json',
+          // An empty signature sends none at all.
+          ...(opts.signature === '' ? {} : { 'x-hub-signature-256': opts.signature ?? signMeta(raw, secret) }),
+        },
         body: raw,
       })
       return { status: res.statusCode, body: await res.body.text() }

@@ -8,6 +8,8 @@ export interface BridgeProcess {
   readonly exited: Promise<number | NodeJS.Signals | null>
   kill: (signal?: NodeJS.Signals) => Promise<number | NodeJS.Signals | null>
   output: () => string
+  /** The public and admin ports from the start line (HTTP_PORT=0 / ADMIN_PORT=0 pick free ones). */
+  ports: () => { port: number; adminPort: number }
 }
 
 /**
@@ -45,6 +47,11 @@ export async function spawnBridge(env: Record<string, string>, timeoutMs = 60_00
     child,
     exited,
     output: () => out,
+    ports() {
+      const m = /"port":(\d+),"adminPort":(\d+),"msg":"bridge started"/.exec(out)
+      if (m === null) throw new Error(`no start line with ports:\n${out}`)
+      return { port: Number(m[1]), adminPort: Number(m[2]) }
+    },
     async kill(signal = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal)
       return exited

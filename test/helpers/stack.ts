@@ -19,6 +19,10 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     // The suite's own buckets (keys carry each test's own tenant), never the sandbox's.
     S3_BUCKET_PREFIX: 'gwb-test-',
     LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
+    // Free ports for both listeners (a sandbox on this machine holds the defaults), and no
+    // readiness grace period at stop: nothing balances load onto a test bridge.
+    ADMIN_PORT: '0',
+    SHUTDOWN_DRAIN_MS: '0',
     ...overrides,
   }
 }

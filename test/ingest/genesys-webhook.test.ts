@@ -47,10 +47,10 @@ t.test(
         error: 'bad_signature',
       },
       {
-        name: 'unknown integration',
+        name: 'unknown integration (the same answer as a bad signature)',
         send: () => h.postGenesys(msg(`int-${randomUUID()}`)),
-        status: 403,
-        error: 'unknown_integration',
+        status: 401,
+        error: 'bad_signature',
       },
       {
         name: 'inactive tenant',

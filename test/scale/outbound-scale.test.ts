@@ -12,13 +12,7 @@ const total = conversations * perConversation
 /** Posting spread over about this long, so the kill and the join land mid-run. */
 const postingMs = 12_000
 
-/** The HTTP port a child bridge logged in its start line. */
-function portOf(p: BridgeProcess): number {
-  const m = /"port":(\d+),"msg":"bridge started"/.exec(p.output())
-  if (m === null) throw new Error(`no start line with a port:\n${p.output()}`)
-  return Number(m[1])
-}
-
+/** The admin port serves /metrics. */
 async function lagOf(port: number, group: string): Promise<number[]> {
   const res = await request(`http://127.0.0.1:${port}/metrics`)
   const text = await res.body.text()
@@ -185,7 +179,7 @@ t.test(
     const deadline = Date.now() + 30_000
     let lags: number[][] = []
     while (Date.now() < deadline) {
-      lags = await Promise.all(survivors.map((w) => lagOf(portOf(w), group)))
+      lags = await Promise.all(survivors.map((w) => lagOf(w.ports().adminPort, group)))
       if (lags.every((l) => l.length === 12 && l.every((v) => v === 0))) break
       await new Promise((r) => setTimeout(r, 500))
     }

@@ -6,6 +6,7 @@ import {
   findByPhoneNumberId,
   getCredentials,
   getTenant,
+  listTenants,
   signingSecretsOf,
   type CredentialType,
   type CredentialsOf,
@@ -30,6 +31,11 @@ export interface TenantDirectory {
   byPhoneNumberId: (phoneNumberId: string) => Promise<DirectoryTenant | undefined>
   whatsappCredentials: (tenantId: string) => Promise<WhatsappCredentials | undefined>
   genesysCredentials: (tenantId: string) => Promise<GenesysCredentials | undefined>
+  /**
+   * The verify tokens of every active tenant, for a Meta handshake that names none. Read at most
+   * once a minute (and again after any invalidation): a flood of handshakes decrypts nothing.
+   */
+  activeVerifyTokens: () => Promise<{ tenantId: string; verifyToken: string }[]>
   /**
    * The secrets a webhook of the tenant may be signed with now (Genesys: webhook secret; whatsapp:
    * Meta app secret): the current one, and the previous one until its overlap ends. The end is
@@ -56,6 +62,15 @@ export interface TenantDirectoryOptions {
   key: CredentialKeys
   /** In-process TTL; also bounds how long another process may serve a tenant after a change. */
   localTtlMs: number
+  /** Unknown ids remembered at once; kept apart from known tenants so a flood cannot evict those. */
+  negativeEntries?: number
+  /**
+   * How long the list of active verify tokens is reused (default a minute): tenant changes clear it
+   * at once in every process (the invalidation broadcast), so only a missed broadcast waits this long.
+   */
+  verifyTokensTtlMs?: number
+  /** Told when one tenant's credentials cannot be read while listing verify tokens. */
+  onUnreadable?: (tenantId: string, err: unknown) => void
   /** The clock that ends a rotation's overlap (epoch ms; Date.now unless a test drives time). */
   now?: () => number
 }
@@ -86,8 +101,12 @@ const plain = (t: Tenant): DirectoryTenant => ({
 
 export function createTenantDirectory(opts: TenantDirectoryOptions): TenantDirectory {
   const { sql, cache, key } = opts
-  // Absent tenants are cached locally too (null), so a flood of unknown ids does not hit Postgres.
-  const tenants = createLocalCache<DirectoryTenant | null>({ ttlMs: opts.localTtlMs })
+  const tenants = createLocalCache<DirectoryTenant>({ ttlMs: opts.localTtlMs })
+  // Unknown ids are remembered too, in a bounded cache of their own: a flood of made-up ids then
+  // costs one lookup each, and never pushes a real tenant out of the cache above.
+  const absent = createLocalCache<true>({ ttlMs: opts.localTtlMs, maxEntries: opts.negativeEntries ?? 10_000 })
+  const verifyTokensTtlMs = opts.verifyTokensTtlMs ?? 60_000
+  let verifyTokens: { at: number; tokens: Promise<{ tenantId: string; verifyToken: string }[]> } | undefined
   const secrets = createLocalCache<unknown>({ ttlMs: opts.localTtlMs })
   const tokens = createLocalCache<GenesysToken>({ ttlMs: opts.localTtlMs })
   // Single flight: concurrent misses of one key share one Redis/Postgres lookup.
@@ -109,7 +128,10 @@ export function createTenantDirectory(opts: TenantDirectoryOptions): TenantDirec
   }
 
   const dropLocal = (tenantId: string): void => {
-    tenants.deleteWhere((_k, v) => v === null || v.id === tenantId)
+    tenants.deleteWhere((_k, v) => v.id === tenantId)
+    // The tenant may now own an id remembered as unknown, and its verify token may have changed.
+    absent.clear()
+    verifyTokens = undefined
     secrets.deleteWhere((k) => k.startsWith(`${tenantId}:`))
     tokens.delete(tenantId)
   }
@@ -121,7 +143,8 @@ export function createTenantDirectory(opts: TenantDirectoryOptions): TenantDirec
     load: (sql: Sql, id: string) => Promise<Tenant | undefined>,
   ): Promise<DirectoryTenant | undefined> => {
     const localKey = `${kind}:${id}`
-    if (tenants.has(localKey)) return Promise.resolve(tenants.get(localKey) ?? undefined)
+    const local = tenants.get(localKey)
+    if (local !== undefined || absent.has(localKey)) return Promise.resolve(local)
     return once(localKey, async () => {
       const redisKey = redisKeys[kind](id)
       const cached = await cache.getJson<DirectoryTenant>(redisKey)
@@ -130,9 +153,13 @@ export function createTenantDirectory(opts: TenantDirectoryOptions): TenantDirec
         return cached
       }
       const row = await fromDb(`tenant by ${kind} ${id}`, () => load(sql, id))
-      const value = row === undefined ? undefined : plain(row)
-      tenants.set(localKey, value ?? null)
-      if (value !== undefined) await cache.setJson(redisKey, value, TTL[kind])
+      if (row === undefined) {
+        absent.set(localKey, true)
+        return undefined
+      }
+      const value = plain(row)
+      tenants.set(localKey, value)
+      await cache.setJson(redisKey, value, TTL[kind])
       return value
     })
   }
@@ -164,7 +191,31 @@ export function createTenantDirectory(opts: TenantDirectoryOptions): TenantDirec
   const fresh = (t: GenesysToken | undefined): GenesysToken | undefined =>
     t !== undefined && t.expiresAt - Date.now() > 60_000 ? t : undefined
 
+  const loadVerifyTokens = async (): Promise<{ tenantId: string; verifyToken: string }[]> => {
+    const active = (await fromDb('tenant list', () => listTenants(sql))).filter((x) => x.status === 'active')
+    // One tenant with unreadable credentials must not stop every other tenant's handshake.
+    const creds = await Promise.allSettled(active.map((x) => credentials(x.id, 'whatsapp', redisKeys.whatsapp(x.id))))
+    return creds.flatMap((c, i) => {
+      const tenantId = active[i]?.id ?? ''
+      if (c.status === 'fulfilled') return c.value === undefined ? [] : [{ tenantId, verifyToken: c.value.verifyToken }]
+      opts.onUnreadable?.(tenantId, c.reason)
+      return []
+    })
+  }
+
   return {
+    activeVerifyTokens() {
+      if (verifyTokens === undefined || Date.now() - verifyTokens.at >= verifyTokensTtlMs) {
+        const tokens = loadVerifyTokens()
+        const entry = { at: Date.now(), tokens }
+        verifyTokens = entry
+        // A failed read is not remembered: the next handshake tries again.
+        tokens.catch(() => {
+          if (verifyTokens === entry) verifyTokens = undefined
+        })
+      }
+      return verifyTokens.tokens
+    },
     byIntegrationId: (id) => tenantBy('integration', id, findByIntegrationId),
     byPhoneNumberId: (id) => tenantBy('phone', id, findByPhoneNumberId),
     whatsappCredentials: (tenantId) => credentials(tenantId, 'whatsapp', redisKeys.whatsapp(tenantId)),
