@@ -1,6 +1,6 @@
 import { ROOT_CONTEXT, SpanStatusCode } from '@opentelemetry/api'
 import { inSpan, SpanKind } from '../tracing/spans.js'
-import type { Route } from './http-server.js'
+import type { Route } from './routes.js'
 
 /**
  * The route's handler inside a server span named by its method and path template (bounded, no ids).
