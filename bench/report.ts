@@ -1,4 +1,6 @@
+import { cpuStageTable, type CpuProfileSummary } from './cpu-stages.js'
 import type { StageLatency } from './prom-histograms.js'
+import { costTable, type StepCosts } from './server-costs.js'
 import type { KafkajsCeiling, ProducerPerformanceResult } from './kafka-ceiling.js'
 import type { LatencySummary } from './stats.js'
 
@@ -38,6 +40,8 @@ export interface StepResult {
   stages?: StageLatency[]
   /** The worst bridge process's event-loop delay over the step (monitorEventLoopDelay, 10 ms resolution). */
   eventLoopLagMs?: { meanMs: number; p99Ms: number; maxMs: number }
+  /** Bridge and server costs per delivered message, from the step's start to the end of its drain. */
+  costs?: StepCosts
 }
 
 export interface IngestCeiling {
@@ -78,6 +82,8 @@ export interface BenchResult {
     producerPerformance: ProducerPerformanceResult | undefined
   }
   unmatchedArrivals?: number
+  /** Per-stage bridge CPU, when the run was profiled (--cpu-prof). */
+  cpuProfile?: CpuProfileSummary
 }
 
 const n = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? '–' : String(v))
@@ -108,16 +114,16 @@ export function renderMarkdown(r: BenchResult, svgPath: string): string {
   )
   lines.push('')
   lines.push(
-    '| offered/s | achieved/s | delivered/s | ingest p50 / p95 / p99 / max ms | e2e p50 / p95 / p99 / max ms | errors | lost | dup | out of order | bridge CPU % | peak RSS MB | load avg | holds |',
+    '| offered/s | achieved/s | delivered/s | ingest p50 / p95 / p99 / max ms | e2e p50 / p95 / p99 / max ms | errors | lost | dup | out of order | bridge CPU % | bridge CPU µs/msg | peak RSS MB | load avg | holds |',
   )
-  lines.push('|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---|')
+  lines.push('|---:|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|')
   for (const st of r.steps) {
     const i = st.ingestMs
     const e = st.endToEndMs
     lines.push(
       `| ${st.targetRate} | ${st.achievedRate} | ${st.deliveredRate} | ${n(i.p50)} / ${n(i.p95)} / ${n(i.p99)} / ${n(i.max)} | ` +
         `${n(e.p50)} / ${n(e.p95)} / ${n(e.p99)} / ${n(e.max)} | ${st.errors} | ${st.lost} | ${st.duplicated} | ${st.outOfOrder} | ` +
-        `${st.bridgeCpuPercent} | ${st.bridgePeakRssMb} | ${st.loadAvg1mAtStart} | ${st.holds ? 'yes' : `no: ${st.why.join('; ')}`} |`,
+        `${st.bridgeCpuPercent} | ${n(bridgeUsPerMessage(st))} | ${st.bridgePeakRssMb} | ${st.loadAvg1mAtStart} | ${st.holds ? 'yes' : `no: ${st.why.join('; ')}`} |`,
     )
   }
   lines.push('')
@@ -127,9 +133,11 @@ export function renderMarkdown(r: BenchResult, svgPath: string): string {
     )
     lines.push('')
   }
-  lines.push(`![latency vs rate](${svgPath})`)
+  lines.push(`![latency (log scale) and throughput vs rate](${svgPath})`)
   lines.push('')
   lines.push(...stageTable(r.steps))
+  lines.push(...costSection(r))
+  lines.push(...cpuStageTable(r.cpuProfile))
   const c = r.ceilings
   if (c.ingest.length > 0 || c.kafkajs !== undefined || c.producerPerformance !== undefined) {
     lines.push('Ceilings measured in the same run (same broker, same record size):')
@@ -169,6 +177,28 @@ export function renderMarkdown(r: BenchResult, svgPath: string): string {
     lines.push('')
   }
   return lines.join('\n')
+}
+
+/** Bridge CPU per delivered message over the step (load and drain), whole µs; undefined if not measured. */
+export function bridgeUsPerMessage(st: StepResult): number | undefined {
+  const row = st.costs?.rows.find((r) => r.what.startsWith('bridge CPU'))
+  return row === undefined ? undefined : Math.round(row.perMessage)
+}
+
+/** What a delivered message cost the bridge and each server, per step. */
+function costSection(r: BenchResult): string[] {
+  const table = costTable(r.steps.map((st) => ({ rate: st.targetRate, costs: st.costs })))
+  if (table.length === 0) return []
+  return [
+    'Cost per delivered message, measured over each step (load and drain) in the same run: CPU from `/proc` ' +
+      '(utime + stime of the process tree), PostgreSQL from `pg_stat_database`/`pg_stat_user_tables` of the ' +
+      "bench's own database (pg_stat_statements is not preloaded on this server), Redis from `INFO commandstats`, " +
+      "Kafka from the bench topics' high watermarks and log segments, S3 from the archive objects under the bench " +
+      "tenant's prefix. † = the whole server, shared with whatever else ran on the machine meanwhile (see load avg).",
+    '',
+    ...table,
+    '',
+  ]
 }
 
 /** Where the time went, from the bridge's own histograms: the slowest series at each step. */

@@ -15,9 +15,21 @@ import { upsertMapping } from '../src/sinks/db/mappings.js'
 import { migrate } from '../src/sinks/db/migrate.js'
 import { upsertTenant } from '../src/sinks/db/tenants.js'
 import type { TenantSpec } from '../src/processors/tenant-spec.js'
+import { benchChart } from './charts.js'
+import { profileStages } from './cpu-stages.js'
+import { readProfiles } from './profile-summary.js'
+import { stepCosts, type CostSample } from './server-costs.js'
+import { createCostProbe, ensureDatabase, withPath } from './server-probes.js'
 import { kafkaVersion, kafkajsCeiling, producerPerformance } from './kafka-ceiling.js'
 import { diffHistograms, durations, eventLoopLag, mergeHistograms, stageLatencies } from './prom-histograms.js'
-import { renderMarkdown, replaceGenerated, type BenchResult, type IngestCeiling, type StepResult } from './report.js'
+import {
+  bridgeUsPerMessage,
+  renderMarkdown,
+  replaceGenerated,
+  type BenchResult,
+  type IngestCeiling,
+  type StepResult,
+} from './report.js'
 import {
   benchText,
   checkDelivery,
@@ -28,13 +40,14 @@ import {
   type DeliveredMessage,
   type SentMessage,
 } from './stats.js'
-import { lineChart } from './svg.js'
 
 const HELP = `npm run bench -- [options]
 
 Drives signed Genesys webhooks at fixed rates into a bridge child process (all roles), with the
 fake Meta (its own process) recording arrivals; reports ingest and end-to-end latency, throughput,
-loss/duplicates/reordering, bridge CPU and RSS, plus Kafka and HTTP ceilings from the same run.
+loss/duplicates/reordering, bridge CPU and RSS, the cost of a delivered message to the bridge and
+to each server (CPU, PostgreSQL, Redis, Kafka, S3; with --cpu-prof also per stage), plus Kafka and
+HTTP ceilings from the same run.
 
   --rates 250,500,...      offered rates in req/s (default 250,500,1000,2000,4000,5000)
   --duration <s>           seconds per rate step (default 30; --quick 10)
@@ -51,6 +64,9 @@ loss/duplicates/reordering, bridge CPU and RSS, plus Kafka and HTTP ceilings fro
   --bridge-env K=V         extra bridge environment (repeatable), e.g. PROCESSING_CONCURRENCY=1024
   --cpu-prof               run the bridge under node --cpu-prof (profiles in the run's log dir)
   --no-ceilings            skip the Kafka and node:http ceilings
+  --database <name>        the bench's own PostgreSQL database (default gwb_bench; created if missing),
+                           on the server of DATABASE_URL
+  --redis-db <n>           the bench's own Redis database number (default 2), on the server of REDIS_URL
   --skip-services          do not run scripts/services.sh up
   --name <name>            results file name (default: quick | full | search, plus a timestamp-free name)
   --write-md               rewrite the generated section of BENCHMARKS.md from this run
@@ -75,6 +91,8 @@ const { values: a } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     'no-ceilings': { type: 'boolean', default: false },
     'skip-services': { type: 'boolean', default: false },
+    database: { type: 'string', default: 'gwb_bench' },
+    'redis-db': { type: 'string', default: '2' },
     name: { type: 'string' },
     'write-md': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
@@ -240,9 +258,14 @@ const convs: Conv[] = Array.from({ length: conversations }, (_, i) => ({
 
 const baseEnv: Record<string, string> = {
   KAFKA_BROKERS: process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092',
-  // The bench's own database (scripts/services.sh creates it), never the sandbox's.
-  DATABASE_URL: process.env['BENCH_DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/gwb_bench',
-  REDIS_URL: process.env['BENCH_REDIS_URL'] ?? 'redis://127.0.0.1:6379/2',
+  // The bench's own database and Redis db (BENCH_DATABASE_URL / BENCH_REDIS_URL, or --database and
+  // --redis-db on the servers of DATABASE_URL / REDIS_URL), never the sandbox's (gwb, db 0).
+  DATABASE_URL:
+    process.env['BENCH_DATABASE_URL'] ??
+    withPath(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/gwb', a.database ?? ''),
+  REDIS_URL:
+    process.env['BENCH_REDIS_URL'] ??
+    withPath(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379/0', a['redis-db'] ?? ''),
   S3_BUCKET_PREFIX: 'gwb-bench-',
   S3_ACCESS_KEY: process.env['S3_ACCESS_KEY'] ?? 'gwb-local',
   S3_SECRET_KEY: process.env['S3_SECRET_KEY'] ?? 'gwb-local-secret-key',
@@ -259,9 +282,11 @@ const baseEnv: Record<string, string> = {
 }
 
 // The bench's own Kafka clients reach the cluster as the bridges do (KAFKA_SECURITY_PROTOCOL and friends).
-const kafkaSecurity = loadConfig({ ...process.env, ...baseEnv }).kafka.security
+const benchConfig = loadConfig({ ...process.env, ...baseEnv })
+const kafkaSecurity = benchConfig.kafka.security
 
 say(`run ${runId}: provisioning tenant ${tenant.id} and ${conversations} conversation mappings`)
+await ensureDatabase(baseEnv['DATABASE_URL'] as string)
 {
   const sql = createDb(baseEnv['DATABASE_URL'] as string, { max: 4 })
   await migrate(sql, migrationsPath)
@@ -280,6 +305,14 @@ say(`run ${runId}: provisioning tenant ${tenant.id} and ${conversations} convers
   }
   await closeDb(sql)
 }
+
+const probe = await createCostProbe({
+  root: projectRoot,
+  clockTicks: CLK_TCK,
+  config: benchConfig,
+  topicPrefix: baseEnv['TOPIC_PREFIX'] as string,
+  tenantId: tenant.id,
+})
 
 const [metaMedian, metaP99] = (a['meta-latency'] ?? '150,600').split(',').map(Number)
 const fakes = startNode(
@@ -475,6 +508,8 @@ async function runStep(rate: number, seconds: number, url: string, label: string
   const connections = Number(a.connections ?? Math.max(32, Math.ceil(rate / 10)))
   const from = deliveries.length
   const pids = bridgePids()
+  await probe.analyze()
+  const cost0 = await probe.sample(pids)
   const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0)
   const loadAvg = Math.round((loadavg()[0] ?? 0) * 100) / 100
   let peakRss = 0
@@ -512,9 +547,12 @@ async function runStep(rate: number, seconds: number, url: string, label: string
     if (performance.now() - lastProgress > 15_000 || performance.now() - drainStart > 180_000) break
     await sleep(250)
   }
+  // CPU and counters at the end of the drain: the step's own work, not the waits below.
+  const drained = await probe.sample(pids)
   await sleep(1000) // late duplicates
   await drainFake().catch(() => undefined)
   clearInterval(rssTimer)
+  const cost1: CostSample = { ...drained, pg: (await probe.settledPg(pids)) ?? drained.pg }
   const after = await scrapeBridges()
   const stages = stageLatencies(
     mergeHistograms(after.map((t, i) => diffHistograms(durations(before[i] ?? ''), durations(t)))),
@@ -557,6 +595,7 @@ async function runStep(rate: number, seconds: number, url: string, label: string
     why: [],
     stages,
     eventLoopLagMs: loopLag,
+    costs: stepCosts(cost0, cost1, arrivals),
   }
   const v = stepHolds({ ...step, e2eP99Ms: e2e.p99 })
   step.holds = v.ok
@@ -564,7 +603,8 @@ async function runStep(rate: number, seconds: number, url: string, label: string
   say(
     `  ingest p50/p99 ${ingest.p50}/${ingest.p99} ms, e2e p50/p99 ${e2e.p50}/${e2e.p99} ms, ` +
       `achieved ${step.achievedRate}/s, lost ${rep.lost}, dup ${rep.duplicated}, ooo ${rep.outOfOrder}, ` +
-      `errors ${step.errors}, cpu ${step.bridgeCpuPercent}%, rss ${step.bridgePeakRssMb} MB` +
+      `errors ${step.errors}, cpu ${step.bridgeCpuPercent}% (${bridgeUsPerMessage(step) ?? '–'} µs/msg), ` +
+      `rss ${step.bridgePeakRssMb} MB` +
       (v.ok ? '' : `  ✗ ${v.why.join('; ')}`),
   )
   say(
@@ -680,6 +720,7 @@ try {
     }
   }
   await stopBridges()
+  if (a['cpu-prof']) result.cpuProfile = profileStages(readProfiles(join(logDir, 'profiles')), result.steps)
 
   if (!a['no-ceilings']) {
     say('ceilings')
@@ -720,26 +761,14 @@ try {
   draining = false
   await drainLoop
   await stopBridges()
+  await probe.close()
   await Promise.all(children.map((c) => stopChild(c)))
 }
 
 result.finishedAt = new Date().toISOString()
 result.unmatchedArrivals = foreign
 writeFileSync(join(resultsDir, `${name}.json`), `${JSON.stringify(result, null, 2)}\n`)
-const steps = result.steps
-const svg = lineChart({
-  title: `Latency vs offered rate (fake Meta ${metaMedian}/${metaP99} ms median/p99)`,
-  xLabel: 'offered webhooks / s',
-  yLabel: 'latency, ms',
-  series: [
-    { name: 'end-to-end p99', color: '#d62728', points: steps.map((s) => [s.targetRate, s.endToEndMs.p99]) },
-    { name: 'end-to-end p50', color: '#ff7f0e', points: steps.map((s) => [s.targetRate, s.endToEndMs.p50]) },
-    { name: 'ingest p99', color: '#1f77b4', points: steps.map((s) => [s.targetRate, s.ingestMs.p99]) },
-    { name: 'ingest p50', color: '#2ca02c', points: steps.map((s) => [s.targetRate, s.ingestMs.p50]) },
-  ],
-  refs: [{ y: 1500, label: 'e2e floor 1.5 s' }],
-})
-writeFileSync(join(resultsDir, `${name}.svg`), svg)
+writeFileSync(join(resultsDir, `${name}.svg`), benchChart(result))
 const md = renderMarkdown(result, `bench/results/${name}.svg`)
 writeFileSync(join(resultsDir, `${name}.md`), md)
 if (a['write-md']) {

@@ -7,11 +7,12 @@
 //          -e SECRET=<tenant webhook secret> -e RATE=500 -e DURATION=60s -e CONVERSATIONS=2000 \
 //          bench/k6/genesys-webhooks.js
 //
-// Conversations must be mapped (or learnable: channel.to.id is a digits-only wa_id) for the tenant.
+// Needs CONVERSATIONS ≥ 1. Conversations must be mapped (or learnable: channel.to.id is a digits-only wa_id) for the tenant.
 import crypto from 'k6/crypto'
 import exec from 'k6/execution'
 import http from 'k6/http'
 import { check } from 'k6'
+import { ownedConversation } from './ownership.js'
 
 const URL = __ENV.URL || 'http://127.0.0.1:3000'
 const INTEGRATION_ID = __ENV.INTEGRATION_ID
@@ -19,6 +20,13 @@ const SECRET = __ENV.SECRET
 const RATE = Number(__ENV.RATE || 500)
 const CONVERSATIONS = Number(__ENV.CONVERSATIONS || 2000)
 const VUS = Math.max(32, Math.ceil(RATE / 10))
+// k6 adds VUs up to maxVUs when responses slow down. Conversations are split over every VU k6 may
+// ever run (not only the pre-allocated ones), so an extra VU never shares a conversation with
+// another one: each VU has its own JS runtime and sequence counters, and two VUs on one
+// conversation would send its messages out of order. More VUs than conversations would leave some
+// with nothing of their own, so that is the cap.
+const MAX_VUS = Math.min(VUS * 4, CONVERSATIONS)
+const PRE_VUS = Math.min(VUS, MAX_VUS)
 
 export const options = {
   scenarios: {
@@ -27,8 +35,8 @@ export const options = {
       rate: RATE,
       timeUnit: '1s',
       duration: __ENV.DURATION || '60s',
-      preAllocatedVUs: VUS,
-      maxVUs: VUS * 4,
+      preAllocatedVUs: PRE_VUS,
+      maxVUs: MAX_VUS,
     },
   },
   thresholds: {
@@ -37,7 +45,7 @@ export const options = {
   },
 }
 
-// Each VU owns the conversations i ≡ vu (mod VUS), so one conversation is never in flight twice.
+// Per VU (each VU has its own runtime): the next sequence number of each of its conversations.
 const seqs = {}
 let turn = 0
 
@@ -51,10 +59,9 @@ function conversationId(i) {
 }
 
 export default function () {
-  const vu = exec.vu.idInTest - 1
-  const mine = Math.floor(CONVERSATIONS / VUS) || 1
-  const i = (vu % VUS) + VUS * (turn++ % mine)
-  const conv = conversationId(i % CONVERSATIONS)
+  // idInTest counts from 1 and never exceeds maxVUs, so every VU has at least one conversation.
+  const i = ownedConversation(exec.vu.idInTest - 1, turn++, MAX_VUS, CONVERSATIONS)
+  const conv = conversationId(i)
   const seq = (seqs[conv] = (seqs[conv] || 0) + 1)
   const id = hex(16)
   const body = JSON.stringify({
@@ -64,7 +71,7 @@ export default function () {
       platform: 'Open',
       type: 'Private',
       messageId: id,
-      to: { id: `44${7000000000 + (i % CONVERSATIONS)}`, idType: 'Phone' },
+      to: { id: `44${7000000000 + i}`, idType: 'Phone' },
       from: { id: INTEGRATION_ID, idType: 'Opaque', nickname: 'WhatsApp Bridge' },
       time: new Date().toISOString(),
     },

@@ -76,6 +76,7 @@ export async function startBridge(config: Config, log: Logger, deps: ResourceDep
           groupId: `${config.kafka.groupPrefix}${role}`,
           topic,
           maxInFlight: config.processing.concurrency,
+          fetchBytesPerPartition: config.kafka.fetchBytesPerPartition,
           commitIntervalMs: 200,
           maxAttempts: config.processing.maxAttempts,
           retryBaseMs: config.processing.retryBaseMs,

@@ -11,10 +11,10 @@ import { BUCKETS } from '../processors/object-keys.js'
 import { claimInbound } from '../sinks/db/inbound-claims.js'
 import { parseMetaWebhook, splitMetaWebhook } from '../processors/split-meta-webhook.js'
 import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.js'
+import { sleep } from '../retry.js'
 import { createSemaphore } from '../semaphore.js'
 import {
   createStatusApplier,
-  lookupByMessageIds,
   savePendingStatus,
   sweepPendingStatuses,
   type PendingStatus,
@@ -59,8 +59,10 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
     rehostMedia: (tenantId, need) => r.media.outbound(tenantId, need),
     claimer: r.claimer,
     tracking: r.tracking,
-    claimState: async (tenantId, messageId) =>
-      (await lookupByMessageIds(r.sql, tenantId, 'outbound', [messageId])).get(messageId),
+    settlement: r.settlement,
+    reconcileWindowMs: r.config.meta.reconcileWindowMs,
+    settlePollMs: 250,
+    sleep,
     sendSlots: createSemaphore(r.config.meta.connections),
     sendRate: async (phoneNumberId) => void (await r.sendRate.acquire(phoneNumberId)),
     slowSendRate: async (phoneNumberId) => {
@@ -68,8 +70,6 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
       log.warn({ phoneNumberId, share }, 'Meta 130429: send rate of the number lowered')
     },
     pairRetryMaxMs: r.config.meta.pairRetryMaxMs,
-    // Longer than a Meta call can take, so a live owner finishing its send is never reported in doubt.
-    claimLeaseMs: r.config.meta.timeoutMs * 2,
     meta: r.meta,
     touchActivity: (tenantId, id, at) => r.toucher.touch(tenantId, id, at),
     sendFailedReceipt: async (tenantId, f) => {
@@ -129,6 +129,7 @@ export function statusPorts(r: Resources): Omit<StatusPorts, 'now' | 'publishErr
     decode: (value) => r.codec.decode<'WhatsAppStatusEnvelope'>(t.whatsappStatus, value),
     applyStatus: (s) => applier.add(s),
     savePending: (p) => savePendingStatus(r.sql, p),
+    settleFromStatus: (ref) => r.settlement.settleFromStatus(ref),
     postReceipt: (tenantId, body) => r.genesys.post(tenantId, 'receipt', body),
     // One short wait (the runner's first backoff) covers a send being recorded right now; later
     // ones are the sweeper's job, so an unknown wamid never dead-letters.

@@ -16,6 +16,7 @@ import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
 import { keyringOf } from '../sinks/db/crypto.js'
 import { createActivityToucher, type ActivityToucher } from '../sinks/db/mappings.js'
 import { durableTracking } from '../sinks/db/durable-tracking.js'
+import { createSettlementStore, type SettlementStore } from '../sinks/db/settlement.js'
 import { checkMigrated, migrate } from '../sinks/db/migrate.js'
 import { createClaimer, createTrackingWriter, type Claimer, type TrackingWriter } from '../sinks/db/tracking.js'
 import { createGenesysApi, type GenesysApi } from '../sinks/genesys-api.js'
@@ -46,6 +47,7 @@ export interface Resources {
   toucher: ActivityToucher
   claimer: Claimer
   tracking: TrackingWriter
+  settlement: SettlementStore
   store: ObjectStore
   meta: MetaClient
   genesys: GenesysApi
@@ -108,7 +110,11 @@ export async function openResources(
     await closeDb(sql)
     throw err
   }
-  const producer = await createRecordProducer(kafka, { lingerMs: config.kafka.produceLingerMs, metrics })
+  const producer = await createRecordProducer(kafka, {
+    lingerMs: config.kafka.produceLingerMs,
+    compression: config.kafka.compression,
+    metrics,
+  })
 
   const redis = createRedis(config.redisUrl, config.redisTlsCa)
   // Connected before the first record, so the shared send budget is used from the start; a Redis
@@ -133,6 +139,7 @@ export async function openResources(
   const batch = { maxSize: 500, maxWaitMs: 2 }
   const claimer = createClaimer(sql, batch)
   const tracking = durableTracking(createTrackingWriter(sql, batch), { log: log.child({ component: 'tracking' }) })
+  const settlement = createSettlementStore(sql, batch)
 
   const store = traceStore(createObjectStore(config.s3))
   await store.ensureBuckets([...ALL_BUCKETS]).catch((err: unknown) => {
@@ -203,6 +210,7 @@ export async function openResources(
     toucher,
     claimer,
     tracking,
+    settlement,
     store,
     meta,
     genesys,

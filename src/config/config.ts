@@ -80,6 +80,10 @@ export interface Config {
     readonly minInsyncReplicas: number
     readonly topics: TopicNames
     readonly produceLingerMs: number
+    /** Produce compression (kafkajs has gzip built in; snappy/lz4/zstd need codec packages). */
+    readonly compression: 'none' | 'gzip'
+    /** Most bytes one fetch takes from a partition (kafkajs maxBytesPerPartition). */
+    readonly fetchBytesPerPartition: number
     readonly security: KafkaSecurity
   }
   readonly registryUrl: string
@@ -110,6 +114,12 @@ export interface Config {
     /** Sends per second per business phone number, shared by every process (Meta's default is 80). */
     readonly sendRatePerNumber: number
     readonly sendBurstPerNumber: number
+    /**
+     * Settlement of sends with an unknown outcome (issue 12): how long after its claim a send waits
+     * for a status naming it before it is resent once. At least twice META_TIMEOUT_MS, so a live
+     * owner's send is never taken for resend.
+     */
+    readonly reconcileWindowMs: number
     /** After a 130429 the number's shared rate is halved (down to 1/16) for this long. */
     readonly rateSlowdownMs: number
     /** Cap of the wait before retrying a customer after repeated 131056 (4^n s, at least 6 s). */
@@ -254,6 +264,9 @@ export function loadConfig(env: Env): Config {
       minInsyncReplicas: r.int('TOPIC_MIN_INSYNC_REPLICAS', Math.min(2, replicationFactor), 1, replicationFactor),
       topics: topicNames(prefix),
       produceLingerMs: r.int('KAFKA_PRODUCE_LINGER_MS', 2, 0, 1000),
+      // Throughput tuning a user would try; measured in BENCHMARKS.md (levers of issue 15).
+      compression: r.oneOf('KAFKA_COMPRESSION', 'none', ['none', 'gzip'] as const),
+      fetchBytesPerPartition: r.int('KAFKA_FETCH_BYTES_PER_PARTITION', 256 * 1024, 1024, 64 * 1024 * 1024),
       security: readKafkaSecurity(r),
     },
     registryUrl: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081/apis/ccompat/v7', ['http:', 'https:']),
@@ -279,6 +292,7 @@ export function loadConfig(env: Env): Config {
       timeoutMs: r.int('META_TIMEOUT_MS', 10_000, 100, 120_000),
       sendRatePerNumber: r.int('META_SEND_RATE_PER_NUMBER', 80, 1, 100_000),
       sendBurstPerNumber: r.int('META_SEND_BURST_PER_NUMBER', 80, 1, 100_000),
+      reconcileWindowMs: r.int('RECONCILE_WINDOW_MS', 60_000, 1000, 24 * 3600_000),
       rateSlowdownMs: r.int('META_RATE_SLOWDOWN_MS', 60_000, 0, 3_600_000),
       pairRetryMaxMs: r.int('META_PAIR_RETRY_MAX_MS', 300_000, 6_000, 3_600_000),
     },
@@ -311,6 +325,11 @@ export function loadConfig(env: Env): Config {
   }
   if (config.meta.apiVersion !== '' && !/^v\d+\.\d+$/.test(config.meta.apiVersion)) {
     r.problems.push(`META_API_VERSION must look like v21.0, got "${config.meta.apiVersion}"`)
+  }
+  if (config.meta.reconcileWindowMs < 2 * config.meta.timeoutMs) {
+    r.problems.push(
+      `RECONCILE_WINDOW_MS (${config.meta.reconcileWindowMs}) must be at least twice META_TIMEOUT_MS (${config.meta.timeoutMs})`,
+    )
   }
   if (config.http.maxInFlightBytes < config.http.maxBodyBytes) {
     r.problems.push('INGEST_MAX_INFLIGHT_BYTES must be at least HTTP_MAX_BODY_BYTES (one largest body must fit)')

@@ -14,6 +14,8 @@ export interface GroupOptions extends RunnerOptions {
   maxInFlight: number
   commitIntervalMs: number
   fromBeginning?: boolean
+  /** kafkajs maxBytesPerPartition (default 256 kB). */
+  fetchBytesPerPartition?: number
 }
 
 export interface RunningGroup {
@@ -43,7 +45,7 @@ export async function startConsumerGroup<T>(
     heartbeatInterval: 3000,
     maxWaitTimeInMs: 50,
     // Smaller fetches decode in shorter slices of the event loop, which ingest shares.
-    maxBytesPerPartition: 256 * 1024,
+    maxBytesPerPartition: opts.fetchBytesPerPartition ?? 256 * 1024,
   })
   const scheduler = createKeyScheduler(opts.maxInFlight)
   const trackers = new Map<number, PartitionTracker>()

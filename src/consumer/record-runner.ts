@@ -25,9 +25,17 @@ export interface FlowHandler<T> {
   traceIds?: (msg: T) => unknown
   /**
    * Attempt counter comes in so a stage can tell a first try from a retry; `step` times each named
-   * step. Records run one at a time per Kafka key (the conversation), in offset order.
+   * step. Records run one at a time per Kafka key (the conversation), in offset order. `signal`
+   * aborts at shutdown: a step that waits (settlement) ends then and returns a retry, which the
+   * runner abandons without finishing the record.
    */
-  handle: (msg: T, attempt: number, record: RecordMeta, step: StepTimer) => Promise<StageResult<unknown>>
+  handle: (
+    msg: T,
+    attempt: number,
+    record: RecordMeta,
+    step: StepTimer,
+    signal?: AbortSignal,
+  ) => Promise<StageResult<unknown>>
   /** A permanent failure: errors topic, tracking, Failed receipt. Throws only for infrastructure. */
   onFail: (msg: T, error: BridgeError, record: RecordMeta, attempts: number) => Promise<void>
   /** Retries exhausted or the record is unreadable: the dead-letter topic. */
@@ -150,7 +158,7 @@ async function runSteps<T>(
         `${handler.flow} handle`,
         { attributes: { ...ids, 'gwb.attempt': attempt } },
         async (span) => {
-          const r = await handler.handle(decoded, attempt, record, step)
+          const r = await handler.handle(decoded, attempt, record, step, signal)
           markOutcome(span, r.kind, r.kind === 'ok' || r.kind === 'drop' ? undefined : r.error.code)
           return r
         },

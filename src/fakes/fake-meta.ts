@@ -23,7 +23,14 @@ import {
   type MetaErrorEnvelope,
 } from './meta-errors.js'
 import { validateSend } from './meta-validate.js'
-import { buildWebhook, sendMetaWebhook, type WebhookResult, type WebhookSpec } from './meta-webhooks.js'
+import { StatusEmitter, type EmittedStatus, type StatusWebhookOptions } from './meta-status-emitter.js'
+import {
+  buildWebhook,
+  sendMetaWebhook,
+  type StatusError,
+  type WebhookResult,
+  type WebhookSpec,
+} from './meta-webhooks.js'
 import { Recorder, clip } from './recorder.js'
 
 /**
@@ -44,6 +51,12 @@ export type MetaFault =
   | { metaCode: number; status?: number; details?: string; message?: string }
   | { status: number; body?: unknown }
   | { drop: true }
+  /**
+   * Meta took the message (it is delivered and its statuses go out) but the answer the client sees
+   * is this one: a proxy's bare 5xx, a 2xx without a wamid, or no answer at all.
+   */
+  | { accepted: true; status: number; body?: unknown }
+  | { accepted: true; drop: true }
 
 export interface MetaFaultMatch {
   to?: string
@@ -71,6 +84,8 @@ export interface ReceivedMessage {
   arrivedAt: number
   /** HTTP status answered; 0 when the connection was dropped. */
   status: number
+  /** Meta took the message: it reaches the customer whatever the answer said (accepted faults). */
+  accepted: boolean
   wamid?: string
   error?: MetaErrorEnvelope['error']
   /** Set once the fake downloaded the media `link` (fetchLinks). */
@@ -106,6 +121,13 @@ export interface FakeMeta {
   failNext(n: number, fault: MetaFault, match?: MetaFaultMatch): void
   down(mode?: DownMode): Promise<void>
   up(): Promise<void>
+  /** Status webhooks for accepted sends (off until configured): where, how late, how lossy. */
+  setStatusWebhooks(opts: StatusWebhookOptions | undefined): void
+  /** The next `n` accepted sends (to `to`, if given) are reported `sent`, then `failed` with `error`. */
+  failStatusNext(n: number, error: StatusError, to?: string): void
+  /** Every status the fake emitted (or chose to lose), in order. */
+  readonly emittedStatuses: EmittedStatus[]
+  waitForStatus(predicate: (s: EmittedStatus) => boolean, timeoutMs?: number): Promise<EmittedStatus>
   /** Accepted sends (HTTP 200) to a recipient, `+` ignored. */
   messagesTo(waId: string): ReceivedMessage[]
   waitFor(predicate: (r: ReceivedMessage) => boolean, timeoutMs?: number): Promise<ReceivedMessage>
@@ -141,6 +163,7 @@ export async function createFakeMeta(opts: FakeMetaOptions = {}): Promise<FakeMe
     opts.maxRecorded,
   )
   const faults = new FaultQueue<MetaFault, MetaFaultMatch>()
+  const statuses = new StatusEmitter()
   const linkFetcher = new LinkFetcher(100 * 1024 * 1024)
   const urlKey = randomBytes(16)
   let latency = opts.latency
@@ -195,6 +218,7 @@ export async function createFakeMeta(opts: FakeMetaOptions = {}): Promise<FakeMe
       headers: req.headers,
       arrivedAt,
       status: 0,
+      accepted: false,
     }
     const to = isObject(body) && typeof body.to === 'string' ? body.to : undefined
     const finish = (status: number, payload: unknown): void => {
@@ -206,8 +230,11 @@ export async function createFakeMeta(opts: FakeMetaOptions = {}): Promise<FakeMe
 
     await sleep(sampleLatencyMs(latency))
 
-    const fault = faults.take({ phoneNumberId, ...(to !== undefined ? { to: normalizeWaId(to) } : {}) })
-    if (fault !== undefined) {
+    const taken = faults.take({ phoneNumberId, ...(to !== undefined ? { to: normalizeWaId(to) } : {}) })
+    // An accepted fault goes through every check below and only changes the answer.
+    const acceptedFault = taken !== undefined && 'accepted' in taken ? taken : undefined
+    const fault = acceptedFault === undefined ? taken : undefined
+    if (fault !== undefined && !('accepted' in fault)) {
       if ('drop' in fault) {
         recorder.push(rec)
         return dropConnection(req, res)
@@ -239,12 +266,36 @@ export async function createFakeMeta(opts: FakeMetaOptions = {}): Promise<FakeMe
 
     // Unique across reset(): prefix per fake instance plus a counter that never goes back.
     rec.wamid = `wamid.${wamidPrefix}${(++wamidSeq).toString(36)}`
+    rec.accepted = true
+    const callback = isObject(body) ? body.biz_opaque_callback_data : undefined
+    statuses.accepted({
+      wamid: rec.wamid,
+      phoneNumberId,
+      recipientId: waId,
+      callbackData: typeof callback === 'string' ? callback : undefined,
+      appSecret: owner.appSecret,
+      wabaId: owner.wabaId,
+      displayPhoneNumber: owner.displayPhoneNumber,
+    })
+    if (fetchLinks) void fetchLink(rec, body)
+    if (acceptedFault !== undefined) {
+      if ('drop' in acceptedFault) {
+        recorder.push(rec)
+        return dropConnection(req, res)
+      }
+      if (acceptedFault.body !== undefined) return finish(acceptedFault.status, acceptedFault.body)
+      // A proxy's own page, not a Graph error: nothing in it says whether Meta took the message.
+      rec.status = acceptedFault.status
+      recorder.push(rec)
+      res.writeHead(acceptedFault.status, { 'content-type': 'text/html' })
+      res.end(`<html><body>${acceptedFault.status} Bad Gateway</body></html>`)
+      return
+    }
     finish(200, {
       messaging_product: 'whatsapp',
       contacts: [{ input: to, wa_id: waId }],
       messages: [{ id: rec.wamid }],
     })
-    if (fetchLinks) void fetchLink(rec, body)
   }
 
   async function fetchLink(rec: ReceivedMessage, body: unknown): Promise<void> {
@@ -336,6 +387,10 @@ export async function createFakeMeta(opts: FakeMetaOptions = {}): Promise<FakeMe
       latency = model
     },
     setRateLimits,
+    setStatusWebhooks: (o) => statuses.configure(o),
+    failStatusNext: (n, error, to) => statuses.failNext(n, error, to === undefined ? undefined : normalizeWaId(to)),
+    emittedStatuses: statuses.emitted.items,
+    waitForStatus: (p, t) => statuses.emitted.waitFor(p, t, 'a matching status webhook'),
     failNext(n, fault, match) {
       const want = match?.to === undefined ? undefined : normalizeWaId(match.to)
       faults.add(
@@ -353,8 +408,7 @@ export async function createFakeMeta(opts: FakeMetaOptions = {}): Promise<FakeMe
     messagesTo(waId) {
       const want = normalizeWaId(waId)
       return recorder.items.filter(
-        (r) =>
-          r.status === 200 && isObject(r.body) && typeof r.body.to === 'string' && normalizeWaId(r.body.to) === want,
+        (r) => r.accepted && isObject(r.body) && typeof r.body.to === 'string' && normalizeWaId(r.body.to) === want,
       )
     },
     waitFor: (p, t) => recorder.waitFor(p, t, 'a matching request to fake Meta'),
@@ -381,6 +435,7 @@ export async function createFakeMeta(opts: FakeMetaOptions = {}): Promise<FakeMe
       setRateLimits(opts.rateLimits)
     },
     async close() {
+      await statuses.close()
       await server.close()
       await linkFetcher.close()
     },

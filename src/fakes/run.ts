@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util'
 import { createFakeGenesys, type FakeGenesys, type GenesysClient } from './fake-genesys.js'
 import { createFakeMeta, type FakeMeta, type MetaNumber, type MetaRateLimits } from './fake-meta.js'
 import type { LatencyModel } from './fault-plan.js'
+import type { StatusWebhookOptions } from './meta-status-emitter.js'
 
 /**
  * Starts both fakes for the bench and the sandbox:
@@ -12,11 +13,19 @@ import type { LatencyModel } from './fault-plan.js'
  *   --meta-number <phoneNumberId>:<accessToken>:<appSecret>
  *   --genesys-client <clientId>:<clientSecret>:<integrationId>
  * Latency: --meta-latency-ms 50 or --meta-latency 40,250 (median,p99); same for --genesys-….
+ * Status webhooks of accepted sends, as Meta sends them: --meta-status-webhook <bridge>/webhook/meta,
+ * with --meta-status-delay-ms N and --meta-status-loss <0..1> (or meta.statusWebhooks in the file).
  * Prints one JSON line with both URLs once listening; stops on SIGINT/SIGTERM.
  */
 
 export interface FakesConfig {
-  meta?: { numbers?: MetaNumber[]; latency?: LatencyModel; rateLimits?: MetaRateLimits; fetchLinks?: boolean }
+  meta?: {
+    numbers?: MetaNumber[]
+    latency?: LatencyModel
+    rateLimits?: MetaRateLimits
+    fetchLinks?: boolean
+    statusWebhooks?: StatusWebhookOptions
+  }
   genesys?: { clients?: GenesysClient[]; latency?: LatencyModel; rateLimitPerMinute?: number; fetchUrls?: boolean }
   /** Shorthand: one entry per tenant with both platforms' credentials. */
   tenants?: (MetaNumber & GenesysClient)[]
@@ -58,6 +67,16 @@ function port(v: string | undefined, flag: string): number {
   return p
 }
 
+function statusWebhookArgs(v: Record<string, unknown>): StatusWebhookOptions | undefined {
+  const url = v['meta-status-webhook']
+  if (typeof url !== 'string') return undefined
+  const delay = Number(v['meta-status-delay-ms'] ?? '0')
+  const loss = Number(v['meta-status-loss'] ?? '0')
+  if (!(delay >= 0)) throw new Error(`--meta-status-delay-ms must be a number of milliseconds`)
+  if (!(loss >= 0 && loss <= 1)) throw new Error(`--meta-status-loss must be between 0 and 1`)
+  return { url, delay, lossRate: loss }
+}
+
 export async function runFakes(argv: string[]): Promise<RunningFakes> {
   const { values } = parseArgs({
     args: argv,
@@ -74,6 +93,9 @@ export async function runFakes(argv: string[]): Promise<RunningFakes> {
       'genesys-latency': { type: 'string' },
       'meta-mps': { type: 'string' },
       'no-fetch-links': { type: 'boolean' },
+      'meta-status-webhook': { type: 'string' },
+      'meta-status-delay-ms': { type: 'string' },
+      'meta-status-loss': { type: 'string' },
     },
     strict: true,
   })
@@ -109,6 +131,8 @@ export async function runFakes(argv: string[]): Promise<RunningFakes> {
     ...(cfg.genesys?.rateLimitPerMinute !== undefined ? { rateLimitPerMinute: cfg.genesys.rateLimitPerMinute } : {}),
     ...(cfg.genesys?.fetchUrls !== undefined ? { fetchUrls: cfg.genesys.fetchUrls } : {}),
   })
+  const statusWebhooks = statusWebhookArgs(values) ?? cfg.meta?.statusWebhooks
+  if (statusWebhooks !== undefined) meta.setStatusWebhooks(statusWebhooks)
   for (const n of numbers) meta.addNumber(n)
   for (const c of clients) genesys.addClient(c)
   return {

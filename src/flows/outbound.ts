@@ -4,15 +4,18 @@ import { pairLimitDelay } from '../processors/backoff.js'
 import { classifyMetaError, receiptReasonForExhausted } from '../processors/classify-meta-error.js'
 import { receiptReasonForError } from '../processors/build-receipt.js'
 import { parseGenesysWebhook } from '../processors/parse-genesys-webhook.js'
-import { drop, fail, ok, retry, type StageResult } from '../processors/result.js'
+import { callbackDataFor } from '../processors/callback-data.js'
+import { deadLetter, drop, fail, ok, retry, type StageResult } from '../processors/result.js'
 import { needsMedia, transformOutbound, type MediaNeed } from '../processors/transform-outbound.js'
 import type { MetaSendBody } from '../processors/types/meta.js'
 import type { GenesysOutbound, GenesysReasonCode } from '../processors/types/genesys.js'
 import type { GenesysOutboundEnvelope } from '../schemas/records.generated.js'
+import type { SettlementStore } from '../sinks/db/settlement.js'
 import type { Claimer, TrackingWriter } from '../sinks/db/tracking.js'
 import type { MetaClient, MetaSendResult } from '../sinks/meta-client.js'
 import type { Semaphore } from '../semaphore.js'
 import { deadLetterRecord, errorEvent, type CommonPorts } from './failure-events.js'
+import { awaitOutcome, isFinished, settlementCounter, type Outcome } from './outbound-settlement.js'
 
 export interface ConversationMapping {
   tenantId: string
@@ -33,8 +36,12 @@ export interface OutboundPorts extends CommonPorts {
   rehostMedia: (tenantId: string, need: MediaNeed) => Promise<StageResult<string>>
   claimer: Claimer
   tracking: TrackingWriter
-  /** Status and claim time of a message someone else claimed (for in-doubt decisions). */
-  claimState: (tenantId: string, messageId: string) => Promise<{ status: string; claimedAt: Date | null } | undefined>
+  /** Row state, the one automatic resend, resend tokens (see outbound-settlement.ts). */
+  settlement: Pick<SettlementStore, 'state' | 'takeForResend' | 'useResendToken'>
+  reconcileWindowMs: number
+  settlePollMs: number
+  /** Waits while a send's outcome is settled; false at shutdown (retry.ts `sleep`; tests may fake it). */
+  sleep: (ms: number, signal?: AbortSignal) => Promise<boolean>
   /**
    * One slot per connection to Meta, taken BEFORE the claim: a claimed message must go on the
    * wire at once, not wait in a connection queue, because a crash between claim and send loses it.
@@ -46,8 +53,6 @@ export interface OutboundPorts extends CommonPorts {
   slowSendRate: (phoneNumberId: string) => Promise<void>
   /** Cap of the per-customer wait after consecutive 131056 (pair rate limit) answers. */
   pairRetryMaxMs: number
-  /** How long a claim held by another owner may stay unresolved before it counts as in doubt. */
-  claimLeaseMs: number
   meta: MetaClient
   sendFailedReceipt: (
     tenantId: string,
@@ -65,6 +70,8 @@ interface Prepared {
 const waIdPattern = /^\d{6,20}$/
 
 export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
+  const settlement = p.metrics === undefined ? undefined : settlementCounter(p.metrics.registry)
+
   const resolveRecipient = async (env: GenesysOutboundEnvelope): Promise<ConversationMapping | undefined> => {
     const conv = env.conversationId
     const mapped = conv === null ? undefined : await p.mappingByConversation(env.tenantId, conv)
@@ -82,75 +89,97 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
     return learned
   }
 
-  /**
-   * Someone else holds the claim. A finished message (sent, failed, dead-lettered) is a duplicate;
-   * one whose attempt failed and is known not sent ('retrying') may be claimed here.
-   * A claim still open is either another member finishing it during a rebalance (wait, so this
-   * conversation's next message cannot overtake it) or a member that died between claim and answer:
-   * then Meta may or may not have it, and with no idempotency key a resend could double it. After
-   * the lease it is reported in doubt (errors topic) and not resent; an operator can resend it.
-   */
-  const heldElsewhere = async (env: GenesysOutboundEnvelope): Promise<StageResult<unknown> | 'claimable'> => {
-    const deadline = p.now() + p.claimLeaseMs
-    for (;;) {
-      const state = await p.claimState(env.tenantId, env.messageId)
-      // 'retrying' is not done: treating it as a duplicate would let this conversation's next
-      // message overtake it while its owner backs off.
-      if (state?.status === 'retrying') return 'claimable'
-      if (state === undefined || state.status !== 'claimed') return drop('already handled (dedup claim held)')
-      const claimedAt = state.claimedAt?.getTime() ?? 0
-      if (p.now() >= Math.max(deadline, claimedAt + p.claimLeaseMs)) {
-        p.log.warn({ messageId: env.messageId, tenantId: env.tenantId }, 'send outcome in doubt; not resent')
-        return fail(
-          new BridgeError(
-            'GWB_SEND_IN_DOUBT',
-            'a previous owner claimed this message and stopped before recording the outcome; not resent',
-            {
-              details: { inDoubt: true },
-            },
-          ),
-        )
-      }
-      await new Promise((r) => setTimeout(r, 200))
+  /** Ends a wait on the row: settled (by a status or its owner), handled, or in doubt for good. */
+  const settled = (
+    env: GenesysOutboundEnvelope,
+    o: Exclude<Outcome, { kind: 'claimable' | 'resend-due' }>,
+    mine: boolean,
+  ) => {
+    if (o.kind === 'finished') return drop('already handled (dead-lettered; a re-drive carries a resend token)')
+    // Shutdown: nothing is marked; the runner abandons this retry and the next owner waits on the row.
+    if (o.kind === 'aborted') {
+      return retry(new BridgeError('GWB_CLAIM_HELD', 'shutdown while its outcome was settled', { canRetry: true }))
     }
+    if (o.kind === 'unsettled') {
+      settlement?.inc({ outcome: 'unsettled' })
+      p.log.warn(
+        { messageId: env.messageId, tenantId: env.tenantId },
+        'send unsettled: resent once, no status named it',
+      )
+      return deadLetter(
+        new BridgeError(
+          'GWB_SEND_UNSETTLED',
+          'outcome unknown: no status named this message within the reconciliation window, after one resend',
+          { details: { outcomeUnknown: true } },
+        ),
+      )
+    }
+    if (o.state.settledByStatus) settlement?.inc({ outcome: 'settled_by_status' })
+    // A 'failed' status gave the agent its Failed receipt (status flow); nothing to add here.
+    if (o.state.status === 'failed') return drop('settled: Meta reported it failed')
+    // Its owner (another member, a killed process) finished it: a duplicate here.
+    if (!mine) return drop('already handled (its owner recorded the outcome, or a status did)')
+    if (env.conversationId !== null) p.touchActivity(env.tenantId, env.conversationId, new Date(p.now()))
+    return ok(o.state.wamid)
   }
 
   /**
-   * Claims the message and sends it, or learns that it is someone else's. The rate budget and a
-   * connection are taken first, so a claimed message goes on the wire at once.
+   * Claims the message and sends it, or waits on its row while its outcome is unknown. The rate
+   * budget and a connection are taken first, so a claimed message goes on the wire at once.
+   * `due`: the claim version at which a resend was found due (the row is taken at that version).
    */
   const claimAndSend = async (
     env: GenesysOutboundEnvelope,
     mapping: ConversationMapping,
     creds: { accessToken: string; phoneNumberId: string },
     body: MetaSendBody,
+    resendDue: number | undefined,
+    sentBefore: boolean,
     stage: StepTimer,
+    signal: AbortSignal | undefined,
   ): Promise<{ kind: 'sent'; res: MetaSendResult } | StageResult<unknown>> => {
+    const ref = { tenantId: env.tenantId, messageId: env.messageId }
+    let due = resendDue
+    // This process put it on the wire (its outcome unknown): a settled row is its own success.
+    let sentHere = sentBefore
     for (;;) {
       await stage('rate', () => p.sendRate(creds.phoneNumberId))
       const release = await p.sendSlots.acquire()
+      let res: MetaSendResult | undefined
       try {
         const owned = await stage('claim', () =>
-          p.claimer.claim({
-            tenantId: env.tenantId,
-            direction: 'outbound',
-            messageId: env.messageId,
-            conversationId: mapping.conversationId,
-            waId: mapping.waId,
-          }),
+          due === undefined
+            ? p.claimer.claim({
+                ...ref,
+                direction: 'outbound',
+                conversationId: mapping.conversationId,
+                waId: mapping.waId,
+              })
+            : p.settlement.takeForResend({ ...ref, attempts: due }),
         )
+        if (owned && due !== undefined) {
+          settlement?.inc({ outcome: 'resent' })
+          p.log.warn({ ...ref }, 'no status named this send within the reconciliation window: resent once')
+        }
         if (owned) {
-          const res = await stage('send', () =>
-            p.meta.sendMessage({ phoneNumberId: creds.phoneNumberId, accessToken: creds.accessToken, body }),
+          res = await stage('send', () =>
+            p.meta.sendMessage({
+              phoneNumberId: creds.phoneNumberId,
+              accessToken: creds.accessToken,
+              body: withCallback(env, body, due !== undefined),
+            }),
           )
-          return { kind: 'sent', res }
         }
       } finally {
         release()
       }
-      const held = await heldElsewhere(env)
-      // The other owner's attempt failed and is known not sent: claim it here, in this order.
-      if (held !== 'claimable') return held
+      if (res !== undefined && (res.ok || res.outcomeUnknown !== true)) return { kind: 'sent', res }
+      sentHere ||= res !== undefined
+      // Held elsewhere, or our answer left the outcome unknown: the row settles it.
+      const o = await stage('settle', () => awaitOutcome(p, ref, signal))
+      if (o.kind === 'claimable') due = undefined
+      else if (o.kind === 'resend-due') due = o.attempts
+      else return settled(env, o, sentHere)
     }
   }
 
@@ -164,8 +193,24 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
     },
     traceIds: ({ env }) => env,
 
-    async handle({ env, msg }, attempt, _record, stage) {
+    async handle({ env, msg }, attempt, record, stage, signal) {
       if (msg.type === 'Event' || msg.type === 'Receipt') return drop(`${msg.type} is not a message`)
+      const ref = { tenantId: env.tenantId, messageId: env.messageId }
+      if (env.resend) {
+        // Older resend records carry no token: their place in the topic is one (a redelivery has it too).
+        const token = env.resendToken ?? `record:${record.topic}:${record.partition}:${record.offset}`
+        await stage('claim', () => p.settlement.useResendToken({ ...ref, token, reason: 'explicit resend (replay)' }))
+      }
+      // A redelivery (restart, rebalance, a commit held back) checks the row before any work, so a
+      // message already sent is not mapped, fetched or failed again.
+      const prior = await stage('claim', () => p.settlement.state(ref))
+      if (prior !== undefined && isFinished(prior)) return drop('already handled (redelivered)')
+      let due: number | undefined
+      if (prior?.status === 'claimed') {
+        const o = await stage('settle', () => awaitOutcome(p, ref, signal))
+        if (o.kind === 'resend-due') due = o.attempts
+        else if (o.kind !== 'claimable') return settled(env, o, false)
+      }
       const mapping = await stage('mapping', () => resolveRecipient(env))
       if (mapping === undefined) {
         return fail(
@@ -191,16 +236,8 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       )
       if (body.kind !== 'ok') return body
 
-      if (env.resend && attempt === 1) {
-        await p.tracking.release({
-          tenantId: env.tenantId,
-          direction: 'outbound',
-          messageId: env.messageId,
-          reason: 'explicit resend (replay)',
-        })
-      }
       const creds = await p.whatsappCredentials(env.tenantId)
-      const sent = await claimAndSend(env, mapping, creds, body.value, stage)
+      const sent = await claimAndSend(env, mapping, creds, body.value, due, false, stage, signal)
       if (sent.kind !== 'sent') return sent
       const res = sent.res
       if (res.ok) {
@@ -217,19 +254,18 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         p.touchActivity(env.tenantId, mapping.conversationId, new Date(p.now()))
         return ok(res.wamid)
       }
+      // Known not taken (an unknown outcome was settled in claimAndSend).
       const c = classifyMetaError(res)
       const details = { ...c.error.details, receiptReason: c.receiptReason }
-      if (c.action === 'fail' || c.action === 'unknown-outcome') {
-        // Outcome unknown (no answer after the request went out, a 5xx without Meta's body, a 2xx
-        // without a wamid): Meta may have delivered it and has no idempotency key, so an automatic
-        // resend could double it. Dead-letter for an operator to decide.
-        const error =
-          c.action === 'fail'
-            ? new BridgeError(c.error.code, c.error.message, { details })
-            : new BridgeError('GWB_META_TRANSIENT', `${c.error.message} (outcome unknown, not resent)`, {
-                details: { ...details, outcomeUnknown: true },
-              })
-        return c.action === 'fail' ? fail(error) : { kind: 'dead-letter', error }
+      if (c.action === 'fail') return fail(new BridgeError(c.error.code, c.error.message, { details }))
+      if (c.action === 'unknown-outcome') {
+        // Not reached: the client marks every such answer outcomeUnknown and claimAndSend settles it.
+        // Should the two readings ever part, the send is not repeated blindly: Meta may have it.
+        return deadLetter(
+          new BridgeError('GWB_SEND_UNSETTLED', `${c.error.message} (outcome unknown, not settled)`, {
+            details: { ...details, outcomeUnknown: true },
+          }),
+        )
       }
       await p.tracking.markRetrying({
         tenantId: env.tenantId,
@@ -246,12 +282,11 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
 
     async onFail({ env }, error, record, attempts) {
       await p.publishError(errorEvent(record, error, ids(env), attempts, p.now()))
-      // In doubt: it may have been delivered, so neither the row nor the agent is told it failed.
-      if (error.code === 'GWB_SEND_IN_DOUBT') return
       // Failures before the claim (no mapping, bad content) have no row yet: claiming creates it,
-      // and a row that exists already is just marked.
+      // and a row that exists already is just marked. The agent is told only when the row moved
+      // to failed now: never for a message already sent, never twice.
       await p.claimer.claim({ tenantId: env.tenantId, direction: 'outbound', messageId: env.messageId })
-      await p.tracking.markFailed({
+      const moved = await p.tracking.markFailed({
         tenantId: env.tenantId,
         direction: 'outbound',
         messageId: env.messageId,
@@ -259,23 +294,25 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         errorText: error.message,
         at: new Date(p.now()),
       })
-      await sendReceipt(env, error, receiptReasonForError(error))
+      if (moved) await sendReceipt(env, error, receiptReasonForError(error))
     },
 
     async onDeadLetter(prepared, error, record, attempts) {
       await p.publishDeadLetter(deadLetterRecord(record, error, prepared?.env.tenantId, attempts, p.now()))
       if (prepared === undefined) return
       const { env } = prepared
-      await p.tracking.markDeadLettered({
+      // As in onFail: a row is created when none exists, and the agent is told only on the move.
+      await p.claimer.claim({ tenantId: env.tenantId, direction: 'outbound', messageId: env.messageId })
+      const moved = await p.tracking.markDeadLettered({
         tenantId: env.tenantId,
         direction: 'outbound',
         messageId: env.messageId,
         errorCode: error.code,
         errorText: error.message,
       })
-      // Outcome unknown (no answer after the request went out): Meta may deliver it, even after this
-      // conversation's next message, so the agent is not told it failed; the operator decides.
-      if (error.details['outcomeUnknown'] === true) return
+      // Unsettled (resent once, no status named it): Meta may have it, so the agent is not told it
+      // failed; `gwb in-doubt list` shows it to the operator.
+      if (error.details['outcomeUnknown'] === true || !moved) return
       // The agent learns now; a re-drive that succeeds later is still delivered once.
       await sendReceipt(env, error, receiptReasonForExhausted(error.code))
     },
@@ -292,3 +329,9 @@ const ids = (env: GenesysOutboundEnvelope) => ({
   messageId: env.messageId,
   conversationId: env.conversationId,
 })
+
+/** The send names its message, so Meta's statuses of it can settle an unknown outcome. */
+function withCallback(env: GenesysOutboundEnvelope, body: MetaSendBody, resend: boolean): MetaSendBody {
+  const data = callbackDataFor({ tenantId: env.tenantId, messageId: env.messageId, resend })
+  return data === undefined ? body : { ...body, biz_opaque_callback_data: data }
+}

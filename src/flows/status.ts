@@ -1,6 +1,6 @@
 import type { JSONValue } from 'postgres'
 import { Counter, type Registry } from 'prom-client'
-import type { FlowHandler } from '../consumer/record-runner.js'
+import type { FlowHandler, StepTimer } from '../consumer/record-runner.js'
 import { BridgeError, errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
@@ -8,9 +8,12 @@ import { repeatableFailure } from '../processors/classify-failure.js'
 import { drop, ok, retry, type StageResult } from '../processors/result.js'
 import { receiptForStatus, type TrackingStatus as ReceiptStatus } from '../processors/status-transition.js'
 import type { GenesysReceipt } from '../processors/types/genesys.js'
+import { callbackOfStatusItem } from '../processors/callback-data.js'
 import type { WhatsAppStatusEnvelope } from '../schemas/records.generated.js'
 import type { DeliveryStatus, PendingStatus, StatusInput, StatusOutcome, TrackingStatus } from '../sinks/db/tracking.js'
+import type { MessageRef, SettleResult } from '../sinks/db/settlement.js'
 import type { GenesysPostResult } from '../sinks/genesys-client.js'
+import { settlementCounter } from './outbound-settlement.js'
 import { deadLetterRecord, errorEvent, type CommonPorts } from './failure-events.js'
 
 /** Everything the status flow talks to; the wiring passes the real sinks, tests may pass others. */
@@ -18,6 +21,11 @@ export interface StatusPorts extends CommonPorts {
   decode: (value: Buffer) => Promise<WhatsAppStatusEnvelope>
   /** The batched, monotonic status applier (one SQL statement per flush). */
   applyStatus: (s: StatusInput) => Promise<StatusOutcome>
+  /**
+   * A status whose wamid no row has names its message (callback data): record the wamid on that
+   * message's row if its outcome is not known yet (see outbound-settlement.ts).
+   */
+  settleFromStatus: (ref: MessageRef & { wamid: string; at: Date; resend: boolean }) => Promise<SettleResult>
   /** Keeps a status whose send is not recorded yet (idempotent per wamid and status). */
   savePending: (p: { tenantId: string; wamid: string; status: DeliveryStatus; payload: JSONValue }) => Promise<void>
   postReceipt: (tenantId: string, body: GenesysReceipt) => Promise<GenesysPostResult>
@@ -62,6 +70,24 @@ export function pendingStatusCounter(registry: Registry): Counter<'event'> {
  */
 export function statusFlow(p: StatusPorts): FlowHandler<Prepared> {
   const pending = p.metrics === undefined ? undefined : pendingStatusCounter(p.metrics.registry)
+  const settlement = p.metrics === undefined ? undefined : settlementCounter(p.metrics.registry)
+  /** Records the wamid on the row the status's callback data names (same tenant only). */
+  const settle = async (env: WhatsAppStatusEnvelope, stage: StepTimer): Promise<boolean> => {
+    const ref = callbackOfStatusItem(env.item)
+    // The webhook was signed with this tenant's app secret; its callback data may name no other tenant.
+    if (ref === undefined || ref.tenantId !== env.tenantId) return false
+    const r = await stage('settle', () =>
+      p.settleFromStatus({ ...ref, wamid: env.wamid, at: new Date(env.timestampMs) }),
+    )
+    if (r.resentCopy) {
+      // The residual risk of settlement, seen: Meta had the first send, its statuses came after the
+      // window, and the resend went out too. Counted and logged; the copy's statuses are not tracked.
+      settlement?.inc({ outcome: 'late_status_of_resent' })
+      p.log.warn({ ...ref, wamid: env.wamid }, 'status of a message the bridge had resent: the customer got it twice')
+    }
+    return r.settled
+  }
+
   return {
     flow: 'status',
     async decode(value) {
@@ -74,18 +100,21 @@ export function statusFlow(p: StatusPorts): FlowHandler<Prepared> {
       const { env, status, error } = prepared
       if (status === undefined) return drop(`status ${env.status} is not tracked`)
       if (prepared.receipt === undefined) {
-        const outcome = await stage('apply', () =>
-          // Only rows of the tenant ingest resolved from the status's phone_number_id (and verified
-          // with that tenant's app secret) are matched: another tenant's wamid is "not recorded".
-          p.applyStatus({
-            tenantId: env.tenantId,
-            wamid: env.wamid,
-            status,
-            at: new Date(env.timestampMs),
-            ...(error?.code === undefined ? {} : { errorCode: String(error.code) }),
-            ...(status === 'failed' ? { errorText: errorText(error) } : {}),
-          }),
-        )
+        const apply = () =>
+          stage('apply', () =>
+            // Only rows of the tenant ingest resolved from the status's phone_number_id (and verified
+            // with that tenant's app secret) are matched: another tenant's wamid is "not recorded".
+            p.applyStatus({
+              tenantId: env.tenantId,
+              wamid: env.wamid,
+              status,
+              at: new Date(env.timestampMs),
+              ...(error?.code === undefined ? {} : { errorCode: String(error.code) }),
+              ...(status === 'failed' ? { errorText: errorText(error) } : {}),
+            }),
+          )
+        let outcome = await apply()
+        if (!outcome.found && (await settle(env, stage))) outcome = await apply()
         if (!outcome.found) {
           if (attempt < p.parkAtAttempt) {
             return retry(new BridgeError('GWB_NO_MAPPING', `send of ${env.wamid} not recorded yet`, { canRetry: true }))

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { GenesysOutboundEnvelope } from '../schemas/records.generated.js'
 import type { GenesysOutbound } from './types/genesys.js'
 
@@ -22,6 +23,7 @@ export function outboundEnvelope(
       payload: r.payload,
       attempt: 0,
       resend: r.resend,
+      resendToken: r.resend ? randomUUID() : null,
     },
   }
 }

@@ -149,6 +149,7 @@ function status(v: unknown, path: string): MetaStatus {
     errors: errors?.map((e, i) => metaError(e, `${path}.errors[${i}]`)),
     conversation: s.conversation ?? undefined,
     pricing: s.pricing ?? undefined,
+    biz_opaque_callback_data: optStr(s.biz_opaque_callback_data, `${path}.biz_opaque_callback_data`),
   })
 }
 

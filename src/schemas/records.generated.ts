@@ -49,6 +49,8 @@ export interface GenesysOutboundEnvelope {
   attempt: number
   /** an explicit replay that may send again */
   resend: boolean
+  /** unique per explicit resend; a redelivered copy finds it used and does not send again */
+  resendToken: null | string
 }
 
 /** A whole Meta webhook POST as received, for the archive. Topic whatsapp-webhooks-raw, key tenantId. */

@@ -6,6 +6,7 @@ import {
   parseRetryAfter,
   type HttpResponse,
 } from './http-pool.js'
+import { classifyHttpFailure } from '../processors/classify-failure.js'
 
 /**
  * Client for the WhatsApp Cloud API. Expected outcomes (Meta errors, network failures) come back
@@ -49,6 +50,12 @@ export interface MetaFailure {
   networkCode?: string
   /** Set when a response body exceeded the allowed size. */
   tooLarge?: true
+  /**
+   * Meta may have taken the message: the request left and no answer came, a 5xx came without a
+   * Graph error body (a proxy's 502/504), or a 2xx came without a wamid. Such a send is settled from
+   * Meta's status webhooks, never retried blindly.
+   */
+  outcomeUnknown?: true
 }
 
 export type MetaSendResult =
@@ -96,14 +103,19 @@ export function createMetaClient(opts: MetaClientOptions): MetaClient {
         headers: { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' },
         body: typeof body === 'string' ? body : JSON.stringify(body),
       })
-      if ('ok' in res) return res
+      if ('ok' in res) return markUnknown(res)
       const json = jsonOrUndefined(res.body)
-      if (res.status < 200 || res.status >= 300) return failureFromResponse(res, json)
+      if (res.status < 200 || res.status >= 300) return markUnknown(failureFromResponse(res, json))
       const message = isRecord(json) && Array.isArray(json.messages) ? json.messages[0] : undefined
       const contact = isRecord(json) && Array.isArray(json.contacts) ? json.contacts[0] : undefined
       if (!isRecord(message) || typeof message.id !== 'string') {
         // 2xx without a wamid: Meta may have sent it; report it as a failure the classifier can see.
-        return { ok: false, status: res.status, error: { message: `2xx without messages[0].id: ${snippet(res.body)}` } }
+        return {
+          ok: false,
+          status: res.status,
+          error: { message: `2xx without messages[0].id: ${snippet(res.body)}` },
+          outcomeUnknown: true,
+        }
       }
       const to = isRecord(body) && typeof body.to === 'string' ? body.to.replace(/^\+/, '') : ''
       const waId = isRecord(contact) && typeof contact.wa_id === 'string' ? contact.wa_id : to
@@ -158,6 +170,11 @@ function failureFromResponse(res: HttpResponse, json: unknown): MetaFailure {
           ...(typeof e.fbtrace_id === 'string' ? { fbtraceId: e.fbtrace_id } : {}),
         }
   return { ok: false, status: res.status, error, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) }
+}
+
+/** The one HTTP failure reading (classify-failure.ts) says whether Meta may have taken the send. */
+function markUnknown(f: MetaFailure): MetaFailure {
+  return classifyHttpFailure(f) === 'unknown-outcome' ? { ...f, outcomeUnknown: true } : f
 }
 
 /**

@@ -113,3 +113,15 @@ t.test('fetch policy hosts are normalised; a bad entry is named', async (t) => {
   t.match(msg, /FETCH_ALLOWED_HOSTS: "https:\/\/x.example.com\/" is not host or host:port/)
   t.match(msg, /FETCH_ALLOWED_HOSTS: "user@host"/)
 })
+
+t.test('Kafka tuning: compression and fetch size, defaults as measured, bad values named', async (t) => {
+  const d = loadConfig(minimal)
+  t.equal(d.kafka.compression, 'none')
+  t.equal(d.kafka.fetchBytesPerPartition, 262_144)
+  const c = loadConfig({ ...minimal, KAFKA_COMPRESSION: 'gzip', KAFKA_FETCH_BYTES_PER_PARTITION: '1048576' })
+  t.equal(c.kafka.compression, 'gzip')
+  t.equal(c.kafka.fetchBytesPerPartition, 1_048_576)
+  const msg = problemsOf({ ...minimal, KAFKA_COMPRESSION: 'zstd', KAFKA_FETCH_BYTES_PER_PARTITION: '10' })
+  t.match(msg, /KAFKA_COMPRESSION/)
+  t.match(msg, /KAFKA_FETCH_BYTES_PER_PARTITION must be an integer from 1024/)
+})

@@ -76,6 +76,51 @@ t.test('fake Meta', async (t) => {
     t.notOk(verifyMeta(reserialised, header, num.appSecret), 're-serialised JSON does not verify')
   })
 
+  t.test(
+    'accepted sends emit signed status webhooks with the callback data; delay and loss are settable',
+    async (t) => {
+      const rx = await receiver()
+      t.teardown(rx.close)
+      t.teardown(() => meta.setStatusWebhooks(undefined))
+      meta.setStatusWebhooks({ url: `${rx.url}/webhook/meta`, delay: 300 })
+      const sentAt = Date.now()
+      const r = await send({ ...text, biz_opaque_callback_data: 'gwb1:t1:m-1' })
+      t.equal(r.status, 200)
+      const delivered = await meta.waitForStatus((s) => s.status === 'delivered', 5000)
+      t.ok(delivered.at - sentAt >= 290, 'statuses waited for the delay')
+      t.same(
+        meta.emittedStatuses.map((s) => [s.status, s.callbackData, s.httpStatus, s.lost]),
+        [
+          ['sent', 'gwb1:t1:m-1', 200, false],
+          ['delivered', 'gwb1:t1:m-1', 200, false],
+        ],
+      )
+      const hit = rx.got[0]
+      if (hit === undefined) return t.fail('no webhook')
+      t.ok(verifyMeta(hit.raw, String(hit.headers['x-hub-signature-256']), num.appSecret), 'signed with the app secret')
+      const item = (
+        JSON.parse(hit.raw.toString('utf8')) as { entry: { changes: { value: { statuses: unknown[] } }[] }[] }
+      ).entry[0]?.changes[0]?.value.statuses[0]
+      t.match(item, { id: r.json && (r.json as { messages: { id: string }[] }).messages[0]?.id, status: 'sent' })
+      t.match(item, { biz_opaque_callback_data: 'gwb1:t1:m-1', recipient_id: '447700900123' })
+
+      // Accepted, answered with a bare 502: its statuses still go out. Loss 1: none do.
+      meta.setStatusWebhooks({ url: `${rx.url}/webhook/meta`, lossRate: 1 })
+      meta.failNext(1, { accepted: true, status: 502 })
+      const bare = await request(`${meta.url}/v21.0/${num.phoneNumberId}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${num.accessToken}` },
+        body: JSON.stringify(text),
+      })
+      t.equal(bare.statusCode, 502)
+      t.notMatch(await bare.body.text(), /"error"/, 'no Graph error body')
+      const lost = await meta.waitForStatus((s) => s.lost && s.status === 'delivered', 5000)
+      t.equal(lost.httpStatus, 0)
+      t.equal(rx.got.length, 2, 'lost statuses were not sent')
+      t.equal(meta.received.at(-1)?.accepted, true, 'recorded as accepted')
+    },
+  )
+
   t.test('webhook payload has the batched real shape', async (t) => {
     const p = meta.buildWebhook({
       phoneNumberId: num.phoneNumberId,

@@ -29,6 +29,7 @@ t.test(
       accessKey: S3_ACCESS_KEY,
       secretKey: S3_SECRET_KEY,
       region: 'us-east-1',
+      layout: h.config.s3.layout,
     })
     t.teardown(() => store.close())
 

@@ -33,6 +33,8 @@ t.test('outbound flow on the real stack', async (t) => {
         to: customer,
         type: 'text',
         text: { preview_url: false, body: 'We can help you with that' },
+        // Names the message, so Meta's statuses of it can settle an unknown outcome (issue 12).
+        biz_opaque_callback_data: `gwb1:${h.tenant.id}:${(body as { id: string }).id}`,
       })
       t.equal(got.token, h.tenant.whatsapp.accessToken, 'the tenant’s WhatsApp token')
       t.equal(got.phoneNumberId, h.tenant.whatsapp.phoneNumberId)

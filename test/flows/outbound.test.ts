@@ -8,6 +8,7 @@ import { outboundEnvelope } from '../../src/processors/outbound-envelope.js'
 import { parseGenesysWebhook } from '../../src/processors/parse-genesys-webhook.js'
 import type { GenesysOutboundEnvelope } from '../../src/schemas/records.generated.js'
 import type { TrackingStatus } from '../../src/sinks/db/tracking.js'
+import { sleep } from '../../src/retry.js'
 import { createSemaphore } from '../../src/semaphore.js'
 import type { MetaSendResult } from '../../src/sinks/meta-client.js'
 
@@ -20,6 +21,10 @@ import type { MetaSendResult } from '../../src/sinks/meta-client.js'
 interface Row {
   status: TrackingStatus
   claimedAt: Date
+  wamid?: string
+  resentAt?: Date
+  attempts?: number
+  settledByStatus?: boolean
 }
 
 const ok = (): MetaSendResult => ({ ok: true, wamid: `wamid.${randomUUID()}`, waId: '447700900001', status: 200 })
@@ -28,7 +33,7 @@ const ok = (): MetaSendResult => ({ ok: true, wamid: `wamid.${randomUUID()}`, wa
  * One owner's flow over a shared claim table; `record` makes a webhook of a conversation as ingest
  * would have produced it, `setLater` changes a row the way the other owner would.
  */
-function world(opts: { leaseMs?: number; answer?: (text: string) => MetaSendResult } = {}) {
+function world(opts: { windowMs?: number; answer?: (text: string) => MetaSendResult } = {}) {
   const table = new Map<string, Row>()
   const sent: string[] = []
   const receipts: string[] = []
@@ -62,7 +67,7 @@ function world(opts: { leaseMs?: number; answer?: (text: string) => MetaSendResu
       claim: ({ messageId }) => {
         const row = table.get(messageId)
         if (row !== undefined && row.status !== 'retrying') return Promise.resolve(false)
-        table.set(messageId, { status: 'claimed', claimedAt: new Date() })
+        table.set(messageId, { ...row, status: 'claimed', claimedAt: new Date(), attempts: (row?.attempts ?? 0) + 1 })
         return Promise.resolve(true)
       },
       drain: () => Promise.resolve(),
@@ -75,10 +80,37 @@ function world(opts: { leaseMs?: number; answer?: (text: string) => MetaSendResu
       release: ({ messageId }) => set(messageId, ['claimed', 'sent', 'failed', 'dead_lettered'], 'retrying'),
       drain: () => Promise.resolve(),
     },
-    claimState: (_tenant, id) => Promise.resolve(table.get(id)),
+    // The rules of src/sinks/db/settlement.ts, in memory.
+    settlement: {
+      state: ({ messageId }) => {
+        const r = table.get(messageId)
+        return Promise.resolve(
+          r === undefined
+            ? undefined
+            : {
+                status: r.status,
+                wamid: r.wamid ?? null,
+                claimedAt: r.claimedAt,
+                resentAt: r.resentAt ?? null,
+                settledByStatus: r.settledByStatus ?? false,
+                attempts: r.attempts ?? 1,
+              },
+        )
+      },
+      takeForResend: ({ messageId, attempts }) => {
+        const r = table.get(messageId)
+        if (r?.status !== 'claimed' || r.wamid !== undefined || r.resentAt !== undefined) return Promise.resolve(false)
+        if ((r.attempts ?? 1) !== attempts) return Promise.resolve(false)
+        Object.assign(r, { claimedAt: new Date(), resentAt: new Date(), attempts: attempts + 1 })
+        return Promise.resolve(true)
+      },
+      useResendToken: () => Promise.resolve(false),
+    },
+    reconcileWindowMs: opts.windowMs ?? 10_000,
+    settlePollMs: 20,
+    sleep,
     sendSlots: createSemaphore(4),
     sendRate: () => Promise.resolve(),
-    claimLeaseMs: opts.leaseMs ?? 10_000,
     meta: {
       sendMessage: ({ body }) => {
         const text = (body as { text: { body: string } }).text.body
@@ -146,44 +178,74 @@ t.test('a message another owner finished is a duplicate: dropped, not sent', asy
   t.same(sent, [])
 })
 
-t.test('a claim nobody resolves within the lease is reported in doubt and not resent', async (t) => {
-  const { table, sent, flow, record } = world({ leaseMs: 400 })
-  const m = record('owner died', randomUUID())
+t.test('a claim nobody resolves within the window is resent once, in its place in the conversation', async (t) => {
+  const { table, sent, flow, record } = world({ windowMs: 400 })
+  const conv = randomUUID()
+  const m = record('owner died', conv)
   table.set(m.id, { status: 'claimed', claimedAt: new Date() })
   const r = await flow.handle(await flow.decode(m.value), 1, meta, untimed)
-  t.equal(r.kind, 'fail')
-  t.equal(r.kind === 'fail' ? r.error.code : '', 'GWB_SEND_IN_DOUBT')
-  t.same(sent, [], 'nothing sent')
-  t.equal(table.get(m.id)?.status, 'claimed', 'the row is left for an operator')
+  t.equal(r.kind, 'ok')
+  t.same(sent, ['owner died'], 'resent once after the window')
+  t.equal(table.get(m.id)?.status, 'sent')
+  t.ok(table.get(m.id)?.resentAt, 'the resend is recorded')
 })
 
-t.test('a send with no answer is dead-lettered as outcome unknown: not resent, agent not told it failed', async (t) => {
-  const timeout = (text: string): MetaSendResult =>
-    text === 'm1'
-      ? {
-          ok: false,
-          status: 0,
-          network: true,
-          networkCode: 'UND_ERR_HEADERS_TIMEOUT',
-          error: { message: 'Headers Timeout Error' },
-        }
-      : ok()
-  const { table, sent, receipts, flow, record } = world({ answer: timeout })
+t.test('shutdown ends the wait on an unsettled row at once, deciding nothing', async (t) => {
+  const { table, sent, receipts, flow, record } = world({ windowMs: 600_000 })
+  const m = record('owner died', randomUUID())
+  table.set(m.id, { status: 'claimed', claimedAt: new Date() })
+  const shutdown = new AbortController()
+  const r = flow.handle(await flow.decode(m.value), 1, meta, untimed, shutdown.signal)
+  shutdown.abort()
+  const result = await r
+  t.equal(result.kind, 'retry', 'handed back to the runner, which abandons it at shutdown')
+  t.same(sent, [], 'not resent')
+  t.same(receipts, [])
+  t.equal(table.get(m.id)?.status, 'claimed', 'the row is left for the next owner to settle')
+  t.notOk(table.get(m.id)?.resentAt, 'no resend recorded')
+})
+
+const noAnswer: MetaSendResult = {
+  ok: false,
+  status: 0,
+  network: true,
+  networkCode: 'UND_ERR_HEADERS_TIMEOUT',
+  error: { message: 'Headers Timeout Error' },
+  outcomeUnknown: true,
+}
+
+t.test('a send with no answer is settled by a status naming it: not resent, the conversation waits', async (t) => {
+  const { table, sent, receipts, flow, record } = world({
+    answer: (x) => (x === 'm1' ? noAnswer : ok()),
+    windowMs: 5000,
+  })
   const conv = randomUUID()
   const first = record('m1', conv)
-  const decoded = await flow.decode(first.value)
-  const r1 = await flow.handle(decoded, 1, meta, untimed)
-  t.equal(r1.kind, 'dead-letter', 'no retry: Meta may have it')
-  if (r1.kind !== 'dead-letter') return
-  t.equal(r1.error.code, 'GWB_META_TRANSIENT')
-  t.equal(r1.error.details['outcomeUnknown'], true)
-  await flow.onDeadLetter(decoded, r1.error, meta, 1)
-  t.equal(table.get(first.id)?.status, 'dead_lettered', 'kept for an operator to re-drive')
-  t.same(receipts, [], 'no Failed receipt for a message that may have been delivered')
-
+  // The status flow records the wamid a status names (settleFromStatus) a moment later.
+  setTimeout(
+    () => Object.assign(table.get(first.id) ?? {}, { wamid: 'wamid.s', status: 'sent', settledByStatus: true }),
+    200,
+  )
+  const r1 = await flow.handle(await flow.decode(first.value), 1, meta, untimed)
+  t.equal(r1.kind, 'ok', 'settled')
   const r2 = await flow.handle(await flow.decode(record('m2', conv).value), 1, meta, untimed)
-  t.equal(r2.kind, 'ok', 'the conversation goes on')
-  t.same(sent, ['m1', 'm2'], 'm1 tried once, never resent')
+  t.equal(r2.kind, 'ok')
+  t.same(sent, ['m1', 'm2'], 'm1 tried once, never resent; m2 after it')
+  t.same(receipts, [])
+})
+
+t.test('no answer and no status: resent once; still none: dead-lettered unsettled, agent not told', async (t) => {
+  const { table, sent, receipts, flow, record } = world({ answer: () => noAnswer, windowMs: 300 })
+  const m = record('m1', randomUUID())
+  const decoded = await flow.decode(m.value)
+  const r = await flow.handle(decoded, 1, meta, untimed)
+  t.equal(r.kind, 'dead-letter')
+  if (r.kind !== 'dead-letter') return
+  t.equal(r.error.code, 'GWB_SEND_UNSETTLED')
+  t.same(sent, ['m1', 'm1'], 'sent, then resent exactly once')
+  await flow.onDeadLetter(decoded, r.error, meta, 1)
+  t.equal(table.get(m.id)?.status, 'dead_lettered', 'listed by gwb in-doubt list')
+  t.same(receipts, [], 'no Failed receipt for a message that may have been delivered')
 })
 
 t.test(

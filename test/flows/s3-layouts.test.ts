@@ -14,7 +14,8 @@ import { testConfig } from '../helpers/stack.js'
 const run = randomUUID().slice(0, 8)
 const layouts = {
   prefixed: { S3_BUCKET_PREFIX: `gwb-${run}-a-` },
-  oneBucket: { S3_BUCKET: `gwb-${run}-shared`, S3_KEY_PREFIX: 'team-b/prod' },
+  // The suite's default bucket prefix (testEnv) is replaced: one bucket is the other layout.
+  oneBucket: { S3_BUCKET: `gwb-${run}-shared`, S3_KEY_PREFIX: 'team-b/prod', S3_BUCKET_PREFIX: '' },
 }
 
 async function archiveOne(h: Harness, text: string): Promise<void> {

@@ -5,6 +5,7 @@ import { startBridge, type RunningBridge } from '../../src/app/bridge.js'
 import type { Config } from '../../src/config/config.js'
 import { createFakeGenesys, type FakeGenesys } from '../../src/fakes/fake-genesys.js'
 import { createFakeMeta, type FakeMeta } from '../../src/fakes/fake-meta.js'
+import type { StatusWebhookOptions } from '../../src/fakes/meta-status-emitter.js'
 import { metaJson } from '../../src/fakes/meta-webhooks.js'
 import { signGenesys, signMeta } from '../../src/fakes/sign.js'
 import type { TenantSpec } from '../../src/processors/tenant-spec.js'
@@ -79,7 +80,7 @@ export function tenantSpec(): TenantSpec {
  */
 export async function startHarness(
   envOverrides: Record<string, string> = {},
-  opts: { log?: Logger; resolve?: Resolver; now?: () => number } = {},
+  opts: { log?: Logger; resolve?: Resolver; now?: () => number; statuses?: Omit<StatusWebhookOptions, 'url'> } = {},
 ): Promise<Harness> {
   const meta = await createFakeMeta({ latency: 5 })
   const genesys = await createFakeGenesys({})
@@ -109,6 +110,8 @@ export async function startHarness(
   })
   const url = `http://127.0.0.1:${bridge.port}`
   const adminUrl = `http://127.0.0.1:${bridge.adminPort}`
+  // Meta's status webhooks for what it accepted, to this bridge's /webhook/meta (as Meta would).
+  if (opts.statuses !== undefined) meta.setStatusWebhooks({ ...opts.statuses, url: `${url}/webhook/meta` })
 
   const newTenant = async (overrides: Partial<TenantSpec> = {}): Promise<TenantSpec> => {
     const spec = { ...tenantSpec(), ...overrides }

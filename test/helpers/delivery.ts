@@ -1,29 +1,37 @@
 import type { ReceivedMessage } from '../../src/fakes/fake-meta.js'
-import type { BridgeErrorEvent } from '../../src/schemas/records.generated.js'
 
 /**
- * After a SIGKILL, a message claimed by the killed process but not yet on the wire is "in doubt":
- * Meta has no idempotency key, so the bridge does not resend it (that could double it) and reports
- * it on the errors topic instead. Waits until every message is delivered or reported in doubt.
+ * Waits until every message reached Meta (accepted by the fake, whatever it answered), then returns
+ * what arrived, in arrival order, for the caller to check: once each, in order per conversation.
  */
-export async function waitDeliveredOrInDoubt(opts: {
+export async function waitDelivered(opts: {
   received: () => ReceivedMessage[]
-  errors: BridgeErrorEvent[]
   /** Message text → Genesys message id, for every message sent. */
   idOf: Map<string, string>
   mine: (r: ReceivedMessage) => boolean
   timeoutMs: number
-}): Promise<{ texts: string[]; inDoubt: Set<string>; missing: string[] }> {
+}): Promise<{ texts: string[]; missing: string[] }> {
   const deadline = Date.now() + opts.timeoutMs
   for (;;) {
     const texts = opts
       .received()
-      .filter(opts.mine)
+      .filter((r) => r.accepted && opts.mine(r))
       .map((r) => (r.body as { text: { body: string } }).text.body)
     const seen = new Set(texts)
-    const inDoubt = new Set(opts.errors.filter((e) => e.code === 'GWB_SEND_IN_DOUBT').map((e) => e.messageId ?? ''))
-    const missing = [...opts.idOf].filter(([text, id]) => !seen.has(text) && !inDoubt.has(id)).map(([text]) => text)
-    if (missing.length === 0 || Date.now() > deadline) return { texts, inDoubt, missing }
+    const missing = [...opts.idOf.keys()].filter((text) => !seen.has(text))
+    if (missing.length === 0 || Date.now() > deadline) return { texts, missing }
     await new Promise((r) => setTimeout(r, 200))
   }
+}
+
+/** Conversations (by the ` c<n> m<i>` naming of the traffic) whose messages arrived out of order. */
+export function disorderedConversations(texts: string[]): [number, number[]][] {
+  const seqs = new Map<number, number[]>()
+  for (const x of texts) {
+    const m = /c(\d+) m(\d+)$/.exec(x)
+    if (m === null) continue
+    const c = Number(m[1])
+    seqs.set(c, [...(seqs.get(c) ?? []), Number(m[2])])
+  }
+  return [...seqs].filter(([, s]) => s.some((v, i) => i > 0 && v < (s[i - 1] as number)))
 }

@@ -43,6 +43,7 @@ t.test('an Avro record produced with a registry-assigned id is consumed back equ
     payload: Buffer.from('{"raw":"bytes \\u00e9"}'),
     attempt: 0,
     resend: false,
+    resendToken: null,
   }
   const encoded = codec.encode(topic, value)
   t.equal(encoded[0], 0, 'magic byte')

@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto'
 import type { Consumer, Kafka } from 'kafkajs'
 import { deadLetterTopic, type Config } from '../../config/config.js'
 import { topicCatalog, type RecordName, type TopicSpec } from '../../schemas/catalog.js'
 import type { TopicCodec } from '../../sinks/schema-registry.js'
-import type { DeadLetter } from '../../schemas/records.generated.js'
+import type { DeadLetter, GenesysOutboundEnvelope } from '../../schemas/records.generated.js'
 import { bool, intFlag, parseFlags, requireStr } from '../args.js'
 import { resolveTopic, withKafka, withProducer } from '../context.js'
 import { CliFailure, UsageError } from '../errors.js'
@@ -286,5 +287,10 @@ async function asResend(codec: TopicCodec, topic: string, record: RecordName, va
   if (record !== 'GenesysOutboundEnvelope' && record !== 'WhatsAppInboundEnvelope') return value
   const env = await codec.decode<typeof record>(topic, value).catch(() => undefined)
   if (env === undefined) return value
+  // Outbound: a fresh token, so a redelivered copy of this re-drive does not send again.
+  if (record === 'GenesysOutboundEnvelope') {
+    const out = env as GenesysOutboundEnvelope
+    return codec.encode(topic, { ...out, resend: true, attempt: 0, resendToken: randomUUID() })
+  }
   return codec.encode(topic, { ...env, resend: true, attempt: 0 })
 }

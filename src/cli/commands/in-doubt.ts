@@ -8,14 +8,15 @@ const CMD = 'in-doubt list'
 
 export const inDoubtHelp = `usage: gwb in-doubt list [--tenant <id>] [--since <date>] [--limit N] [--json]
 
-Outbound messages whose send outcome the bridge does not know, from the tracking table:
-  claimed          a process claimed it and stopped before recording Meta's answer (SIGKILL, crash);
-                   listed once the claim lease (2 x META_TIMEOUT_MS) has passed
-  outcome-unknown  the request went out and no answer came (timeout, connection cut); dead-lettered
-Meta has no idempotency key: each may or may not have reached the customer, so the bridge never
-resends them by itself. Check with the customer or Meta's delivery statuses, then resend the ones
-that did not arrive: "gwb dead-letters redrive" (outcome-unknown) or "gwb replay --resend" with the
-conversation and time (claimed). Oldest first.
+Outbound messages whose send outcome the bridge could not settle, from the tracking table. The bridge
+settles an unknown outcome by itself: a status webhook naming the message (biz_opaque_callback_data)
+records its wamid, and with none within RECONCILE_WINDOW_MS it is resent once. What is left here:
+  outcome-unknown  resent once and still no status named it (Meta's webhooks away for longer than the
+                   window), or dead-lettered as outcome unknown by an older version; may have arrived
+  claimed          a claim nobody settled for twice the window (no outbound process running)
+A status that names one later still settles it (it leaves this list). Check with the customer or
+Meta, then resend what did not arrive: "gwb dead-letters redrive" or "gwb replay --resend" with the
+conversation and time. Oldest first.
 `
 
 export interface InDoubtRow {
@@ -30,7 +31,7 @@ export interface InDoubtRow {
 
 export async function listInDoubt(
   sql: Sql,
-  o: { leaseMs: number; tenantId?: string | undefined; since?: Date | undefined; limit: number },
+  o: { windowMs: number; tenantId?: string | undefined; since?: Date | undefined; limit: number },
 ): Promise<InDoubtRow[]> {
   return sql<InDoubtRow[]>`
     select tenant_id as "tenantId", genesys_message_id as "genesysMessageId",
@@ -38,9 +39,9 @@ export async function listInDoubt(
            case when status = 'claimed' then 'claimed' else 'outcome-unknown' end as kind,
            claimed_at as "claimedAt", error_text as "errorText"
     from message_tracking
-    where direction = 'outbound'
-      and ((status = 'claimed' and claimed_at < now() - make_interval(secs => ${o.leaseMs / 1000}))
-        or (status = 'dead_lettered' and error_text like '%outcome unknown%'))
+    where direction = 'outbound' and wamid is null
+      and ((status = 'claimed' and claimed_at < now() - make_interval(secs => ${(2 * o.windowMs) / 1000}))
+        or (status = 'dead_lettered' and (error_code = 'GWB_SEND_UNSETTLED' or error_text like '%outcome unknown%')))
       ${o.tenantId === undefined ? sql`` : sql`and tenant_id = ${o.tenantId}`}
       ${o.since === undefined ? sql`` : sql`and claimed_at >= ${o.since}`}
     order by claimed_at nulls first
@@ -62,7 +63,7 @@ export const inDoubt: Command = async (config, args, out) => {
   })
   const rows = await withSql(config, (sql) =>
     listInDoubt(sql, {
-      leaseMs: config.meta.timeoutMs * 2,
+      windowMs: config.meta.reconcileWindowMs,
       tenantId: str(p, 'tenant'),
       since: dateFlag(CMD, p, 'since', 'start'),
       limit: intFlag(CMD, p, 'limit', 1) ?? 1000,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Config } from '../../config/config.js'
 import { topicCatalog, type TopicSpec } from '../../schemas/catalog.js'
 import type { TopicCodec } from '../../sinks/schema-registry.js'
@@ -242,5 +243,7 @@ async function select(
     if (seen.has(id)) return undefined
     seen.add(id)
   }
-  return codec.encode(topic, { ...env, resend: true, attempt: 0 } as never)
+  // Outbound resends carry a fresh token: a redelivered copy of the replayed record finds it used.
+  const token = plan.spec.record === 'GenesysOutboundEnvelope' ? { resendToken: randomUUID() } : {}
+  return codec.encode(topic, { ...env, resend: true, attempt: 0, ...token } as never)
 }

@@ -41,6 +41,8 @@ interface MetaSendBase {
   messaging_product: 'whatsapp'
   recipient_type: 'individual'
   to: string
+  /** Echoed in this message's status webhooks (≤ 512 characters): names the bridge's message. */
+  biz_opaque_callback_data?: string
 }
 
 export type MetaSendBody = MetaSendBase &
@@ -116,6 +118,8 @@ export interface MetaStatus {
   errors?: MetaError[]
   conversation?: unknown
   pricing?: unknown
+  /** The send's callback data, echoed (facts §3.1): names the bridge's message. */
+  biz_opaque_callback_data?: string
 }
 
 export interface MetaChangeValue {

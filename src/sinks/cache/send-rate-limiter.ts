@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis'
 import { gcra } from '../../processors/gcra.js'
 import { sleep } from '../../retry.js'
+import { redisScript } from './redis-script.js'
 
 /**
  * Meta counts throughput per business phone number across every sender (80 messages/s by default),
@@ -54,6 +55,9 @@ export function createSendRateLimiter(opts: {
 }): SendRateLimiter {
   const local = new Map<string, number>()
   const localSlow = new Map<string, { factor: number; until: number }>()
+  // EVALSHA: the scripts' 40-byte hash on each call instead of their text (BENCHMARKS.md, A/B).
+  const takeShared = redisScript(opts.redis, takeScript)
+  const slowShared = redisScript(opts.redis, slowScript)
   const now = opts.now ?? Date.now
   const keyOf = (id: string): string => `${opts.prefix ?? ''}ratelimit:meta:${id}`
   const localFactor = (id: string): number => {
@@ -72,7 +76,7 @@ export function createSendRateLimiter(opts: {
   const take = async (id: string): Promise<number> => {
     try {
       const key = keyOf(id)
-      return Number(await opts.redis.eval(takeScript, 2, key, `${key}:slow`, opts.ratePerSecond, opts.burst))
+      return Number(await takeShared(2, key, `${key}:slow`, opts.ratePerSecond, opts.burst))
     } catch (err) {
       opts.onFallback?.(err)
       return takeLocal(id)
@@ -90,7 +94,7 @@ export function createSendRateLimiter(opts: {
       const factor = Math.max(minFactor, localFactor(phoneNumberId) / 2)
       localSlow.set(phoneNumberId, { factor, until: now() + forMs })
       try {
-        return Number(await opts.redis.eval(slowScript, 1, `${keyOf(phoneNumberId)}:slow`, forMs, minFactor))
+        return Number(await slowShared(1, `${keyOf(phoneNumberId)}:slow`, forMs, minFactor))
       } catch (err) {
         opts.onFallback?.(err)
         return factor

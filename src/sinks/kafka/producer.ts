@@ -26,7 +26,7 @@ export interface RecordProducer {
  */
 export async function createRecordProducer(
   kafka: Kafka,
-  opts: { lingerMs: number; maxBatch?: number; metrics?: Metrics; timeoutMs?: number },
+  opts: { lingerMs: number; maxBatch?: number; metrics?: Metrics; timeoutMs?: number; compression?: 'none' | 'gzip' },
 ): Promise<RecordProducer> {
   const producer: Producer = kafka.producer({
     idempotent: true,
@@ -56,7 +56,7 @@ export async function createRecordProducer(
         await Promise.race([
           producer.sendBatch({
             acks: -1,
-            compression: CompressionTypes.None,
+            compression: opts.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
             topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
           }),
           new Promise((_, reject) => {

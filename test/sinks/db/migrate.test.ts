@@ -168,6 +168,14 @@ const withoutTenantColumn = (rows: string[] | undefined): string[] =>
     })
     .sort()
 
+/** 0003 adds the settlement columns (null on every existing row): the rows as v1 had them. */
+const withoutSettlement = (rows: string[] | undefined): unknown[] =>
+  (rows ?? []).map((r) => {
+    const { resent_at: _r, settled_at: _s, late_copy_at: _l, ...rest } = JSON.parse(r) as Record<string, unknown>
+    return rest
+  })
+const parsed = (rows: string[] | undefined): unknown[] => (rows ?? []).map((r) => JSON.parse(r) as unknown)
+
 t.test('0002 upgrades a populated v1 database: every row kept, every key per tenant', async (t) => {
   const db = await v1Database(t)
   const { sql } = db
@@ -178,10 +186,17 @@ t.test('0002 upgrades a populated v1 database: every row kept, every key per ten
     'rows in every table',
   )
   t.same((await migrate(sql, await migrationsUpTo(t, 2))).applied, ['0002_tenant_scoped_keys'])
+  // 0003 (settlement columns) on top of the upgraded rows keeps them: its columns are null on each.
+  t.same((await migrate(sql, await migrationsUpTo(t, 3))).applied, ['0003_settlement'], '0003 applied after 0002')
   const after = await dump(sql)
-  for (const table of ['tenants', 'tenant_credentials', 'conversation_mappings', 'message_tracking']) {
+  for (const table of ['tenants', 'tenant_credentials', 'conversation_mappings']) {
     t.same(after[table], before[table], `${table}: every row kept as it was`)
   }
+  t.same(
+    withoutSettlement(after['message_tracking']),
+    parsed(before['message_tracking']),
+    'message_tracking: every row kept',
+  )
   t.same(
     withoutTenantColumn(after['pending_statuses']).map((r) => JSON.parse(r) as unknown),
     withoutTenantColumn(before['pending_statuses']).map((r) => JSON.parse(r) as unknown),
@@ -261,8 +276,10 @@ t.test('0002 attaches indexes built beforehand with CONCURRENTLY, and rebuilds a
     where indexrelid = 'message_tracking_tenant_wamid_key'::regclass`
   const before = await dump(sql)
   t.same((await migrate(sql, await migrationsUpTo(t, 2))).applied, ['0002_tenant_scoped_keys'])
+  // 0003 (settlement columns) on top of the upgraded rows keeps them: its columns are null on each.
+  t.same((await migrate(sql, await migrationsUpTo(t, 3))).applied, ['0003_settlement'], '0003 applied after 0002')
   const after = await dump(sql)
-  t.same(after['message_tracking'], before['message_tracking'])
+  t.same(withoutSettlement(after['message_tracking']), parsed(before['message_tracking']))
   const invalid = await sql`select 1 from pg_index where not indisvalid and indrelid = 'message_tracking'::regclass`
   t.equal(invalid.length, 0, 'no invalid index left')
   const claimer = createClaimer(sql, { maxSize: 10, maxWaitMs: 1 })

@@ -1,0 +1,1 @@
+export function ownedConversation(v: number, k: number, maxVus: number, conversations: number): number
