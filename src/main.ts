@@ -1,4 +1,5 @@
 import { startBridge } from './app/bridge.js'
+import { startTracing } from './app/tracing.js'
 import { loadConfig } from './config/config.js'
 import { errorMessage, isBridgeError } from './errors.js'
 import { createLogger } from './log.js'
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
     process.exit(2)
   }
   const log = createLogger(config.logLevel)
+  const tracing = startTracing(config.tracing)
   let bridge
   try {
     bridge = await startBridge(config, log)
@@ -34,6 +36,7 @@ async function main(): Promise<void> {
     log.info({ signal }, 'stopping: draining in-flight records')
     bridge
       .stop()
+      .then(() => tracing.shutdown())
       .then(() => process.exit(0))
       .catch((err: unknown) => {
         log.error({ err: errorMessage(err) }, 'stop failed')

@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { GenesysApi } from './sinks/genesys-api.js'
 import type { MetaClient, MetaDownloadResult, MetaMediaInfoResult, MetaSendResult } from './sinks/meta-client.js'
+import { inSpan, markHttpStatus, SpanKind } from './tracing/spans.js'
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2.5, 5, 10, 30]
 
@@ -147,14 +148,22 @@ async function timed<R extends Outcome>(
   call: () => Promise<R>,
 ): Promise<R> {
   const end = metrics.externalDuration.startTimer({ target, operation })
-  try {
-    const res = await call()
-    end({ status: statusLabel(res) })
-    return res
-  } catch (err) {
-    end({ status: 'error' })
-    throw err
-  }
+  // The call's span (child of the step calling) is opened here too: every platform call passes.
+  return inSpan(
+    `${target} ${operation}`,
+    { kind: SpanKind.CLIENT, attributes: { 'gwb.target': target, 'gwb.operation': operation } },
+    async (span) => {
+      try {
+        const res = await call()
+        end({ status: statusLabel(res) })
+        markHttpStatus(span, res.status)
+        return res
+      } catch (err) {
+        end({ status: 'error' })
+        throw err
+      }
+    },
+  )
 }
 
 /** The same client, each call timed per operation and answer status (target="meta"). */

@@ -3,6 +3,8 @@ import type { Route } from '../ingest/routes.js'
 import { metaWebhookRoutes, type MetaIngestRecord } from '../ingest/meta-webhook.js'
 import type { Logger } from '../log.js'
 import type { OutRecord } from '../sinks/kafka/producer.js'
+import { traceRoute } from '../ingest/trace-route.js'
+import { annotateActive, idAttributes } from '../tracing/spans.js'
 import type { Resources } from './resources.js'
 
 /** The tenant of a Genesys webhook and the webhook secrets it may be signed with now. */
@@ -22,8 +24,10 @@ export function ingestRoutes(r: Resources, log: Logger): Route[] {
     ...genesysWebhookRoutes({
       log: log.child({ route: 'genesys' }),
       findByIntegrationId: genesysTenantLookup(r),
-      produce: (key, value) =>
-        r.producer.send({ topic: t.genesysOutbound, key, value: r.codec.encode(t.genesysOutbound, value) }),
+      produce: (key, value) => {
+        annotateActive(idAttributes(value))
+        return r.producer.send({ topic: t.genesysOutbound, key, value: r.codec.encode(t.genesysOutbound, value) })
+      },
     }),
     ...metaWebhookRoutes({
       log: log.child({ route: 'meta' }),
@@ -43,9 +47,12 @@ export function ingestRoutes(r: Resources, log: Logger): Route[] {
         const creds = await r.directory.whatsappCredentials(tenant.id)
         return creds === undefined ? [] : [creds.verifyToken]
       },
-      produce: (records) => r.producer.sendAll(records.map((rec) => metaRecord(r, rec))),
+      produce: (records) => {
+        annotateActive(idAttributes(records[0]?.value))
+        return r.producer.sendAll(records.map((rec) => metaRecord(r, rec)))
+      },
     }),
-  ]
+  ].map(traceRoute)
 }
 
 function metaRecord(r: Resources, rec: MetaIngestRecord): OutRecord {

@@ -30,6 +30,7 @@ import { createObjectStore, type ObjectStore } from '../sinks/object-store.js'
 import { registerSchemas, type TopicCodec } from '../sinks/schema-registry.js'
 import { createByteBudget } from '../semaphore.js'
 import { ALL_BUCKETS } from '../processors/object-keys.js'
+import { traceFetcher, traceStore } from '../tracing/clients.js'
 
 /** Every long-lived connection of a process, created once at start and closed once at stop. */
 export interface Resources {
@@ -140,7 +141,7 @@ export async function openResources(
   const tracking = durableTracking(createTrackingWriter(sql, batch), { log: log.child({ component: 'tracking' }) })
   const settlement = createSettlementStore(sql, batch)
 
-  const store = createObjectStore(config.s3)
+  const store = traceStore(createObjectStore(config.s3))
   await store.ensureBuckets([...ALL_BUCKETS]).catch((err: unknown) => {
     // S3 away at start must not stop messages: the archive and media paths retry on their own.
     log.warn({ err: String(err) }, 'object storage unavailable at start; archive and media will retry')
@@ -148,16 +149,18 @@ export async function openResources(
   const genesys = instrumentGenesysApi(createGenesysApi(config.genesys, directory), metrics)
   // Every download the bridge makes goes through this one fetcher and its policy.
   const budget = createByteBudget(config.fetch.mediaBytesInFlight)
-  const fetcher = createMediaFetcher({
-    connectTimeoutMs: 5_000,
-    headersTimeoutMs: config.genesys.timeoutMs,
-    bodyTimeoutMs: config.genesys.timeoutMs,
-    totalTimeoutMs: config.fetch.timeoutMs,
-    budget,
-    insecureOrigins: new Set(config.fetch.insecureOrigins),
-    onRefused: (reason) => metrics.fetchRefusals.inc({ reason }),
-    ...(deps.resolve === undefined ? {} : { resolve: deps.resolve }),
-  })
+  const fetcher = traceFetcher(
+    createMediaFetcher({
+      connectTimeoutMs: 5_000,
+      headersTimeoutMs: config.genesys.timeoutMs,
+      bodyTimeoutMs: config.genesys.timeoutMs,
+      totalTimeoutMs: config.fetch.timeoutMs,
+      budget,
+      insecureOrigins: new Set(config.fetch.insecureOrigins),
+      onRefused: (reason) => metrics.fetchRefusals.inc({ reason }),
+      ...(deps.resolve === undefined ? {} : { resolve: deps.resolve }),
+    }),
+  )
   const hosts = { extraHosts: config.fetch.allowedHosts, insecureOrigins: config.fetch.insecureOrigins }
   const media = createMediaRehost({
     store,

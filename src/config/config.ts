@@ -11,6 +11,9 @@ import {
   type RegistryAuth,
 } from './service-auth.js'
 import { readS3Layout, type S3Layout } from './s3-layout.js'
+import { tracingConfig, type TracingConfig } from './tracing-config.js'
+
+export type { TracingConfig }
 
 export const roles = ['ingest', 'outbound', 'inbound', 'status', 'archive'] as const
 export type Role = (typeof roles)[number]
@@ -42,6 +45,7 @@ export type SetupStep = (typeof setupSteps)[number]
 export interface Config {
   readonly roles: readonly Role[]
   readonly startSetup: Readonly<Record<SetupStep, boolean>>
+  readonly tracing: TracingConfig
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   readonly http: {
     readonly host: string
@@ -231,6 +235,7 @@ export function loadConfig(env: Env): Config {
   const config: Config = {
     roles: r.list('ROLES', roles, [...roles, 'all'] as const).flatMap((x) => (x === 'all' ? roles : [x])),
     logLevel: r.oneOf('LOG_LEVEL', 'info', logLevels),
+    tracing: tracingConfig(r),
     startSetup: startSetup(r.list('START_SETUP', setupSteps, [...setupSteps, 'none'] as const)),
     http: {
       host: httpHost,

@@ -141,6 +141,7 @@ export async function startConsumerGroup<T>(
           offset,
           key: m.key,
           value: m.value,
+          headers: m.headers,
         }
         const key = m.key?.toString() ?? `${batch.partition}:${offset}`
         deps.metrics?.inFlight.inc({ flow: handler.flow })

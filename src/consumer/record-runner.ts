@@ -1,8 +1,11 @@
+import type { IHeaders } from 'kafkajs'
 import { BridgeError, errorMessage, isBridgeError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { StageResult } from '../processors/result.js'
 import { Retrier, retryUntil } from '../retry.js'
+import { annotateActive, idAttributes, inSpan, markOutcome } from '../tracing/spans.js'
+import { inRecordSpan } from './record-span.js'
 
 export interface RecordMeta {
   readonly topic: string
@@ -10,12 +13,16 @@ export interface RecordMeta {
   readonly offset: number
   readonly key: Buffer | null
   readonly value: Buffer | null
+  /** The record's Kafka headers; `traceparent` there continues the producer's trace. */
+  readonly headers?: IHeaders
 }
 
 /** One flow (outbound, inbound, status, archive): how to read a record and what to do with it. */
 export interface FlowHandler<T> {
   readonly flow: string
   decode: (value: Buffer) => Promise<T>
+  /** The part of a decoded record whose tenantId, messageId and wamid name it on spans (default: all). */
+  traceIds?: (msg: T) => unknown
   /**
    * Attempt counter comes in so a stage can tell a first try from a retry; `step` times each named
    * step. Records run one at a time per Kafka key (the conversation), in offset order. `signal`
@@ -50,14 +57,14 @@ export interface RunnerOptions {
 
 export type RunOutcome = 'done' | 'abandoned'
 
-/** Times one step of a flow by its name (gwb_stage_duration_seconds{flow,stage}). */
+/** Times one step of a flow by its name (gwb_stage_duration_seconds{flow,stage}), in a span of its own. */
 export type StepTimer = <T>(name: string, fn: () => Promise<T>) => Promise<T>
 
 export function stepTimer(metrics: Metrics | undefined, flow: string): StepTimer {
   return async (name, fn) => {
     const end = metrics?.stageDuration.startTimer({ flow, stage: name })
     try {
-      return await fn()
+      return await inSpan(`${flow} ${name}`, {}, fn)
     } finally {
       end?.()
     }
@@ -75,7 +82,16 @@ export const untimed: StepTimer = (_name, fn) => fn()
  * behind it) until RETRY_MAX_DURATION_MS from its first attempt, then dead-lettered. `abandoned`
  * means shutdown came first: the record will be read again by the next owner.
  */
-export async function runRecord<T>(
+export function runRecord<T>(
+  handler: FlowHandler<T>,
+  record: RecordMeta,
+  opts: RunnerOptions,
+  deps: { log: Logger; metrics: Metrics | undefined; signal: AbortSignal },
+): Promise<RunOutcome> {
+  return inRecordSpan(handler.flow, record, () => runSteps(handler, record, opts, deps))
+}
+
+async function runSteps<T>(
   handler: FlowHandler<T>,
   record: RecordMeta,
   opts: RunnerOptions,
@@ -90,7 +106,7 @@ export async function runRecord<T>(
 
   // Infrastructure steps (dead-letter produce, receipts) must happen; retry them until they do.
   const must = async (what: string, fn: () => Promise<void>): Promise<RunOutcome> => {
-    const r = await retryUntil(fn, untilShutdown, {
+    const r = await retryUntil(() => inSpan(what, {}, fn), untilShutdown, {
       ...clock,
       onError: (err) => log.warn({ err: errorMessage(err), offset: record.offset, what }, 'step failed, retrying'),
     })
@@ -103,8 +119,9 @@ export async function runRecord<T>(
   try {
     const r = await retryUntil(
       () => {
-        if (record.value === null) throw new BridgeError('GWB_DECODE', 'record has no value (tombstone)')
-        return handler.decode(record.value)
+        const value = record.value
+        if (value === null) throw new BridgeError('GWB_DECODE', 'record has no value (tombstone)')
+        return inSpan('decode', {}, () => handler.decode(value))
       },
       untilShutdown,
       {
@@ -121,6 +138,8 @@ export async function runRecord<T>(
     return must('dead-letter', () => handler.onDeadLetter(undefined, error, record, 0))
   }
 
+  const ids = idAttributes(handler.traceIds ? handler.traceIds(decoded) : decoded)
+  annotateActive(ids)
   const retries = new Retrier(
     {
       baseMs: opts.retryBaseMs,
@@ -134,7 +153,16 @@ export async function runRecord<T>(
   for (;;) {
     let result: StageResult<unknown>
     try {
-      result = await handler.handle(decoded, retries.attempt, record, step, signal)
+      const attempt = retries.attempt
+      result = await inSpan(
+        `${handler.flow} handle`,
+        { attributes: { ...ids, 'gwb.attempt': attempt } },
+        async (span) => {
+          const r = await handler.handle(decoded, attempt, record, step, signal)
+          markOutcome(span, r.kind, r.kind === 'ok' || r.kind === 'drop' ? undefined : r.error.code)
+          return r
+        },
+      )
       unknown = undefined
     } catch (err) {
       count('error')

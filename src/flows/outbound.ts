@@ -191,6 +191,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       if (!parsed.ok) throw new BridgeError('GWB_DECODE', `payload no longer parses: ${parsed.reason}`)
       return { env, msg: parsed.value }
     },
+    traceIds: ({ env }) => env,
 
     async handle({ env, msg }, attempt, record, stage, signal) {
       if (msg.type === 'Event' || msg.type === 'Receipt') return drop(`${msg.type} is not a message`)

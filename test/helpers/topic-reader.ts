@@ -12,12 +12,23 @@ export async function waitForRecord<N extends RecordName>(
   predicate: (r: RecordTypes[N]) => boolean,
   timeoutMs = 20_000,
 ): Promise<RecordTypes[N]> {
+  return (await waitForMessage<N>(kafka, codec, topic, predicate, timeoutMs)).record
+}
+
+/** Like waitForRecord, with the record's Kafka headers (as strings). */
+export async function waitForMessage<N extends RecordName>(
+  kafka: Kafka,
+  codec: TopicCodec,
+  topic: string,
+  predicate: (r: RecordTypes[N]) => boolean,
+  timeoutMs = 20_000,
+): Promise<{ record: RecordTypes[N]; headers: Record<string, string> }> {
   const consumer = kafka.consumer({ groupId: `test-reader-${randomUUID()}` })
   await consumer.connect()
   await consumer.subscribe({ topic, fromBeginning: true })
   const seen: RecordTypes[N][] = []
   try {
-    return await new Promise<RecordTypes[N]>((resolve, reject) => {
+    return await new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`no matching record on ${topic} within ${timeoutMs} ms; saw ${JSON.stringify(seen)}`)),
         timeoutMs,
@@ -29,7 +40,10 @@ export async function waitForRecord<N extends RecordName>(
           seen.push(r)
           if (predicate(r)) {
             clearTimeout(timer)
-            resolve(r)
+            const headers = Object.entries(message.headers ?? {}).flatMap(([k, v]): [string, string][] =>
+              v === undefined ? [] : [[k, (Array.isArray(v) ? v[0] : v)?.toString() ?? '']],
+            )
+            resolve({ record: r, headers: Object.fromEntries(headers) })
           }
         },
       })

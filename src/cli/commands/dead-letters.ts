@@ -8,6 +8,7 @@ import { bool, intFlag, parseFlags, requireStr } from '../args.js'
 import { resolveTopic, withKafka, withProducer } from '../context.js'
 import { CliFailure, UsageError } from '../errors.js'
 import { line, reporter, table, type Command } from '../io.js'
+import { carriedTraceHeaders, inTraceOf } from '../../sinks/kafka/trace-headers.js'
 import { scanRanges, topicOffsets, type PartitionRange } from '../scan.js'
 
 export const deadLettersHelp = `usage: gwb dead-letters list --topic <source topic> [--limit N] [--json]
@@ -177,7 +178,9 @@ const redrive: Command = async (config, args, out, err) => {
       }))
     }
     const counts = { scanned: 0, redriven: 0, skipped: 0 }
-    const redriveAll = async (send: ((d: DeadLetter) => Promise<void>) | undefined): Promise<void> => {
+    const redriveAll = async (
+      send: ((d: DeadLetter, headers: Record<string, string>) => Promise<void>) | undefined,
+    ): Promise<void> => {
       await scanRanges(kafka, {
         topic: dlq,
         groupPrefix: config.kafka.groupPrefix,
@@ -200,7 +203,7 @@ const redrive: Command = async (config, args, out, err) => {
             counts.skipped++
             return
           }
-          if (send !== undefined) await send(d)
+          if (send !== undefined) await send(d, r.headers)
           counts.redriven++
           line(
             say,
@@ -213,14 +216,18 @@ const redrive: Command = async (config, args, out, err) => {
     if (dryRun) await redriveAll(undefined)
     else {
       await withProducer(kafka, (producer) =>
-        redriveAll(async (d) =>
-          producer.send({
-            topic: spec.topic,
-            key: d.key === null ? null : d.key.toString(),
-            value: await asResend(codec, spec.topic, spec.record, d.value as Buffer),
-            headers: { 'gwb-redrive-of': `${dlq}` },
-          }),
-        ),
+        // The re-driven record continues the trace of the message (the dead letter's traceparent).
+        redriveAll(async (d, headers) => {
+          const value = await asResend(codec, spec.topic, spec.record, d.value as Buffer)
+          await inTraceOf(headers, () =>
+            producer.send({
+              topic: spec.topic,
+              key: d.key === null ? null : d.key.toString(),
+              value,
+              headers: { ...carriedTraceHeaders(headers), 'gwb-redrive-of': `${dlq}` },
+            }),
+          )
+        }),
       )
     }
     report.summary({ topic: spec.topic, dryRun, ...counts }, () =>

@@ -2,6 +2,8 @@ import { CompressionTypes, Partitioners, type Kafka, type Producer } from 'kafka
 import { createBatcher } from '../../batcher.js'
 import { BridgeError, errorMessage } from '../../errors.js'
 import type { Metrics } from '../../metrics.js'
+import { inSpan, SpanKind } from '../../tracing/spans.js'
+import { traceHeaders } from './trace-headers.js'
 
 export interface OutRecord {
   topic: string
@@ -76,8 +78,8 @@ export async function createRecordProducer(
 
   // The deadline runs from when the caller handed the record over, not from when its batch left:
   // a webhook that queued behind a batch timing out still gets its 503 within timeoutMs.
-  const add = (record: OutRecord): Promise<void> => {
-    const acked = batcher.add(record)
+  const enqueue = (record: OutRecord): Promise<void> => {
+    const acked = batcher.add(withTraceContext(record))
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -95,6 +97,18 @@ export async function createRecordProducer(
     return Promise.race([acked, deadline]).finally(() => clearTimeout(timer))
   }
 
+  // One span per record from hand-over to acknowledgement; its context goes into the headers, so
+  // the consumer's span is its child.
+  const add = (record: OutRecord): Promise<void> =>
+    inSpan(
+      `${record.topic} publish`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: { 'messaging.system': 'kafka', 'messaging.destination.name': record.topic },
+      },
+      () => enqueue(record),
+    )
+
   return {
     send: add,
     sendAll: async (records) => {
@@ -105,4 +119,11 @@ export async function createRecordProducer(
       await producer.disconnect()
     },
   }
+}
+
+/** The record with the active trace context in its headers (replacing any it carried). */
+function withTraceContext(record: OutRecord): OutRecord {
+  const trace = traceHeaders()
+  if (Object.keys(trace).length === 0) return record
+  return { ...record, headers: { ...record.headers, ...trace } }
 }
