@@ -104,15 +104,20 @@ t.test('after traffic, /metrics has every listed series with counts equal to wha
   await h.genesys.waitFor((r) => r.kind === 'message' && r.raw.includes(`${run} inbound`), 20_000)
   const dlq = deadLetterTopic(topics.genesysOutbound)
 
-  // Counters settle once the dead letter is produced and every offset is committed (lag 0).
+  // Counters settle once the dead letter is produced and every offset is committed (lag 0). The lag
+  // monitor reports a group once it has read that group's offsets: wait for every group's round.
   const outboundGroup = `${prefix}outbound`
-  const m = await until('dead letter counted and lag 0 on every partition', async () => {
+  const groups = ['outbound', 'inbound', 'status', 'archive-outbound'].map((g) => `${prefix}${g}`)
+  const m = await until('dead letter counted, lag 0 on every partition, every group reported', async () => {
     const s = await scrape(h)
-    const lag = s.filter((x) => x.name === 'gwb_consumer_lag_records' && x.labels['group'] === outboundGroup)
+    const lagOf = (group: string) =>
+      s.filter((x) => x.name === 'gwb_consumer_lag_records' && x.labels['group'] === group)
+    const lag = lagOf(outboundGroup)
     const settled =
       sum(s, 'gwb_dead_letters_total') === 1 &&
       lag.length === h.config.kafka.partitions &&
       lag.every((x) => x.value === 0) &&
+      groups.every((g) => lagOf(g).length > 0) &&
       sum(s, 'gwb_records_in_flight') === 0
     return settled ? s : undefined
   })

@@ -1,24 +1,11 @@
 import t from 'tap'
 import { loadConfig } from '../../src/config/config.js'
-import { isBridgeError } from '../../src/errors.js'
 import { s3Location } from '../../src/config/s3-layout.js'
 import { BUCKETS } from '../../src/processors/object-keys.js'
-
-const key = Buffer.alloc(32, 7).toString('base64')
-const minimal = { S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', CREDENTIALS_KEY: key }
-
-function problemsOf(env: Record<string, string>): string {
-  try {
-    loadConfig(env)
-  } catch (err) {
-    if (isBridgeError(err) && err.code === 'GWB_CONFIG') return err.message
-    throw err
-  }
-  return ''
-}
+import { configProblems, minimalEnv } from '../helpers/config-env.js'
 
 t.test('defaults apply and the object is frozen all the way down', async (t) => {
-  const c = loadConfig(minimal)
+  const c = loadConfig(minimalEnv)
   t.same(c.roles, ['ingest', 'outbound', 'inbound', 'status', 'archive'])
   t.same(c.kafka.brokers, ['127.0.0.1:9092'])
   t.equal(c.processing.maxAttempts, 0, 'no attempt cap by default: retries are bounded by time')
@@ -29,13 +16,14 @@ t.test('defaults apply and the object is frozen all the way down', async (t) => 
 })
 
 t.test('a missing variable stops the start with a message naming it', async (t) => {
-  const msg = problemsOf({ S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b' })
+  // An empty value counts as unset.
+  const msg = configProblems({ CREDENTIALS_KEY: '' })
   t.match(msg, /CREDENTIALS_KEY is required/)
 })
 
 t.test('every wrong value is reported at once, each naming its variable and what is expected', async (t) => {
-  const msg = problemsOf({
-    ...minimal,
+  const msg = configProblems({
+    ...minimalEnv,
     HTTP_PORT: 'eighty',
     ROLES: 'ingest,sender',
     KAFKA_BROKERS: 'localhost',
@@ -52,60 +40,60 @@ t.test('every wrong value is reported at once, each naming its variable and what
 })
 
 t.test('roles and topic prefix are honoured', async (t) => {
-  const c = loadConfig({ ...minimal, ROLES: 'outbound,status', TOPIC_PREFIX: 't1-' })
+  const c = loadConfig({ ...minimalEnv, ROLES: 'outbound,status', TOPIC_PREFIX: 't1-' })
   t.same(c.roles, ['outbound', 'status'])
   t.equal(c.kafka.topics.whatsappStatus, 't1-whatsapp-status')
   t.equal(c.kafka.groupPrefix, 't1-gwb-')
-  t.match(problemsOf({ ...minimal, TOPIC_PREFIX: 'a/b' }), /TOPIC_PREFIX/)
+  t.match(configProblems({ ...minimalEnv, TOPIC_PREFIX: 'a/b' }), /TOPIC_PREFIX/)
 })
 
 t.test('CREDENTIALS_KEY_PREVIOUS: none by default, a comma list of 32-byte keys, each checked', async (t) => {
-  t.same(loadConfig(minimal).credentialsKeysPrevious, [])
+  t.same(loadConfig(minimalEnv).credentialsKeysPrevious, [])
   const a = Buffer.alloc(32, 1)
   const b = Buffer.alloc(32, 2)
-  const c = loadConfig({ ...minimal, CREDENTIALS_KEY_PREVIOUS: ` ${a.toString('base64')} ,${b.toString('base64')}` })
+  const c = loadConfig({ ...minimalEnv, CREDENTIALS_KEY_PREVIOUS: ` ${a.toString('base64')} ,${b.toString('base64')}` })
   t.same(c.credentialsKeysPrevious, [a, b])
   t.ok(Object.isFrozen(c.credentialsKeysPrevious))
   t.match(
-    problemsOf({ ...minimal, CREDENTIALS_KEY_PREVIOUS: `${a.toString('base64')},c2hvcnQ=` }),
+    configProblems({ ...minimalEnv, CREDENTIALS_KEY_PREVIOUS: `${a.toString('base64')},c2hvcnQ=` }),
     /CREDENTIALS_KEY_PREVIOUS: key 2 must decode from base64 to exactly 32 bytes, got 5/,
   )
 })
 
 t.test('START_SETUP switches each start-time setup step; none turns all off', async (t) => {
-  t.same(loadConfig(minimal).startSetup, { migrations: true, schemas: true, topics: true }, 'all on by default')
-  t.same(loadConfig({ ...minimal, START_SETUP: 'none' }).startSetup, {
+  t.same(loadConfig(minimalEnv).startSetup, { migrations: true, schemas: true, topics: true }, 'all on by default')
+  t.same(loadConfig({ ...minimalEnv, START_SETUP: 'none' }).startSetup, {
     migrations: false,
     schemas: false,
     topics: false,
   })
-  t.same(loadConfig({ ...minimal, START_SETUP: 'schemas,topics' }).startSetup, {
+  t.same(loadConfig({ ...minimalEnv, START_SETUP: 'schemas,topics' }).startSetup, {
     migrations: false,
     schemas: true,
     topics: true,
   })
-  t.match(problemsOf({ ...minimal, START_SETUP: 'migrations,tables' }), /START_SETUP must be a comma list of/)
+  t.match(configProblems({ ...minimalEnv, START_SETUP: 'migrations,tables' }), /START_SETUP must be a comma list of/)
 })
 
 t.test('S3_BUCKET_PREFIX names the buckets of an installation; a name S3 refuses is refused at start', async (t) => {
-  t.same(loadConfig(minimal).s3.layout, { kind: 'buckets', bucketPrefix: '' })
-  const layout = loadConfig({ ...minimal, S3_BUCKET_PREFIX: 'gwb-test-' }).s3.layout
+  t.same(loadConfig(minimalEnv).s3.layout, { kind: 'buckets', bucketPrefix: '' })
+  const layout = loadConfig({ ...minimalEnv, S3_BUCKET_PREFIX: 'gwb-test-' }).s3.layout
   t.same(s3Location(layout, BUCKETS.mediaInbound), { bucket: 'gwb-test-media-inbound', prefix: '' })
-  t.match(problemsOf({ ...minimal, S3_BUCKET_PREFIX: 'Tests_' }), /S3_BUCKET_PREFIX may hold lower-case/)
+  t.match(configProblems({ ...minimalEnv, S3_BUCKET_PREFIX: 'Tests_' }), /S3_BUCKET_PREFIX may hold lower-case/)
 })
 
 t.test('fetch policy hosts are normalised; a bad entry is named', async (t) => {
   const c = loadConfig({
-    ...minimal,
+    ...minimalEnv,
     FETCH_ALLOWED_HOSTS: 'Files.Example.com, cdn.example.com.:8443,[2001:db8::1]',
     FETCH_INSECURE_ORIGINS: '127.0.0.1:4010',
   })
   t.same(c.fetch.allowedHosts, ['files.example.com:443', 'cdn.example.com:8443', '[2001:db8::1]:443'])
   t.same(c.fetch.insecureOrigins, ['127.0.0.1:4010'])
   t.same(c.fetch.metaMediaHosts, ['lookaside.fbsbx.com:443'], 'Meta media host by default')
-  t.same(loadConfig(minimal).fetch.insecureOrigins, [], 'nothing insecure by default')
-  const msg = problemsOf({
-    ...minimal,
+  t.same(loadConfig(minimalEnv).fetch.insecureOrigins, [], 'nothing insecure by default')
+  const msg = configProblems({
+    ...minimalEnv,
     FETCH_INSECURE_ORIGINS: 'localhost',
     FETCH_ALLOWED_HOSTS: 'https://x.example.com/,user@host',
   })
@@ -115,13 +103,13 @@ t.test('fetch policy hosts are normalised; a bad entry is named', async (t) => {
 })
 
 t.test('Kafka tuning: compression and fetch size, defaults as measured, bad values named', async (t) => {
-  const d = loadConfig(minimal)
+  const d = loadConfig(minimalEnv)
   t.equal(d.kafka.compression, 'none')
   t.equal(d.kafka.fetchBytesPerPartition, 262_144)
-  const c = loadConfig({ ...minimal, KAFKA_COMPRESSION: 'gzip', KAFKA_FETCH_BYTES_PER_PARTITION: '1048576' })
+  const c = loadConfig({ ...minimalEnv, KAFKA_COMPRESSION: 'gzip', KAFKA_FETCH_BYTES_PER_PARTITION: '1048576' })
   t.equal(c.kafka.compression, 'gzip')
   t.equal(c.kafka.fetchBytesPerPartition, 1_048_576)
-  const msg = problemsOf({ ...minimal, KAFKA_COMPRESSION: 'zstd', KAFKA_FETCH_BYTES_PER_PARTITION: '10' })
+  const msg = configProblems({ ...minimalEnv, KAFKA_COMPRESSION: 'zstd', KAFKA_FETCH_BYTES_PER_PARTITION: '10' })
   t.match(msg, /KAFKA_COMPRESSION/)
   t.match(msg, /KAFKA_FETCH_BYTES_PER_PARTITION must be an integer from 1024/)
 })

@@ -1,21 +1,9 @@
 import t from 'tap'
 import { loadConfig } from '../../src/config/config.js'
-import { isBridgeError } from '../../src/errors.js'
-
-const minimal = { S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64') }
-
-function problemsOf(env: Record<string, string>): string {
-  try {
-    loadConfig(env)
-  } catch (err) {
-    if (isBridgeError(err) && err.code === 'GWB_CONFIG') return err.message
-    throw err
-  }
-  return ''
-}
+import { configProblems, minimalEnv } from '../helpers/config-env.js'
 
 t.test('the admin port, drain delay and ingest limits have defaults', async (t) => {
-  const c = loadConfig(minimal)
+  const c = loadConfig(minimalEnv)
   t.same(c.admin, { host: '0.0.0.0', port: 9464 })
   t.equal(c.shutdownDrainMs, 5000)
   t.equal(c.http.maxInFlightBytes, 64 * 1024 * 1024)
@@ -23,11 +11,11 @@ t.test('the admin port, drain delay and ingest limits have defaults', async (t) 
   t.equal(c.http.headersTimeoutMs, 10_000)
   t.same(c.http.trustedProxyList, [])
   t.notOk(c.http.trustedProxies.trusts('10.0.0.1'), 'no proxy is trusted unless listed')
-  t.equal(loadConfig({ ...minimal, HTTP_HOST: '127.0.0.1' }).admin.host, '127.0.0.1', 'ADMIN_HOST follows HTTP_HOST')
+  t.equal(loadConfig({ ...minimalEnv, HTTP_HOST: '127.0.0.1' }).admin.host, '127.0.0.1', 'ADMIN_HOST follows HTTP_HOST')
 })
 
 t.test('TRUSTED_PROXIES is parsed into ranges', async (t) => {
-  const c = loadConfig({ ...minimal, TRUSTED_PROXIES: ' 10.0.0.0/8, 2001:db8::/32 ,192.0.2.7' })
+  const c = loadConfig({ ...minimalEnv, TRUSTED_PROXIES: ' 10.0.0.0/8, 2001:db8::/32 ,192.0.2.7' })
   t.same(c.http.trustedProxyList, ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'])
   t.ok(c.http.trustedProxies.trusts('10.200.0.1'))
   t.ok(c.http.trustedProxies.trusts('192.0.2.7'))
@@ -35,8 +23,8 @@ t.test('TRUSTED_PROXIES is parsed into ranges', async (t) => {
 })
 
 t.test('wrong values are reported, each naming its variable', async (t) => {
-  const msg = problemsOf({
-    ...minimal,
+  const msg = configProblems({
+    ...minimalEnv,
     TRUSTED_PROXIES: '10.0.0.0/8,not-an-address,10.0.0.0/40',
     HTTP_PORT: '8080',
     ADMIN_PORT: '8080',
@@ -49,5 +37,5 @@ t.test('wrong values are reported, each naming its variable', async (t) => {
   t.match(msg, /ADMIN_PORT must differ from HTTP_PORT/)
   t.match(msg, /INGEST_MAX_INFLIGHT_BYTES must be at least HTTP_MAX_BODY_BYTES/)
   t.match(msg, /SHUTDOWN_DRAIN_MS/)
-  t.equal(problemsOf({ ...minimal, HTTP_PORT: '0', ADMIN_PORT: '0' }), '', 'two ephemeral ports are fine')
+  t.equal(configProblems({ ...minimalEnv, HTTP_PORT: '0', ADMIN_PORT: '0' }), '', 'two ephemeral ports are fine')
 })

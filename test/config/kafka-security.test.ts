@@ -3,24 +3,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig } from '../../src/config/config.js'
-import { isBridgeError } from '../../src/errors.js'
 import { kafkaSecurityOptions } from '../../src/sinks/kafka/client.js'
+import { configProblems, minimalEnv } from '../helpers/config-env.js'
 
-const base = { S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64') }
 const dir = mkdtempSync(join(tmpdir(), 'gwb-kafka-sec-'))
 const ca = join(dir, 'ca.pem')
 writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nnot really\n-----END CERTIFICATE-----\n')
 
-const load = (env: Record<string, string>) => loadConfig({ ...base, ...env }).kafka.security
-function problems(env: Record<string, string>): string {
-  try {
-    loadConfig({ ...base, ...env })
-  } catch (err) {
-    if (isBridgeError(err) && err.code === 'GWB_CONFIG') return err.message
-    throw err
-  }
-  return ''
-}
+const load = (env: Record<string, string>) => loadConfig({ ...minimalEnv, ...env }).kafka.security
 
 t.test('PLAINTEXT by default: no TLS, no SASL', async (t) => {
   const s = load({})
@@ -40,7 +30,7 @@ t.test('SSL with a CA file and a server name: the file is read at start, verific
 
 t.test('a client certificate needs both files', async (t) => {
   t.match(
-    problems({ KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SSL_CERT_FILE: ca }),
+    configProblems({ KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SSL_CERT_FILE: ca }),
     /a client certificate needs KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE \(missing: KAFKA_SSL_KEY_FILE\)/,
   )
   const s = load({ KAFKA_SECURITY_PROTOCOL: 'SSL', KAFKA_SSL_CERT_FILE: ca, KAFKA_SSL_KEY_FILE: ca })
@@ -49,7 +39,7 @@ t.test('a client certificate needs both files', async (t) => {
 
 t.test('an unreadable CA file names the variable', async (t) => {
   t.match(
-    problems({
+    configProblems({
       KAFKA_SECURITY_PROTOCOL: 'SASL_SSL',
       KAFKA_SSL_CA_FILE: join(dir, 'missing.pem'),
       KAFKA_SASL_MECHANISM: 'PLAIN',
@@ -72,7 +62,7 @@ for (const [mechanism, kafkajs] of [
     t.same(kafkaSecurityOptions(s).sasl, { mechanism: kafkajs, username: 'bridge', password: 'pw' })
     t.ok(kafkaSecurityOptions(s).ssl !== undefined, 'SASL_SSL also turns TLS on')
     t.match(
-      problems({ ...env, KAFKA_SASL_USERNAME: 'bridge' }),
+      configProblems({ ...env, KAFKA_SASL_USERNAME: 'bridge' }),
       new RegExp(
         `KAFKA_SASL_MECHANISM=${mechanism} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD \\(missing: KAFKA_SASL_PASSWORD\\)`,
       ),
@@ -127,19 +117,27 @@ t.test('OAUTHBEARER: a client-credentials grant or a token file, and exactly one
     identityPoolId: 'pool-2',
   })
   t.match(
-    problems({ ...env, KAFKA_SASL_OAUTH_TOKEN_FILE: '/t', KAFKA_SASL_OAUTH_EXTENSIONS: 'logical cluster=x' }),
+    configProblems({ ...env, KAFKA_SASL_OAUTH_TOKEN_FILE: '/t', KAFKA_SASL_OAUTH_EXTENSIONS: 'logical cluster=x' }),
     /KAFKA_SASL_OAUTH_EXTENSIONS must be key=value\[,key=value\] with letter-only keys, got "logical cluster=x"/,
   )
   t.match(
-    problems(env),
+    configProblems(env),
     /OAUTHBEARER needs a token source: KAFKA_SASL_OAUTH_TOKEN_FILE, or KAFKA_SASL_OAUTH_TOKEN_URL and/,
   )
   t.match(
-    problems({ ...env, KAFKA_SASL_OAUTH_TOKEN_URL: 'https://idp.example/token', KAFKA_SASL_OAUTH_CLIENT_ID: 'x' }),
+    configProblems({
+      ...env,
+      KAFKA_SASL_OAUTH_TOKEN_URL: 'https://idp.example/token',
+      KAFKA_SASL_OAUTH_CLIENT_ID: 'x',
+    }),
     /OAUTHBEARER needs .*\(missing: KAFKA_SASL_OAUTH_CLIENT_SECRET\)/,
   )
   t.match(
-    problems({ ...env, KAFKA_SASL_OAUTH_TOKEN_URL: 'https://idp.example/token', KAFKA_SASL_OAUTH_TOKEN_FILE: '/t' }),
+    configProblems({
+      ...env,
+      KAFKA_SASL_OAUTH_TOKEN_URL: 'https://idp.example/token',
+      KAFKA_SASL_OAUTH_TOKEN_FILE: '/t',
+    }),
     /two token sources; set one/,
   )
 })
@@ -149,23 +147,26 @@ t.test('AWS_MSK_IAM: a region (its own variable or AWS_REGION), tokens from AWS 
   t.same(load({ ...env, KAFKA_SASL_AWS_REGION: 'eu-west-1' }).sasl, { mechanism: 'AWS_MSK_IAM', region: 'eu-west-1' })
   t.same(load({ ...env, AWS_REGION: 'us-east-2' }).sasl, { mechanism: 'AWS_MSK_IAM', region: 'us-east-2' })
   t.equal(kafkaSecurityOptions(load({ ...env, AWS_REGION: 'us-east-2' })).sasl?.mechanism, 'oauthbearer')
-  t.match(problems(env), /AWS_MSK_IAM needs KAFKA_SASL_AWS_REGION \(or AWS_REGION\)/)
+  t.match(configProblems(env), /AWS_MSK_IAM needs KAFKA_SASL_AWS_REGION \(or AWS_REGION\)/)
 })
 
 t.test('mistakes name the variable', async (t) => {
   t.match(
-    problems({ KAFKA_SECURITY_PROTOCOL: 'TLS' }),
+    configProblems({ KAFKA_SECURITY_PROTOCOL: 'TLS' }),
     /KAFKA_SECURITY_PROTOCOL must be one of PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL/,
   )
-  t.match(problems({ KAFKA_SECURITY_PROTOCOL: 'SASL_SSL' }), /KAFKA_SASL_MECHANISM is required with a SASL protocol/)
   t.match(
-    problems({ KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_MECHANISM: 'GSSAPI' }),
+    configProblems({ KAFKA_SECURITY_PROTOCOL: 'SASL_SSL' }),
+    /KAFKA_SASL_MECHANISM is required with a SASL protocol/,
+  )
+  t.match(
+    configProblems({ KAFKA_SECURITY_PROTOCOL: 'SASL_SSL', KAFKA_SASL_MECHANISM: 'GSSAPI' }),
     /KAFKA_SASL_MECHANISM must be one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER, AWS_MSK_IAM/,
   )
   // Credentials that the protocol would silently ignore are refused (the most likely slip: the protocol left at PLAINTEXT).
   t.match(
-    problems({ KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' }),
+    configProblems({ KAFKA_SASL_MECHANISM: 'SCRAM-SHA-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' }),
     /KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD set, but KAFKA_SECURITY_PROTOCOL=PLAINTEXT does not use it/,
   )
-  t.match(problems({ KAFKA_SSL_CA_FILE: ca }), /KAFKA_SSL_CA_FILE set, but KAFKA_SECURITY_PROTOCOL=PLAINTEXT/)
+  t.match(configProblems({ KAFKA_SSL_CA_FILE: ca }), /KAFKA_SSL_CA_FILE set, but KAFKA_SECURITY_PROTOCOL=PLAINTEXT/)
 })

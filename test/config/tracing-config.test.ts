@@ -1,21 +1,9 @@
 import t from 'tap'
 import { loadConfig } from '../../src/config/config.js'
-import { isBridgeError } from '../../src/errors.js'
-
-const minimal = { S3_ACCESS_KEY: 'a', S3_SECRET_KEY: 'b', CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64') }
-
-function problemsOf(env: Record<string, string>): string {
-  try {
-    loadConfig({ ...minimal, ...env })
-  } catch (err) {
-    if (isBridgeError(err) && err.code === 'GWB_CONFIG') return err.message
-    throw err
-  }
-  return ''
-}
+import { configProblems, minimalEnv } from '../helpers/config-env.js'
 
 t.test('tracing is off unless OTEL_EXPORTER_OTLP_ENDPOINT is set', async (t) => {
-  t.same(loadConfig(minimal).tracing, {
+  t.same(loadConfig(minimalEnv).tracing, {
     endpoint: undefined,
     headers: {},
     serviceName: 'genesys-whatsapp-bridge',
@@ -25,7 +13,7 @@ t.test('tracing is off unless OTEL_EXPORTER_OTLP_ENDPOINT is set', async (t) => 
 
 t.test('the standard OTEL_* variables are read', async (t) => {
   const c = loadConfig({
-    ...minimal,
+    ...minimalEnv,
     OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/',
     OTEL_EXPORTER_OTLP_HEADERS: 'Authorization=Bearer%20abc, x-tenant = ops',
     OTEL_SERVICE_NAME: 'gwb-ingest',
@@ -40,7 +28,7 @@ t.test('the standard OTEL_* variables are read', async (t) => {
 })
 
 t.test('bad values are named; a header value (a credential) never is', async (t) => {
-  const msg = problemsOf({
+  const msg = configProblems({
     OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318',
     OTEL_EXPORTER_OTLP_HEADERS: 'api-key=s3cr3t-%E0%A4%A,=nokey',
     OTEL_TRACES_SAMPLER_ARG: '2',
