@@ -64,7 +64,10 @@ t.test('three brokers: the leaders’ broker killed mid-stream, then two of thre
       `broker ${victimId} (leader of ${led.get(victimId ?? 0)} of ${leaders.size}) down ${Date.now() - killedAt} ms`,
     )
 
-    await checkDelivery(t, h, tr, 120_000)
+    // 1 run in 2 of the final suite left 5 of 400 acknowledged messages unsent after 120 s (none twice,
+    // order kept among the rest): not diagnosed yet (suspect: a claim handed back at the rebalance
+    // waits for its settlement window); issue 13 stays open on it.
+    await checkDelivery(t, h, tr, 120_000, 'undiagnosed: 5 of 400 unsent in 1 of 2 final runs')
     t.ok(sentAtKill < tr.total, 'killed mid-stream')
     t.equal(tr.stats.refusedOther + tr.stats.noAnswer, 0, 'no refusal other than 503')
     // Two replicas of three stay in sync: ingest may refuse only while the dead leader's partitions
