@@ -8,10 +8,10 @@ import { parseArgs } from 'node:util'
 import { buildOutbound } from '../src/fakes/genesys-webhooks.js'
 import { signGenesys } from '../src/fakes/sign.js'
 import { migrationsPath } from '../src/paths.js'
-import type { TenantSpec } from '../src/processors/tenant-spec.js'
 import { closeDb, createDb } from '../src/sinks/db/client.js'
 import { migrate } from '../src/sinks/db/migrate.js'
 import { upsertTenant } from '../src/sinks/db/tenants.js'
+import { benchTenant } from './tenant.js'
 
 const HELP = `node dist/bench/ingest-ab.js --variant LABEL=NODE_BINARY:PROJECT_ROOT [--variant ...] [options]
 
@@ -53,25 +53,7 @@ const say = (s: string): void => void process.stderr.write(`[ab] ${s}\n`)
 
 const runId = `ab${Date.now().toString(36)}`
 const credentialsKey = randomBytes(32)
-const tenant: TenantSpec = {
-  id: `bench-${runId}`,
-  name: `Bench ${runId}`,
-  status: 'active',
-  genesys: {
-    integrationId: randomUUID(),
-    region: 'mypurecloud.ie',
-    clientId: `bench-client-${runId}`,
-    clientSecret: randomBytes(16).toString('hex'),
-    webhookSecret: randomBytes(24).toString('base64url'),
-  },
-  whatsapp: {
-    phoneNumberId: `1${Date.now()}`,
-    businessAccountId: `2${Date.now()}`,
-    accessToken: `EAAG${randomBytes(16).toString('hex')}`,
-    appSecret: randomBytes(16).toString('hex'),
-    verifyToken: randomBytes(8).toString('hex'),
-  },
-}
+const tenant = benchTenant(runId)
 const databaseUrl = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/gwb'
 {
   const sql = createDb(databaseUrl, { max: 2 })

@@ -14,7 +14,6 @@ import { closeDb, createDb } from '../src/sinks/db/client.js'
 import { upsertMapping } from '../src/sinks/db/mappings.js'
 import { migrate } from '../src/sinks/db/migrate.js'
 import { upsertTenant } from '../src/sinks/db/tenants.js'
-import type { TenantSpec } from '../src/processors/tenant-spec.js'
 import { benchChart } from './charts.js'
 import { profileStages } from './cpu-stages.js'
 import { readProfiles } from './profile-summary.js'
@@ -40,6 +39,7 @@ import {
   type DeliveredMessage,
   type SentMessage,
 } from './stats.js'
+import { benchTenant } from './tenant.js'
 
 const HELP = `npm run bench -- [options]
 
@@ -225,26 +225,7 @@ if (!a['skip-services']) {
 }
 
 const credentialsKey = randomBytes(32)
-const digits = (n: number): string => Array.from(randomBytes(n), (b) => String(b % 10)).join('')
-const tenant: TenantSpec = {
-  id: `bench-${runId}`,
-  name: `Bench ${runId}`,
-  status: 'active',
-  genesys: {
-    integrationId: randomUUID(),
-    region: 'mypurecloud.ie',
-    clientId: `bench-client-${runId}`,
-    clientSecret: randomBytes(16).toString('hex'),
-    webhookSecret: randomBytes(24).toString('base64url'),
-  },
-  whatsapp: {
-    phoneNumberId: `1${digits(14)}`,
-    businessAccountId: `2${digits(14)}`,
-    accessToken: `EAAG${randomBytes(16).toString('hex')}`,
-    appSecret: randomBytes(16).toString('hex'),
-    verifyToken: randomBytes(8).toString('hex'),
-  },
-}
+const tenant = benchTenant(runId)
 interface Conv {
   id: string
   waId: string

@@ -1,14 +1,10 @@
-import { loadSchemaMap } from '../../app/resources.js'
 import { migrationsPath } from '../../paths.js'
 import { ALL_BUCKETS } from '../../processors/object-keys.js'
-import { topicCatalog } from '../../schemas/catalog.js'
 import { migrate } from '../../sinks/db/migrate.js'
-import { checkKafka, createKafka } from '../../sinks/kafka/client.js'
 import { ensureTopics } from '../../sinks/kafka/topics.js'
 import { createObjectStore } from '../../sinks/object-store.js'
-import { registerSchemas } from '../../sinks/schema-registry.js'
 import { bool, parseFlags } from '../args.js'
-import { cliLogger, withSql } from '../context.js'
+import { withKafka, withSql } from '../context.js'
 import { line, type Command } from '../io.js'
 
 export const setupHelp = `usage: gwb setup [--json]
@@ -30,17 +26,13 @@ start, naming this command, when something is missing.
 export const setup: Command = async (config, args, out) => {
   const p = parseFlags('setup', args, { json: { type: 'boolean' } })
   const migrations = await withSql(config, (sql) => migrate(sql, migrationsPath))
-  const specs = topicCatalog(config.kafka.topics)
-  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap(), { auth: config.registryAuth })
+  // withKafka registers the schemas and checks the connection, as every Kafka command of the CLI does.
   const k = config.kafka
-  const kafka = createKafka({
-    brokers: k.brokers,
-    clientId: `${k.clientId}-cli`,
-    security: k.security,
-    log: cliLogger(config),
-  })
-  await checkKafka(kafka, k.brokers, k.security)
-  const created = await ensureTopics(kafka, specs, k.partitions, k.replicationFactor, k.minInsyncReplicas)
+  const { specs, codec, created } = await withKafka(config, async ({ kafka, codec, specs }) => ({
+    specs,
+    codec,
+    created: await ensureTopics(kafka, specs, k.partitions, k.replicationFactor, k.minInsyncReplicas),
+  }))
   const buckets = [...ALL_BUCKETS]
   const store = createObjectStore(config.s3)
   try {
