@@ -14,8 +14,7 @@ mine="$(bash scripts/services.sh env | sed -E 's/^export ([A-Z_0-9]+)=.*/\1/' | 
 done)"
 eval "$(bash scripts/services.sh env)"
 eval "$mine"
-echo "[run] building" >&2
-npm run --silent build
+bash scripts/build.sh
 if [[ -z "${META_GRAPH_URL:-}" ]]; then
   exec node dist/src/sandbox.js
 fi

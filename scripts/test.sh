@@ -23,7 +23,7 @@ check() {
     checks_failed=$((checks_failed + 1))
   fi
 }
-check build npm run --silent build
+check build bash scripts/build.sh --force
 check lint npm run --silent lint
 check typecheck npm run --silent typecheck
 
