@@ -4,6 +4,7 @@ import type { KafkaSasl, KafkaSecurity } from '../../config/kafka-security.js'
 import { BridgeError, errorMessage, isBridgeError } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import { tokenProvider } from './oauth-token.js'
+import { guardKafkaRequestQueueIdle } from './request-queue-idle.js'
 
 /** kafkajs logs through pino, one level down: its INFO is chatty (every join, every commit). */
 function logCreator(log: Logger) {
@@ -25,6 +26,8 @@ export interface KafkaClientOptions {
 }
 
 export function createKafka(opts: KafkaClientOptions): Kafka {
+  if (!guardKafkaRequestQueueIdle())
+    opts.log.warn('kafkajs internals changed: its idle 1 ms request-queue loop stays on')
   const { ssl, sasl } = kafkaSecurityOptions(opts.security)
   return new Kafka({
     clientId: opts.clientId,
