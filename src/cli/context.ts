@@ -56,10 +56,22 @@ export interface KafkaContext {
   log: Logger
 }
 
-export async function withKafka<T>(config: Config, run: (k: KafkaContext) => Promise<T>): Promise<T> {
+/**
+ * Kafka, the topics' codecs and a checked connection. Only `gwb setup` registers schemas
+ * (`register: true`); every other command looks their ids up, so an operator's read-only registry
+ * credentials are enough for replay, dead letters and the archive.
+ */
+export async function withKafka<T>(
+  config: Config,
+  run: (k: KafkaContext) => Promise<T>,
+  opts: { register?: boolean } = {},
+): Promise<T> {
   const log = cliLogger(config)
   const specs = topicCatalog(config.kafka.topics)
-  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap(), { auth: config.registryAuth })
+  const codec = await registerSchemas(config.registryUrl, specs, await loadSchemaMap(), {
+    register: opts.register ?? false,
+    auth: config.registryAuth,
+  })
   const { brokers, clientId, security } = config.kafka
   const kafka = createKafka({ brokers, clientId: `${clientId}-cli`, security, log })
   await checkKafka(kafka, brokers, security)

@@ -78,7 +78,11 @@ export async function registerSchemas(
       const fetched = await registry.getSchema(id).catch((err: unknown) => {
         // Only the registry saying "no such id" makes the record unreadable; an unreachable
         // registry is an outage to wait out, not a reason to dead-letter valid records.
-        if ((err as { status?: number }).status === 404) {
+        // The client turns the registry's 404 (no such subject, or this schema not under it) into an
+        // error of exactly this class and drops the status; any other answer keeps its status.
+        const notRegistered =
+          (err as { status?: number }).status === 404 || (err as Error).name === 'ConfluentSchemaRegistryError'
+        if (notRegistered) {
           throw new BridgeError('GWB_DECODE', `schema id ${id} is unknown to the registry: ${errorMessage(err)}`)
         }
         throw new BridgeError('GWB_STORE_UNAVAILABLE', `schema registry unavailable: ${errorMessage(err)}`, {
@@ -193,7 +197,11 @@ async function lookUp(registry: SchemaRegistry, subject: string, schema: AvroTyp
   try {
     return await registry.getRegistryIdBySchema(subject, { type: SchemaType.AVRO, schema: JSON.stringify(schema) })
   } catch (err) {
-    if ((err as { status?: number }).status === 404) {
+    // The client turns the registry's 404 (no such subject, or this schema not under it) into an
+    // error of exactly this class and drops the status; any other answer keeps its status.
+    const notRegistered =
+      (err as { status?: number }).status === 404 || (err as Error).name === 'ConfluentSchemaRegistryError'
+    if (notRegistered) {
       throw new BridgeError(
         'GWB_SETUP_REQUIRED',
         `the schema of this build is not registered under subject ${subject}: run \`gwb setup\` first (or allow schema registration at start with START_SETUP)`,

@@ -1,60 +1,11 @@
-import { createServer, type IncomingHttpHeaders } from 'node:http'
 import t from 'tap'
-import { request } from 'undici'
 import type { RegistryAuth } from '../../src/config/service-auth.js'
 import type { AvroType } from '../../src/schemas/generate-types.js'
 import { topicCatalog, type RecordName } from '../../src/schemas/catalog.js'
 import { loadSchemas } from '../../src/schemas/load-schemas.js'
 import { registerSchemas } from '../../src/sinks/schema-registry.js'
+import { guardedRegistry } from '../helpers/registry-proxy.js'
 import { testConfig } from '../helpers/stack.js'
-
-/**
- * A registry that requires credentials: a proxy in front of the real one that answers 401 to a
- * request without the expected Authorization header, and records every request it saw.
- */
-async function guardedRegistry(target: string, expected: string) {
-  const seen: Array<{ method: string; path: string; authorization: string | undefined }> = []
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      const path = req.url ?? '/'
-      seen.push({ method: req.method ?? '', path, authorization: req.headers.authorization })
-      if (req.headers.authorization !== expected) {
-        res.writeHead(401, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ error_code: 40101, message: 'Unauthorized' }))
-        return
-      }
-      const headers: IncomingHttpHeaders = { ...req.headers }
-      delete headers.host
-      delete headers.authorization
-      delete headers.connection
-      request(`${target}${path}`, {
-        method: req.method as 'GET',
-        headers: headers as Record<string, string>,
-        body: chunks.length > 0 ? Buffer.concat(chunks) : undefined,
-      })
-        .then(async (up) => {
-          const body = Buffer.from(await up.body.arrayBuffer())
-          res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'application/json') })
-          res.end(body)
-        })
-        .catch((err: unknown) => {
-          res.writeHead(502)
-          res.end(String(err))
-        })
-    })
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  const addr = server.address()
-  const port = typeof addr === 'object' && addr !== null ? addr.port : 0
-  const base = new URL(target)
-  return {
-    url: `http://127.0.0.1:${port}${base.pathname}`,
-    seen,
-    close: () => new Promise<void>((r) => server.close(() => r())),
-  }
-}
 
 const cfg = testConfig()
 const origin = new URL(cfg.registryUrl).origin

@@ -26,13 +26,16 @@ start, naming this command, when something is missing.
 export const setup: Command = async (config, args, out) => {
   const p = parseFlags('setup', args, { json: { type: 'boolean' } })
   const migrations = await withSql(config, (sql) => migrate(sql, migrationsPath))
-  // withKafka registers the schemas and checks the connection, as every Kafka command of the CLI does.
   const k = config.kafka
-  const { specs, codec, created } = await withKafka(config, async ({ kafka, codec, specs }) => ({
-    specs,
-    codec,
-    created: await ensureTopics(kafka, specs, k.partitions, k.replicationFactor, k.minInsyncReplicas),
-  }))
+  const { specs, codec, created } = await withKafka(
+    config,
+    async ({ kafka, codec, specs }) => ({
+      specs,
+      codec,
+      created: await ensureTopics(kafka, specs, k.partitions, k.replicationFactor, k.minInsyncReplicas),
+    }),
+    { register: true },
+  )
   const buckets = [...ALL_BUCKETS]
   const store = createObjectStore(config.s3)
   try {
