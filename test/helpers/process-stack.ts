@@ -1,0 +1,140 @@
+import { request } from 'undici'
+import { loadConfig, type Config } from '../../src/config/config.js'
+import type { LatencyModel } from '../../src/fakes/fault-plan.js'
+import type { StatusWebhookOptions } from '../../src/fakes/meta-status-emitter.js'
+import { signGenesys } from '../../src/fakes/sign.js'
+import { migrationsPath } from '../../src/paths.js'
+import type { TenantSpec } from '../../src/processors/tenant-spec.js'
+import { closeDb, createDb, type Sql } from '../../src/sinks/db/client.js'
+import { migrate } from '../../src/sinks/db/migrate.js'
+import { upsertTenant } from '../../src/sinks/db/tenants.js'
+import { createKafka } from '../../src/sinks/kafka/client.js'
+import { tenantSpec } from './bridge-harness.js'
+import { spawnBridge, type BridgeProcess } from './bridge-process.js'
+import { spawnFakes, type FakesProcess } from './fakes-process.js'
+import { testEnv, testLog } from './stack.js'
+
+/**
+ * The bridge on the real stack with nothing of it in the test's own process: both fakes in one
+ * child (scripted over IPC), ingest and the status role in another ("front"), outbound workers in
+ * more. The test process only posts traffic and reads results, so its stalls (a loaded machine,
+ * thousands of pending requests) cannot hold back the fakes' answers or the status webhooks.
+ * Same environment as the in-process harness (bridge-harness.ts): own topics, groups and tenant.
+ */
+export interface ProcessStack {
+  env: Record<string, string>
+  config: Config
+  fakes: FakesProcess
+  front: BridgeProcess
+  tenant: TenantSpec
+  /** The test's own connection to the bridge's database (tracking rows). */
+  sql: Sql
+  /** Posts a body to the front's /webhook/genesys, signed with the tenant's secret. */
+  postGenesys: (body: unknown) => Promise<{ status: number; body: string }>
+  /** Starts an outbound worker (ROLES=outbound) of the stack's consumer group. */
+  spawnWorker: () => Promise<BridgeProcess>
+  close: () => Promise<void>
+}
+
+export async function startProcessStack(
+  envOverrides: Record<string, string>,
+  opts: { metaLatency?: LatencyModel; statuses?: Omit<StatusWebhookOptions, 'url'> } = {},
+): Promise<ProcessStack> {
+  const fakes = await spawnFakes()
+  const env = testEnv({
+    HTTP_PORT: '0',
+    HTTP_HOST: '127.0.0.1',
+    TOPIC_PARTITIONS: '4',
+    META_GRAPH_URL: fakes.metaUrl,
+    GENESYS_API_URL: fakes.genesysUrl,
+    GENESYS_LOGIN_URL: fakes.genesysUrl,
+    RETRY_BASE_MS: '50',
+    RETRY_MAX_MS: '400',
+    META_SEND_RATE_PER_NUMBER: '100000',
+    META_SEND_BURST_PER_NUMBER: '100000',
+    ...envOverrides,
+    FETCH_INSECURE_ORIGINS: [fakes.metaUrl, fakes.genesysUrl].map((u) => new URL(u).host).join(','),
+  })
+  const children: BridgeProcess[] = []
+  let sql: Sql | undefined
+  const close = async (): Promise<void> => {
+    await Promise.all(children.map((c) => c.kill('SIGKILL')))
+    await fakes.close()
+    if (sql !== undefined) await closeDb(sql, 1)
+    if (config !== undefined) await dropTopics(config)
+  }
+  let config: Config | undefined
+  try {
+    config = loadConfig(env)
+    const cfg = config
+    sql = createDb(cfg.databaseUrl, { max: 4 })
+    await migrate(sql, migrationsPath)
+    const tenant = tenantSpec()
+    await upsertTenant(sql, cfg.credentialsKey, tenant)
+    await fakes.call('addNumber', { ...tenant.whatsapp })
+    await fakes.call('addClient', { ...tenant.genesys })
+    if (opts.metaLatency !== undefined) await fakes.call('setMetaLatency', opts.metaLatency)
+
+    const front = await spawnBridge({ ...env, ROLES: 'ingest,status' })
+    children.push(front)
+    const url = `http://127.0.0.1:${front.ports().port}`
+    if (opts.statuses !== undefined) {
+      await fakes.call('setStatusWebhooks', { ...opts.statuses, url: `${url}/webhook/meta` })
+    }
+    const db = sql
+    return {
+      env,
+      config: cfg,
+      fakes,
+      front,
+      tenant,
+      sql: db,
+      async postGenesys(body) {
+        const raw = JSON.stringify(body)
+        const res = await request(`${url}/webhook/genesys`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/json',
+            'x-hub-signature-256': signGenesys(raw, tenant.genesys.webhookSecret),
+          },
+          body: raw,
+        })
+        return { status: res.statusCode, body: await res.body.text() }
+      },
+      async spawnWorker() {
+        const w = await spawnBridge({ ...env, ROLES: 'outbound' })
+        children.push(w)
+        return w
+      },
+      close,
+    }
+  } catch (err) {
+    await close()
+    throw err
+  }
+}
+
+/** A counter of a process's /metrics (admin port), summed over its series with the given label. */
+export async function counterOf(proc: BridgeProcess, name: string, label: string): Promise<number> {
+  const res = await request(`http://127.0.0.1:${proc.ports().adminPort}/metrics`)
+  return (await res.body.text())
+    .split('\n')
+    .filter((l) => l.startsWith(`${name}{`) && l.includes(label))
+    .reduce((sum, l) => sum + Number(l.split(' ').pop()), 0)
+}
+
+/** Cleanup only, as the harness does: the test's topics and their dead-letter twins. */
+async function dropTopics(config: Config): Promise<void> {
+  const k = config.kafka
+  const admin = createKafka({ brokers: k.brokers, clientId: k.clientId, security: k.security, log: testLog }).admin()
+  try {
+    await admin.connect()
+    const ours = new Set(Object.values(k.topics).flatMap((n) => [n, `${n}.dlq`]))
+    const existing = (await admin.listTopics()).filter((n) => ours.has(n))
+    if (existing.length > 0) await admin.deleteTopics({ topics: existing, timeout: 10_000 })
+  } catch {
+    // Cleanup only: a failure here says nothing about the bridge.
+  } finally {
+    await admin.disconnect().catch(() => undefined)
+  }
+}
