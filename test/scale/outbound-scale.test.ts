@@ -54,6 +54,16 @@ t.test(
     const first = await Promise.all([s.spawnWorker(), s.spawnWorker(), s.spawnWorker()])
     const workers = [...first]
     const started = Date.now()
+    // For the diagnosis of a late settlement: the status role's lag (records not yet applied)
+    // sampled over the run.
+    const statusGroup = `${s.config.kafka.groupPrefix}status`
+    const statusLag: [number, number][] = []
+    const sampler = setInterval(() => {
+      void lagOf(s.front.ports().adminPort, statusGroup)
+        .then((l) => statusLag.push([Math.round((Date.now() - started) / 1000), l.reduce((a, b) => a + b, 0)]))
+        .catch(() => undefined)
+    }, 2000)
+    t.teardown(() => clearInterval(sampler))
 
     const run = randomUUID().slice(0, 8)
     const mine = { acceptedOnly: true, contains: run }
@@ -140,6 +150,11 @@ t.test(
         `${await settlement('resent', survivors)} resent, ${await settlement('unsettled', survivors)} unsettled, ` +
         `${await settlement('late_status_of_resent', [s.front])} late statuses of resent`,
     )
+    clearInterval(sampler)
+    const worst = statusLag.reduce((m, x) => (x[1] > m[1] ? x : m), [0, 0])
+    t.comment(
+      `status role lag: max ${worst[1]} records at ${worst[0]} s; samples [s, records]: ${JSON.stringify(statusLag)}`,
+    )
     t.equal(texts.length, new Set(texts).size, 'none delivered twice')
     if (texts.length !== new Set(texts).size) {
       // What a duplicate looked like: when each copy arrived, its statuses, its row, and what the
@@ -164,6 +179,11 @@ t.test(
         t.comment(JSON.stringify({ x, copies: c, statuses, row: row[0] }))
       }
       t.comment(`kill at ${killedAt - started} ms, join at ${joined.joinedAt - started} ms`)
+      const late = s.front
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('the customer got it twice'))
+      t.comment(`${late.length} late statuses logged by the status role; first: ${late[0]}`)
       const warnings = [...workers, s.front]
         .flatMap((w) => w.output().split('\n'))
         .filter((l) => /"level":(40|50|60)/.test(l) && !l.includes('kafkajs'))
