@@ -172,7 +172,7 @@ t.test(
       for (const [x, c] of dups.slice(0, 3)) {
         const statuses = emitted
           .filter((e) => c.some((k) => k.wamid === e.wamid))
-          .map((e) => `${e.wamid}:${e.status}:${e.httpStatus}@${e.at - started}`)
+          .map((e) => `${e.wamid}:${e.status}:${e.httpStatus}@${e.at - started}..${e.answeredAt - started}`)
         const row = await s.sql`
           select status, wamid, attempts, error_code, claimed_at, resent_at, settled_at, sent_at from message_tracking
           where direction = 'outbound' and genesys_message_id = ${idOf.get(x) ?? ''}`
