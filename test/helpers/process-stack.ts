@@ -1,4 +1,4 @@
-import { request } from 'undici'
+import { Pool, request } from 'undici'
 import { loadConfig, type Config } from '../../src/config/config.js'
 import type { LatencyModel } from '../../src/fakes/fault-plan.js'
 import type { StatusWebhookOptions } from '../../src/fakes/meta-status-emitter.js'
@@ -38,7 +38,12 @@ export interface ProcessStack {
 
 export async function startProcessStack(
   envOverrides: Record<string, string>,
-  opts: { metaLatency?: LatencyModel; statuses?: Omit<StatusWebhookOptions, 'url'> } = {},
+  opts: {
+    metaLatency?: LatencyModel
+    statuses?: Omit<StatusWebhookOptions, 'url'>
+    /** Connections the test's posts use (default 32). */
+    connections?: number
+  } = {},
 ): Promise<ProcessStack> {
   const fakes = await spawnFakes()
   const env = testEnv({
@@ -56,9 +61,14 @@ export async function startProcessStack(
     FETCH_INSECURE_ORIGINS: [fakes.metaUrl, fakes.genesysUrl].map((u) => new URL(u).host).join(','),
   })
   const children: BridgeProcess[] = []
+  // A worker still starting when the test ends is waited for, then killed, not left running.
+  const starting = new Set<Promise<unknown>>()
+  let pool: Pool | undefined
   let sql: Sql | undefined
   const close = async (): Promise<void> => {
+    await Promise.allSettled([...starting])
     await Promise.all(children.map((c) => c.kill('SIGKILL')))
+    await pool?.close()
     await fakes.close()
     if (sql !== undefined) await closeDb(sql, 1)
     if (config !== undefined) await dropTopics(config)
@@ -78,6 +88,11 @@ export async function startProcessStack(
     const front = await spawnBridge({ ...env, ROLES: 'ingest,status' })
     children.push(front)
     const url = `http://127.0.0.1:${front.ports().port}`
+    // The test's traffic uses at most this many connections, as a sender behind a client pool
+    // would: hundreds of concurrent posts would saturate ingest on a loaded machine, and every
+    // request there, Meta's status webhooks too, would wait its turn (seen: a minute).
+    const traffic = new Pool(url, { connections: opts.connections ?? 32 })
+    pool = traffic
     if (opts.statuses !== undefined) {
       await fakes.call('setStatusWebhooks', { ...opts.statuses, url: `${url}/webhook/meta` })
     }
@@ -91,7 +106,8 @@ export async function startProcessStack(
       sql: db,
       async postGenesys(body) {
         const raw = JSON.stringify(body)
-        const res = await request(`${url}/webhook/genesys`, {
+        const res = await traffic.request({
+          path: '/webhook/genesys',
           method: 'POST',
           headers: {
             'content-type': 'application/json',
@@ -102,9 +118,15 @@ export async function startProcessStack(
         return { status: res.statusCode, body: await res.body.text() }
       },
       async spawnWorker() {
-        const w = await spawnBridge({ ...env, ROLES: 'outbound' })
-        children.push(w)
-        return w
+        const spawning = spawnBridge({ ...env, ROLES: 'outbound' })
+        starting.add(spawning)
+        try {
+          const w = await spawning
+          children.push(w)
+          return w
+        } finally {
+          starting.delete(spawning)
+        }
       },
       close,
     }

@@ -151,6 +151,13 @@ t.test(
         `${await settlement('late_status_of_resent', [s.front])} late statuses of resent`,
     )
     clearInterval(sampler)
+    // How long the bridge took to answer the status webhooks (ingest), against the window.
+    const emitted = await s.fakes.call('emittedStatuses', { callbackContains: s.tenant.id })
+    const answer = emitted.map((e) => e.answeredAt - e.at).sort((a, b) => a - b)
+    t.comment(
+      `status webhooks answered: median ${answer[Math.floor(answer.length / 2)]} ms, max ${answer.at(-1)} ms, ` +
+        `${answer.filter((ms) => ms > 10_000).length} of ${answer.length} over 10 s`,
+    )
     const worst = statusLag.reduce((m, x) => (x[1] > m[1] ? x : m), [0, 0])
     t.comment(
       `status role lag: max ${worst[1]} records at ${worst[0]} s; samples [s, records]: ${JSON.stringify(statusLag)}`,
@@ -168,7 +175,6 @@ t.test(
       }
       const dups = [...copies].filter(([, c]) => c.length > 1)
       t.comment(`${dups.length} duplicated; first: ${JSON.stringify(dups.slice(0, 5))}`)
-      const emitted = await s.fakes.call('emittedStatuses', { callbackContains: s.tenant.id })
       for (const [x, c] of dups.slice(0, 3)) {
         const statuses = emitted
           .filter((e) => c.some((k) => k.wamid === e.wamid))
@@ -179,6 +185,11 @@ t.test(
         t.comment(JSON.stringify({ x, copies: c, statuses, row: row[0] }))
       }
       t.comment(`kill at ${killedAt - started} ms, join at ${joined.joinedAt - started} ms`)
+      const front = await request(`http://127.0.0.1:${s.front.ports().adminPort}/metrics`)
+      const counters = (await front.body.text())
+        .split('\n')
+        .filter((l) => /^gwb_(pending_statuses|retries|dead_letters|ingest_refusals)_total\{/.test(l))
+      t.comment(`front counters: ${counters.join('; ')}`)
       const late = s.front
         .output()
         .split('\n')
