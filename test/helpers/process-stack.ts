@@ -3,14 +3,13 @@ import { loadConfig, type Config } from '../../src/config/config.js'
 import type { LatencyModel } from '../../src/fakes/fault-plan.js'
 import type { StatusWebhookOptions } from '../../src/fakes/meta-status-emitter.js'
 import { signGenesys } from '../../src/fakes/sign.js'
-import { migrationsPath } from '../../src/paths.js'
 import type { TenantSpec } from '../../src/processors/tenant-spec.js'
-import { closeDb, createDb, type Sql } from '../../src/sinks/db/client.js'
-import { migrate } from '../../src/sinks/db/migrate.js'
+import type { Sql } from '../../src/sinks/db/client.js'
 import { upsertTenant } from '../../src/sinks/db/tenants.js'
 import { createKafka } from '../../src/sinks/kafka/client.js'
 import { tenantSpec } from './bridge-harness.js'
 import { spawnBridge, type BridgeProcess } from './bridge-process.js'
+import { createTestDb, type TestDb } from './db.js'
 import { spawnFakes, type FakesProcess } from './fakes-process.js'
 import { testEnv, testLog } from './stack.js'
 
@@ -46,6 +45,14 @@ export async function startProcessStack(
   } = {},
 ): Promise<ProcessStack> {
   const fakes = await spawnFakes()
+  // A database of its own (migrated by this build), as the bridge's children share it with the test.
+  let db: TestDb
+  try {
+    db = await createTestDb({ max: 4 })
+  } catch (err) {
+    await fakes.close()
+    throw err
+  }
   const env = testEnv({
     HTTP_PORT: '0',
     HTTP_HOST: '127.0.0.1',
@@ -58,29 +65,27 @@ export async function startProcessStack(
     META_SEND_RATE_PER_NUMBER: '100000',
     META_SEND_BURST_PER_NUMBER: '100000',
     ...envOverrides,
+    DATABASE_URL: db.url,
     FETCH_INSECURE_ORIGINS: [fakes.metaUrl, fakes.genesysUrl].map((u) => new URL(u).host).join(','),
   })
   const children: BridgeProcess[] = []
   // A worker still starting when the test ends is waited for, then killed, not left running.
   const starting = new Set<Promise<unknown>>()
   let pool: Pool | undefined
-  let sql: Sql | undefined
   const close = async (): Promise<void> => {
     await Promise.allSettled([...starting])
     await Promise.all(children.map((c) => c.kill('SIGKILL')))
     await pool?.close()
     await fakes.close()
-    if (sql !== undefined) await closeDb(sql, 1)
+    await db.drop()
     if (config !== undefined) await dropTopics(config)
   }
   let config: Config | undefined
   try {
     config = loadConfig(env)
     const cfg = config
-    sql = createDb(cfg.databaseUrl, { max: 4 })
-    await migrate(sql, migrationsPath)
     const tenant = tenantSpec()
-    await upsertTenant(sql, cfg.credentialsKey, tenant)
+    await upsertTenant(db.sql, cfg.credentialsKey, tenant)
     await fakes.call('addNumber', { ...tenant.whatsapp })
     await fakes.call('addClient', { ...tenant.genesys })
     if (opts.metaLatency !== undefined) await fakes.call('setMetaLatency', opts.metaLatency)
@@ -96,14 +101,13 @@ export async function startProcessStack(
     if (opts.statuses !== undefined) {
       await fakes.call('setStatusWebhooks', { ...opts.statuses, url: `${url}/webhook/meta` })
     }
-    const db = sql
     return {
       env,
       config: cfg,
       fakes,
       front,
       tenant,
-      sql: db,
+      sql: db.sql,
       async postGenesys(body) {
         const raw = JSON.stringify(body)
         const res = await traffic.request({
