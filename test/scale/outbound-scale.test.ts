@@ -41,6 +41,8 @@ t.test(
     // - Statuses as Meta sends them, seconds late (median 2 s, p99 5 s): only 'sent', which is what
     //   settles; 'delivered' would add a Genesys receipt per message and test the status role's
     //   throughput instead.
+    // - The test posts over at most 32 connections (process-stack.ts): 500 concurrent posts saturated
+    //   ingest on the loaded machine and Meta's status webhooks queued behind them for up to a minute.
     // - The default Meta timeout (10 s): a shorter one turns the seconds-long stalls of a loaded
     //   machine into sends without an answer, each then waiting on its status.
     const s = await startProcessStack(
