@@ -41,7 +41,10 @@ export interface EmittedStatus {
   lost: boolean
   /** HTTP status of the last delivery try; 0 when lost or unreachable. */
   httpStatus: number
+  /** When delivery started (after the delay). */
   at: number
+  /** When the last delivery try ended (answered or not): `at` plus the receiver's time and retries. */
+  answeredAt: number
 }
 
 const RETRIES = 5
@@ -98,8 +101,10 @@ export class StatusEmitter {
         lost,
         httpStatus: 0,
         at: Date.now(),
+        answeredAt: 0,
       }
       if (!lost && !this.closed) rec.httpStatus = await this.deliver(opts.url, send, status, failure)
+      rec.answeredAt = Date.now()
       this.emitted.push(rec)
     }
   }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
+import { serveControl } from './control.js'
 import { createFakeGenesys, type FakeGenesys, type GenesysClient } from './fake-genesys.js'
 import { createFakeMeta, type FakeMeta, type MetaNumber, type MetaRateLimits } from './fake-meta.js'
 import type { LatencyModel } from './fault-plan.js'
@@ -15,7 +16,9 @@ import type { StatusWebhookOptions } from './meta-status-emitter.js'
  * Latency: --meta-latency-ms 50 or --meta-latency 40,250 (median,p99); same for --genesys-….
  * Status webhooks of accepted sends, as Meta sends them: --meta-status-webhook <bridge>/webhook/meta,
  * with --meta-status-delay-ms N and --meta-status-loss <0..1> (or meta.statusWebhooks in the file).
- * Prints one JSON line with both URLs once listening; stops on SIGINT/SIGTERM.
+ * Prints one JSON line with both URLs once listening; stops on SIGINT/SIGTERM. Started with an IPC
+ * channel (child_process.fork), it also serves the control channel of control.ts and stops when its
+ * parent goes away.
  */
 
 export interface FakesConfig {
@@ -149,11 +152,15 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${JSON.stringify({ fakes: 'listening', metaUrl: fakes.meta.url, genesysUrl: fakes.genesys.url })}\n`,
   )
+  let stopping = false
   const stop = (): void => {
+    if (stopping) return
+    stopping = true
     void fakes.close().then(() => process.exit(0))
   }
   process.once('SIGINT', stop)
   process.once('SIGTERM', stop)
+  serveControl(fakes, stop)
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -1,20 +1,23 @@
-import type { ReceivedMessage } from '../../src/fakes/fake-meta.js'
+/** What the check needs of a received send (the fake's own record, or its summary over IPC). */
+interface Received {
+  accepted: boolean
+  body: unknown
+}
 
 /**
  * Waits until every message reached Meta (accepted by the fake, whatever it answered), then returns
  * what arrived, in arrival order, for the caller to check: once each, in order per conversation.
  */
-export async function waitDelivered(opts: {
-  received: () => ReceivedMessage[]
+export async function waitDelivered<R extends Received>(opts: {
+  received: () => R[] | Promise<R[]>
   /** Message text → Genesys message id, for every message sent. */
   idOf: Map<string, string>
-  mine: (r: ReceivedMessage) => boolean
+  mine: (r: R) => boolean
   timeoutMs: number
 }): Promise<{ texts: string[]; missing: string[] }> {
   const deadline = Date.now() + opts.timeoutMs
   for (;;) {
-    const texts = opts
-      .received()
+    const texts = (await opts.received())
       .filter((r) => r.accepted && opts.mine(r))
       .map((r) => (r.body as { text: { body: string } }).text.body)
     const seen = new Set(texts)
