@@ -13,12 +13,8 @@ import { parseMetaWebhook, splitMetaWebhook } from '../processors/split-meta-web
 import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.js'
 import { sleep } from '../retry.js'
 import { createSemaphore } from '../semaphore.js'
-import {
-  createStatusApplier,
-  savePendingStatus,
-  sweepPendingStatuses,
-  type PendingStatus,
-} from '../sinks/db/tracking.js'
+import { createStatusApplier } from '../sinks/db/delivery-statuses.js'
+import { savePendingStatus, sweepPendingStatuses, takeReadyPendingStatuses } from '../sinks/db/pending-statuses.js'
 import type { Resources } from './resources.js'
 
 // What each flow is given: the real sinks of this process, behind the ports the flow declares.
@@ -146,20 +142,7 @@ export function pendingSweeper(r: Resources) {
     now: Date.now,
     intervalMs: 2000,
     maxAgeMs: 7 * 24 * 3600 * 1000,
-    takeReady: (limit) =>
-      r.sql<PendingStatus[]>`
-      delete from pending_statuses p
-      where (p.tenant_id, p.wamid, p.status) in (
-        select q.tenant_id, q.wamid, q.status from pending_statuses q
-        where q.payload->>'topic' = ${t.whatsappStatus}
-          and exists (select 1 from message_tracking m
-                      where m.tenant_id = q.tenant_id and m.direction = 'outbound' and m.wamid = q.wamid)
-        order by q.received_at
-        limit ${limit}
-        for update skip locked)
-      returning p.tenant_id as "tenantId", p.wamid, p.status, p.payload, p.received_at as "receivedAt"`.then((rows) =>
-        [...rows].sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime()),
-      ),
+    takeReady: (limit) => takeReadyPendingStatuses(r.sql, t.whatsappStatus, limit),
     restore: async (items) => {
       for (const p of items) await savePendingStatus(r.sql, { ...p, receivedAt: p.receivedAt })
     },

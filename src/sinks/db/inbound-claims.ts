@@ -1,5 +1,5 @@
 import type { Sql } from './client.js'
-import type { TrackingStatus } from './tracking.js'
+import type { TrackingStatus } from './tracking-rows.js'
 
 export interface InboundClaimInput {
   tenantId: string

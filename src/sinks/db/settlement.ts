@@ -1,6 +1,6 @@
 import { createBatcher } from '../../batcher.js'
 import type { Sql } from './client.js'
-import type { BatchOptions, TrackingStatus } from './tracking.js'
+import type { BatchOptions, TrackingStatus } from './tracking-rows.js'
 
 /**
  * The SQL of outbound settlement (issue 12): the state a send is in, the one automatic resend,

@@ -10,12 +10,10 @@ import { getByConversation, upsertMapping } from '../../../src/sinks/db/mappings
 import { migrate } from '../../../src/sinks/db/migrate.js'
 import { upsertTenant } from '../../../src/sinks/db/tenants.js'
 import { createTestDb, MIGRATIONS_DIR } from '../../helpers/db.js'
-import {
-  applyStatuses,
-  createClaimer,
-  lookupByMessageIds,
-  takePendingStatuses,
-} from '../../../src/sinks/db/tracking.js'
+import { createClaimer } from '../../../src/sinks/db/claims.js'
+import { applyStatuses } from '../../../src/sinks/db/delivery-statuses.js'
+import { takePendingStatuses } from '../../../src/sinks/db/pending-statuses.js'
+import { lookupByMessageIds } from '../../../src/sinks/db/tracking-rows.js'
 
 async function copyMigrations(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'gwb-migrations-'))

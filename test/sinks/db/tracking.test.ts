@@ -3,16 +3,11 @@ import t from 'tap'
 import type { Sql } from '../../../src/sinks/db/client.js'
 import { upsertTenant } from '../../../src/sinks/db/tenants.js'
 import { createTestDb } from '../../helpers/db.js'
-import {
-  applyStatuses,
-  createClaimer,
-  createStatusApplier,
-  createTrackingWriter,
-  lookupByMessageIds,
-  savePendingStatus,
-  sweepPendingStatuses,
-  takePendingStatuses,
-} from '../../../src/sinks/db/tracking.js'
+import { createClaimer } from '../../../src/sinks/db/claims.js'
+import { applyStatuses, createStatusApplier } from '../../../src/sinks/db/delivery-statuses.js'
+import { savePendingStatus, sweepPendingStatuses, takePendingStatuses } from '../../../src/sinks/db/pending-statuses.js'
+import { createTrackingWriter } from '../../../src/sinks/db/tracking-outcomes.js'
+import { lookupByMessageIds } from '../../../src/sinks/db/tracking-rows.js'
 
 async function seedTenant(sql: Sql, id = 'acme'): Promise<void> {
   await upsertTenant(sql, randomBytes(32), {
