@@ -4,16 +4,18 @@ import { archiveFlow, type ArchiveItem } from '../flows/archive.js'
 import type { FlowHandler } from '../consumer/record-runner.js'
 import type { InboundPorts } from '../flows/inbound.js'
 import type { OutboundPorts } from '../flows/outbound.js'
+import { startRetention } from '../flows/retention.js'
 import { startPendingSweeper, type StatusPorts } from '../flows/status.js'
 import { failedReceipt } from '../processors/build-receipt.js'
 import { classifyHttpFailure, isRetryableWhenRepeatable } from '../processors/classify-failure.js'
-import { BUCKETS } from '../processors/object-keys.js'
+import { ALL_BUCKETS, BUCKETS } from '../processors/object-keys.js'
 import { claimInbound } from '../sinks/db/inbound-claims.js'
 import { parseMetaWebhook, splitMetaWebhook } from '../processors/split-meta-webhook.js'
 import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.js'
 import { sleep } from '../retry.js'
 import { createSemaphore } from '../semaphore.js'
 import { createStatusApplier } from '../sinks/db/delivery-statuses.js'
+import { expireResendTokens } from '../sinks/db/settlement.js'
 import { savePendingStatus, sweepPendingStatuses, takeReadyPendingStatuses } from '../sinks/db/pending-statuses.js'
 import type { Resources } from './resources.js'
 
@@ -149,6 +151,29 @@ export function pendingSweeper(r: Resources) {
     expire: (olderThan) => sweepPendingStatuses(r.sql, olderThan),
     republish: (key, env) =>
       r.producer.send({ topic: t.whatsappStatus, key, value: r.codec.encode(t.whatsappStatus, env) }),
+  })
+}
+
+/**
+ * Retention by role: the archive role expires archive and media objects, the outbound role (which
+ * writes them) the used resend tokens.
+ */
+export function retention(r: Resources): { stop: () => void } {
+  const roles = r.config.roles
+  return startRetention({
+    ...(roles.includes('archive')
+      ? { objects: { store: r.store, buckets: ALL_BUCKETS, days: r.config.s3.retentionDays } }
+      : {}),
+    ...(roles.includes('outbound')
+      ? {
+          resendTokens: {
+            days: r.config.processing.resendTokenRetentionDays,
+            expire: (olderThan: Date) => expireResendTokens(r.sql, olderThan),
+          },
+        }
+      : {}),
+    everyMs: 3_600_000,
+    log: r.log.child({ component: 'retention' }),
   })
 }
 

@@ -128,3 +128,13 @@ export function createSettlementStore(sql: Sql, opts: BatchOptions): SettlementS
     },
   }
 }
+
+/**
+ * Deletes resend tokens used before the cut-off (retention); returns how many. A copy of a resend
+ * record read after its token is gone would release and send the message once more, so the cut-off
+ * must lie beyond the longest time such a copy can still be read (the topic's retention).
+ */
+export async function expireResendTokens(sql: Sql, olderThan: Date): Promise<number> {
+  const rows = await sql`delete from resend_tokens where used_at < ${olderThan} returning 1`
+  return rows.count
+}
