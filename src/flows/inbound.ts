@@ -114,7 +114,10 @@ export function inboundFlow(p: InboundPorts): FlowHandler<Prepared> {
           messageId: env.wamid,
           errorCode: String(result.error.details['httpStatus'] ?? result.error.code),
           errorText: result.error.message,
+          at: new Date(p.now()),
         })
+        // The row keeps its first transient failure: the retry ceiling counts from it, across restarts.
+        if (claim.firstFailedAt !== null) return retry(result.error, claim.firstFailedAt.getTime())
       }
       return result
     },

@@ -10,7 +10,7 @@ import { needsMedia, transformOutbound, type MediaNeed } from '../processors/tra
 import type { MetaSendBody } from '../processors/types/meta.js'
 import type { GenesysOutbound, GenesysReasonCode } from '../processors/types/genesys.js'
 import type { GenesysOutboundEnvelope } from '../schemas/records.generated.js'
-import type { SettlementStore } from '../sinks/db/settlement.js'
+import type { SendState, SettlementStore } from '../sinks/db/settlement.js'
 import type { Claimer } from '../sinks/db/claims.js'
 import type { TrackingWriter } from '../sinks/db/tracking-outcomes.js'
 import type { MetaClient, MetaSendResult } from '../sinks/meta-client.js'
@@ -206,79 +206,10 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       // message already sent is not mapped, fetched or failed again.
       const prior = await stage('claim', () => p.settlement.state(ref))
       if (prior !== undefined && isFinished(prior)) return drop('already handled (redelivered)')
-      let due: number | undefined
-      if (prior?.status === 'claimed') {
-        const o = await stage('settle', () => awaitOutcome(p, ref, signal))
-        if (o.kind === 'resend-due') due = o.attempts
-        else if (o.kind !== 'claimable') return settled(env, o, false)
-      }
-      const mapping = await stage('mapping', () => resolveRecipient(env))
-      if (mapping === undefined) {
-        return fail(
-          new BridgeError(
-            'GWB_NO_MAPPING',
-            `no WhatsApp customer is mapped to conversation ${env.conversationId ?? '(none)'}`,
-            {
-              details: { receiptReason: 'InvalidDestination' },
-            },
-          ),
-        )
-      }
-      let mediaLink: string | undefined
-      const need = needsMedia(msg)
-      if (need !== undefined) {
-        const linked = await stage('media', () => p.rehostMedia(env.tenantId, need))
-        if (linked.kind !== 'ok') return linked
-        mediaLink = linked.value
-      }
-      const body = transformOutbound(
-        msg,
-        mediaLink === undefined ? { to: mapping.waId } : { to: mapping.waId, mediaLink },
-      )
-      if (body.kind !== 'ok') return body
-
-      const creds = await p.whatsappCredentials(env.tenantId)
-      const sent = await claimAndSend(env, mapping, creds, body.value, due, false, stage, signal)
-      if (sent.kind !== 'sent') return sent
-      const res = sent.res
-      if (res.ok) {
-        p.metrics?.endToEnd.observe({ flow: 'outbound' }, (p.now() - env.receivedAtMs) / 1000)
-        await stage('track', () =>
-          p.tracking.markSent({
-            tenantId: env.tenantId,
-            direction: 'outbound',
-            messageId: env.messageId,
-            wamid: res.wamid,
-            at: new Date(p.now()),
-          }),
-        )
-        p.touchActivity(env.tenantId, mapping.conversationId, new Date(p.now()))
-        return ok(res.wamid)
-      }
-      // Known not taken (an unknown outcome was settled in claimAndSend).
-      const c = classifyMetaError(res)
-      const details = { ...c.error.details, receiptReason: c.receiptReason }
-      if (c.action === 'fail') return fail(new BridgeError(c.error.code, c.error.message, { details }))
-      if (c.action === 'unknown-outcome') {
-        // Not reached: the client marks every such answer outcomeUnknown and claimAndSend settles it.
-        // Should the two readings ever part, the send is not repeated blindly: Meta may have it.
-        return deadLetter(
-          new BridgeError('GWB_SEND_UNSETTLED', `${c.error.message} (outcome unknown, not settled)`, {
-            details: { ...details, outcomeUnknown: true },
-          }),
-        )
-      }
-      await p.tracking.markRetrying({
-        tenantId: env.tenantId,
-        direction: 'outbound',
-        messageId: env.messageId,
-        errorCode: String(res.error.code ?? res.status),
-        errorText: c.error.message,
-      })
-      if (res.error.code === 130429) await p.slowSendRate(creds.phoneNumberId)
-      const retryAfterMs =
-        c.action === 'throttle-recipient' ? pairLimitDelay(attempt, p.pairRetryMaxMs) : c.error.retryAfterMs
-      return retry(new BridgeError(c.error.code, c.error.message, { canRetry: true, details, retryAfterMs }))
+      const result = await deliver(env, msg, prior, attempt, stage, signal)
+      // The row keeps its first transient failure: the retry ceiling counts from it, across restarts.
+      const since = prior?.firstFailedAt?.getTime()
+      return result.kind === 'retry' && since !== undefined ? retry(result.error, since) : result
     },
 
     async onFail({ env }, error, record, attempts) {
@@ -317,6 +248,92 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       // The agent learns now; a re-drive that succeeds later is still delivered once.
       await sendReceipt(env, error, receiptReasonForExhausted(error.code))
     },
+  }
+
+  /** Maps, transforms and sends a message that is not finished yet (`prior`: its row, if any). */
+  async function deliver(
+    env: GenesysOutboundEnvelope,
+    msg: GenesysOutbound,
+    prior: SendState | undefined,
+    attempt: number,
+    stage: StepTimer,
+    signal: AbortSignal | undefined,
+  ): Promise<StageResult<unknown>> {
+    const ref = { tenantId: env.tenantId, messageId: env.messageId }
+    let due: number | undefined
+    if (prior?.status === 'claimed') {
+      const o = await stage('settle', () => awaitOutcome(p, ref, signal))
+      if (o.kind === 'resend-due') due = o.attempts
+      else if (o.kind !== 'claimable') return settled(env, o, false)
+    }
+    const mapping = await stage('mapping', () => resolveRecipient(env))
+    if (mapping === undefined) {
+      return fail(
+        new BridgeError(
+          'GWB_NO_MAPPING',
+          `no WhatsApp customer is mapped to conversation ${env.conversationId ?? '(none)'}`,
+          {
+            details: { receiptReason: 'InvalidDestination' },
+          },
+        ),
+      )
+    }
+    let mediaLink: string | undefined
+    const need = needsMedia(msg)
+    if (need !== undefined) {
+      const linked = await stage('media', () => p.rehostMedia(env.tenantId, need))
+      if (linked.kind !== 'ok') return linked
+      mediaLink = linked.value
+    }
+    const body = transformOutbound(
+      msg,
+      mediaLink === undefined ? { to: mapping.waId } : { to: mapping.waId, mediaLink },
+    )
+    if (body.kind !== 'ok') return body
+
+    const creds = await p.whatsappCredentials(env.tenantId)
+    const sent = await claimAndSend(env, mapping, creds, body.value, due, false, stage, signal)
+    if (sent.kind !== 'sent') return sent
+    const res = sent.res
+    if (res.ok) {
+      p.metrics?.endToEnd.observe({ flow: 'outbound' }, (p.now() - env.receivedAtMs) / 1000)
+      await stage('track', () =>
+        p.tracking.markSent({
+          tenantId: env.tenantId,
+          direction: 'outbound',
+          messageId: env.messageId,
+          wamid: res.wamid,
+          at: new Date(p.now()),
+        }),
+      )
+      p.touchActivity(env.tenantId, mapping.conversationId, new Date(p.now()))
+      return ok(res.wamid)
+    }
+    // Known not taken (an unknown outcome was settled in claimAndSend).
+    const c = classifyMetaError(res)
+    const details = { ...c.error.details, receiptReason: c.receiptReason }
+    if (c.action === 'fail') return fail(new BridgeError(c.error.code, c.error.message, { details }))
+    if (c.action === 'unknown-outcome') {
+      // Not reached: the client marks every such answer outcomeUnknown and claimAndSend settles it.
+      // Should the two readings ever part, the send is not repeated blindly: Meta may have it.
+      return deadLetter(
+        new BridgeError('GWB_SEND_UNSETTLED', `${c.error.message} (outcome unknown, not settled)`, {
+          details: { ...details, outcomeUnknown: true },
+        }),
+      )
+    }
+    await p.tracking.markRetrying({
+      tenantId: env.tenantId,
+      direction: 'outbound',
+      messageId: env.messageId,
+      errorCode: String(res.error.code ?? res.status),
+      errorText: c.error.message,
+      at: new Date(p.now()),
+    })
+    if (res.error.code === 130429) await p.slowSendRate(creds.phoneNumberId)
+    const retryAfterMs =
+      c.action === 'throttle-recipient' ? pairLimitDelay(attempt, p.pairRetryMaxMs) : c.error.retryAfterMs
+    return retry(new BridgeError(c.error.code, c.error.message, { canRetry: true, details, retryAfterMs }))
   }
 
   async function sendReceipt(env: GenesysOutboundEnvelope, error: BridgeError, reason: GenesysReasonCode) {

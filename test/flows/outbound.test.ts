@@ -94,6 +94,7 @@ function world(opts: { windowMs?: number; answer?: (text: string) => MetaSendRes
                 resentAt: r.resentAt ?? null,
                 settledByStatus: r.settledByStatus ?? false,
                 attempts: r.attempts ?? 1,
+                firstFailedAt: null,
               },
         )
       },

@@ -17,6 +17,8 @@ export interface SendState {
   settledByStatus: boolean
   /** Bumped by every claim: the version a resend is taken against. */
   attempts: number
+  /** Its first transient failure (markRetrying), if any: the retry ceiling counts from it. */
+  firstFailedAt: Date | null
 }
 
 export interface MessageRef {
@@ -61,7 +63,7 @@ export function createSettlementStore(sql: Sql, opts: BatchOptions): SettlementS
       const rows = await sql<(SendState & { tenantId: string; messageId: string })[]>`
         select m.tenant_id as "tenantId", m.genesys_message_id as "messageId", m.status, m.wamid,
                m.claimed_at as "claimedAt", m.resent_at as "resentAt",
-               m.settled_at is not null as "settledByStatus", m.attempts
+               m.settled_at is not null as "settledByStatus", m.attempts, m.first_failed_at as "firstFailedAt"
         from message_tracking m
         join unnest(${refs.map((r) => r.tenantId)}::text[], ${refs.map((r) => r.messageId)}::text[]) as v(t, id)
           on m.tenant_id = v.t and m.genesys_message_id = v.id
@@ -96,7 +98,8 @@ export function createSettlementStore(sql: Sql, opts: BatchOptions): SettlementS
           returning 1
         ), r as (
           update message_tracking set
-            status = 'retrying', wamid = null, resent_at = null, settled_at = null, late_copy_at = null, error_text = ${ref.reason}
+            status = 'retrying', wamid = null, resent_at = null, settled_at = null, late_copy_at = null,
+            first_failed_at = null, error_text = ${ref.reason}
           where direction = 'outbound' and tenant_id = ${ref.tenantId} and genesys_message_id = ${ref.messageId}
             and exists (select 1 from t)
           returning 1

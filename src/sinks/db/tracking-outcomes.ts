@@ -24,6 +24,10 @@ export interface ErrorInput {
   errorCode: string
   errorText: string
 }
+export interface RetryingInput extends ErrorInput {
+  /** When it failed: kept as the row's first failure unless it has one (the retry ceiling counts from it). */
+  at: Date
+}
 export interface FailedInput extends ErrorInput {
   at: Date
 }
@@ -39,10 +43,13 @@ export interface TrackingWriter {
   /** Each resolves true if the row was in a state that allowed the change. */
   markSent: (input: SentInput) => Promise<boolean>
   /** Transient failure, known NOT sent: claimable again. Only from 'claimed'. */
-  markRetrying: (input: ErrorInput) => Promise<boolean>
+  markRetrying: (input: RetryingInput) => Promise<boolean>
   markFailed: (input: FailedInput) => Promise<boolean>
   markDeadLettered: (input: ErrorInput) => Promise<boolean>
-  /** Explicit replay/resend: puts the row back to 'retrying' whatever its state, so it may be claimed again. */
+  /**
+   * Explicit replay/resend: puts the row back to 'retrying' whatever its state, so it may be claimed
+   * again; its first failure is forgotten (a re-drive gets the whole retry ceiling).
+   */
   release: (input: ReleaseInput) => Promise<boolean>
   drain: () => Promise<void>
 }
@@ -111,7 +118,9 @@ async function updateRows(sql: Sql, kind: Kind, direction: Direction, rows: Chan
       break
     case 'retrying':
       out = await sql<{ tenant_id: string; id: string }[]>`
-        update message_tracking m set status = 'retrying', error_code = v.error_code, error_text = v.error_text
+        update message_tracking m set
+          status = 'retrying', error_code = v.error_code, error_text = v.error_text,
+          first_failed_at = coalesce(m.first_failed_at, v.at)
         from ${v}
         where ${match} and m.status = 'claimed'
         returning m.tenant_id, m.${sql(col)} as id`
@@ -133,7 +142,7 @@ async function updateRows(sql: Sql, kind: Kind, direction: Direction, rows: Chan
       break
     case 'release':
       out = await sql<{ tenant_id: string; id: string }[]>`
-        update message_tracking m set status = 'retrying', error_text = v.error_text
+        update message_tracking m set status = 'retrying', error_text = v.error_text, first_failed_at = null
         from ${v}
         where ${match}
         returning m.tenant_id, m.${sql(col)} as id`
@@ -160,7 +169,7 @@ export function createTrackingWriter(sql: Sql, opts: BatchOptions): TrackingWrit
         genesysMessageId: i.genesysMessageId ?? null,
         at: iso(i.at),
       }),
-    markRetrying: (i) => retrying.add({ ...base, ...i }),
+    markRetrying: (i) => retrying.add({ ...base, ...i, at: iso(i.at) }),
     markFailed: (i) => failed.add({ ...base, ...i, at: iso(i.at) }),
     markDeadLettered: (i) => dead.add({ ...base, ...i }),
     release: (i) =>

@@ -38,6 +38,7 @@ t.test('it gives up (throws) only after the configured time', async (t) => {
       tenantId: 'acme',
       direction: 'outbound',
       messageId: 'm1',
+      at: new Date(),
       errorCode: '500',
       errorText: 'x',
     }),
