@@ -15,6 +15,7 @@ import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.
 import { sleep } from '../retry.js'
 import { createSemaphore } from '../semaphore.js'
 import { createStatusApplier } from '../sinks/db/delivery-statuses.js'
+import { createReceiptDebts } from '../sinks/db/owed-receipts.js'
 import { expireResendTokens } from '../sinks/db/settlement.js'
 import { savePendingStatus, sweepPendingStatuses, takeReadyPendingStatuses } from '../sinks/db/pending-statuses.js'
 import type { Resources } from './resources.js'
@@ -58,6 +59,7 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
     claimer: r.claimer,
     tracking: r.tracking,
     settlement: r.settlement,
+    receipts: createReceiptDebts(r.sql),
     reconcileWindowMs: r.config.meta.reconcileWindowMs,
     settlePollMs: 250,
     sleep,
@@ -75,7 +77,7 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
       const res = await r.genesys.post(tenantId, 'receipt', body)
       if (res.ok) return
       if (isRetryableWhenRepeatable(classifyHttpFailure(res))) {
-        // Thrown: the runner retries it with backoff, so the agent does get told.
+        // Thrown: the runner retries it with backoff; the row still owes it, so the agent does get told.
         throw new BridgeError('GWB_GENESYS_TRANSIENT', `receipt not accepted: HTTP ${res.status}`, {
           canRetry: true,
           retryAfterMs: res.retryAfterMs,

@@ -8,8 +8,9 @@ import { callbackDataFor } from '../processors/callback-data.js'
 import { deadLetter, drop, fail, ok, retry, type StageResult } from '../processors/result.js'
 import { needsMedia, transformOutbound, type MediaNeed } from '../processors/transform-outbound.js'
 import type { MetaSendBody } from '../processors/types/meta.js'
-import type { GenesysOutbound, GenesysReasonCode } from '../processors/types/genesys.js'
+import { genesysReasonCodes, type GenesysOutbound, type GenesysReasonCode } from '../processors/types/genesys.js'
 import type { GenesysOutboundEnvelope } from '../schemas/records.generated.js'
+import type { ReceiptDebts } from '../sinks/db/owed-receipts.js'
 import type { SendState, SettlementStore } from '../sinks/db/settlement.js'
 import type { Claimer } from '../sinks/db/claims.js'
 import type { TrackingWriter } from '../sinks/db/tracking-outcomes.js'
@@ -59,6 +60,8 @@ export interface OutboundPorts extends CommonPorts {
     tenantId: string,
     r: { messageId: string; toId: string; reason: GenesysReasonCode; text: string },
   ) => Promise<void>
+  /** Failed receipts recorded as owed with the row's move, cleared once produced (owed-receipts.ts). */
+  receipts: ReceiptDebts
   touchActivity: (tenantId: string, conversationId: string, at: Date) => void
 }
 
@@ -205,7 +208,11 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       // A redelivery (restart, rebalance, a commit held back) checks the row before any work, so a
       // message already sent is not mapped, fetched or failed again.
       const prior = await stage('claim', () => p.settlement.state(ref))
-      if (prior !== undefined && isFinished(prior)) return drop('already handled (redelivered)')
+      if (prior !== undefined && isFinished(prior)) {
+        // Its owner died between the move to failed and the receipt: the receipt is produced here.
+        if (prior.status === 'failed' || prior.status === 'dead_lettered') await stage('receipt', () => payReceipt(env))
+        return drop('already handled (redelivered)')
+      }
       const result = await deliver(env, msg, prior, attempt, stage, signal)
       // The row keeps its first transient failure: the retry ceiling counts from it, across restarts.
       const since = prior?.firstFailedAt?.getTime()
@@ -215,38 +222,41 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
     async onFail({ env }, error, record, attempts) {
       await p.publishError(errorEvent(record, error, ids(env), attempts, p.now()))
       // Failures before the claim (no mapping, bad content) have no row yet: claiming creates it,
-      // and a row that exists already is just marked. The agent is told only when the row moved
-      // to failed now: never for a message already sent, never twice.
+      // and a row that exists already is just marked. A receipt is owed only with the move to
+      // failed (never for a message already sent) and is produced until paid, so a crash or a
+      // Genesys refusal in between does not lose it.
       await p.claimer.claim({ tenantId: env.tenantId, direction: 'outbound', messageId: env.messageId })
-      const moved = await p.tracking.markFailed({
+      await p.tracking.markFailed({
         tenantId: env.tenantId,
         direction: 'outbound',
         messageId: env.messageId,
         errorCode: String(error.details['metaCode'] ?? error.code),
         errorText: error.message,
         at: new Date(p.now()),
+        ...(env.toId === null ? {} : { receiptOwed: receiptReasonForError(error) }),
       })
-      if (moved) await sendReceipt(env, error, receiptReasonForError(error))
+      await payReceipt(env)
     },
 
     async onDeadLetter(prepared, error, record, attempts) {
       await p.publishDeadLetter(deadLetterRecord(record, error, prepared?.env.tenantId, attempts, p.now()))
       if (prepared === undefined) return
       const { env } = prepared
-      // As in onFail: a row is created when none exists, and the agent is told only on the move.
+      // As in onFail: a row is created when none exists, and a receipt is owed only with the move.
+      // Unsettled (resent once, no status named it): Meta may have it, so the agent is not told it
+      // failed; `gwb in-doubt list` shows it to the operator. Otherwise the agent learns now; a
+      // re-drive that succeeds later is still delivered once.
+      const tell = error.details['outcomeUnknown'] !== true && env.toId !== null
       await p.claimer.claim({ tenantId: env.tenantId, direction: 'outbound', messageId: env.messageId })
-      const moved = await p.tracking.markDeadLettered({
+      await p.tracking.markDeadLettered({
         tenantId: env.tenantId,
         direction: 'outbound',
         messageId: env.messageId,
         errorCode: error.code,
         errorText: error.message,
+        ...(tell ? { receiptOwed: receiptReasonForExhausted(error.code) } : {}),
       })
-      // Unsettled (resent once, no status named it): Meta may have it, so the agent is not told it
-      // failed; `gwb in-doubt list` shows it to the operator.
-      if (error.details['outcomeUnknown'] === true || !moved) return
-      // The agent learns now; a re-drive that succeeds later is still delivered once.
-      await sendReceipt(env, error, receiptReasonForExhausted(error.code))
+      await payReceipt(env)
     },
   }
 
@@ -336,9 +346,20 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
     return retry(new BridgeError(c.error.code, c.error.message, { canRetry: true, details, retryAfterMs }))
   }
 
-  async function sendReceipt(env: GenesysOutboundEnvelope, error: BridgeError, reason: GenesysReasonCode) {
-    if (env.toId === null) return
-    await p.sendFailedReceipt(env.tenantId, { messageId: env.messageId, toId: env.toId, reason, text: error.message })
+  /** Produces the Failed receipt the row owes, if any, then clears the debt (at least once). */
+  async function payReceipt(env: GenesysOutboundEnvelope): Promise<void> {
+    const ref = { tenantId: env.tenantId, messageId: env.messageId }
+    const owed = await p.receipts.owed(ref)
+    if (owed === undefined) return
+    if (env.toId !== null) {
+      await p.sendFailedReceipt(env.tenantId, {
+        messageId: env.messageId,
+        toId: env.toId,
+        reason: asReasonCode(owed.reason),
+        text: owed.text,
+      })
+    }
+    await p.receipts.paid(ref)
   }
 }
 
@@ -352,4 +373,9 @@ const ids = (env: GenesysOutboundEnvelope) => ({
 function withCallback(env: GenesysOutboundEnvelope, body: MetaSendBody, resend: boolean): MetaSendBody {
   const data = callbackDataFor({ tenantId: env.tenantId, messageId: env.messageId, resend })
   return data === undefined ? body : { ...body, biz_opaque_callback_data: data }
+}
+
+/** The row stores the reason as text; a code this build does not know is sent as GeneralError. */
+function asReasonCode(reason: string): GenesysReasonCode {
+  return (genesysReasonCodes as readonly string[]).includes(reason) ? (reason as GenesysReasonCode) : 'GeneralError'
 }

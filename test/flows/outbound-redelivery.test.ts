@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import t from 'tap'
 import { runRecord, type RecordMeta } from '../../src/consumer/record-runner.js'
+import { BridgeError } from '../../src/errors.js'
 import { buildOutbound } from '../../src/fakes/genesys-webhooks.js'
 import { outboundFlow, type OutboundPorts } from '../../src/flows/outbound.js'
 import { createLogger } from '../../src/log.js'
@@ -11,6 +12,7 @@ import type { GenesysOutboundEnvelope } from '../../src/schemas/records.generate
 import { createSemaphore } from '../../src/semaphore.js'
 import type { Sql } from '../../src/sinks/db/client.js'
 import { createClaimer } from '../../src/sinks/db/claims.js'
+import { createReceiptDebts } from '../../src/sinks/db/owed-receipts.js'
 import { upsertTenant } from '../../src/sinks/db/tenants.js'
 import { createSettlementStore } from '../../src/sinks/db/settlement.js'
 import { createTrackingWriter, type TrackingWriter } from '../../src/sinks/db/tracking-outcomes.js'
@@ -33,6 +35,11 @@ const transient = (): MetaSendResult => ({
   ok: false,
   status: 500,
   error: { code: 131000, message: 'Something went wrong' },
+})
+const outsideWindow = (): MetaSendResult => ({
+  ok: false,
+  status: 400,
+  error: { code: 131047, message: 'Re-engagement message' },
 })
 const accepted = (): MetaSendResult => ({ ok: true, wamid: `wamid.${randomUUID()}`, waId: WA_ID, status: 200 })
 
@@ -93,6 +100,7 @@ function processOver(
       downloadMedia: () => Promise.reject(new Error('unused')),
       close: () => Promise.resolve(),
     },
+    receipts: createReceiptDebts(sql),
     sendFailedReceipt:
       opts.sendFailedReceipt ??
       ((_tenant, r) => {
@@ -132,10 +140,12 @@ const runnerOpts = {
   unknownErrorMaxMs: 20,
 }
 
-/** Runs the record to its end, or gives up after `ms` (then 'abandoned', as at a shutdown). */
-async function run(flow: ReturnType<typeof outboundFlow>, record: RecordMeta, ms = 5000) {
-  const stop = new AbortController()
-  const timer = setTimeout(() => stop.abort(), ms)
+/**
+ * Runs the record to its end, or gives up after 5 s or when `stop` aborts (then 'abandoned': the
+ * process stopped, or died, and the record is read again by the next owner).
+ */
+async function run(flow: ReturnType<typeof outboundFlow>, record: RecordMeta, stop = new AbortController()) {
+  const timer = setTimeout(() => stop.abort(), 5000)
   try {
     return await runRecord(flow, record, runnerOpts, { log, metrics: undefined, signal: stop.signal })
   } finally {
@@ -201,6 +211,90 @@ t.test('the retry ceiling counts from the first failure the row records, across 
     const { flow, sends } = processOver(sql, { answer: () => (++n < 3 ? transient() : accepted()), envelopes })
     t.equal(await run(flow, m), 'done')
     t.equal(sends.length, 3)
+    t.equal((await rowOf(sql, m.id))?.status, 'sent')
+  })
+})
+
+t.test('a Failed receipt is owed from the move to failed until it is produced', async (t) => {
+  const db = await createTestDb()
+  t.teardown(db.drop)
+  const { sql } = db
+  await seedTenant(sql)
+  const envelopes = new Map<string, GenesysOutboundEnvelope>()
+  const debts = createReceiptDebts(sql)
+
+  t.test('the process dies right after markFailed: the redelivered record produces the receipt, once', async (t) => {
+    const m = message(envelopes, 'outside the 24 h window')
+    const receipts: Receipt[] = []
+    // Process A: the row moves to failed, then the process is gone before the receipt.
+    const killed = new AbortController()
+    const a = processOver(sql, {
+      answer: outsideWindow,
+      envelopes,
+      receipts,
+      tracking: (w) => ({
+        ...w,
+        markFailed: async (i) => {
+          const moved = await w.markFailed(i)
+          killed.abort()
+          throw new Error(`killed after markFailed (moved: ${moved})`)
+        },
+      }),
+    })
+    t.equal(await run(a.flow, m, killed), 'abandoned', 'A died with the record unfinished')
+    t.equal((await rowOf(sql, m.id))?.status, 'failed', 'the row moved to failed')
+    t.same(receipts, [], 'A produced no receipt')
+    t.same(await debts.owed({ tenantId: TENANT, messageId: m.id }), {
+      reason: 'MessageNotAllowed',
+      text: (await rowOf(sql, m.id))?.errorText,
+    })
+
+    // Process B gets the record again (its offset was never committed).
+    const b = processOver(sql, { answer: accepted, envelopes, receipts })
+    t.equal(await run(b.flow, m), 'done')
+    t.same(receipts, [{ messageId: m.id, reason: 'MessageNotAllowed' }], 'the agent gets its Failed receipt')
+    t.equal(b.sends.length, 0, 'not sent to Meta again')
+    t.equal(await debts.owed({ tenantId: TENANT, messageId: m.id }), undefined, 'the debt is paid')
+
+    // Yet another redelivery (B died before its commit): nothing more is owed.
+    const c = processOver(sql, { answer: accepted, envelopes, receipts })
+    t.equal(await run(c.flow, m), 'done')
+    t.equal(receipts.length, 1, 'exactly one receipt in all')
+  })
+
+  t.test('Genesys refusing the receipt for a while: the retried failure still produces it', async (t) => {
+    const m = message(envelopes, 'outside the window, Genesys busy')
+    const receipts: Receipt[] = []
+    let refusals = 2
+    const { flow } = processOver(sql, {
+      answer: outsideWindow,
+      envelopes,
+      sendFailedReceipt: (_tenant, r) => {
+        if (refusals-- > 0) return Promise.reject(new Error('Genesys 503'))
+        receipts.push({ messageId: r.messageId, reason: r.reason })
+        return Promise.resolve()
+      },
+    })
+    t.equal(await run(flow, m), 'done')
+    t.same(receipts, [{ messageId: m.id, reason: 'MessageNotAllowed' }])
+  })
+
+  t.test('no receipt for a row that did not move to failed', async (t) => {
+    const m = message(envelopes, 'sent already')
+    const claimer = createClaimer(sql, batch)
+    const writer = createTrackingWriter(sql, batch)
+    const ref = { tenantId: TENANT, direction: 'outbound' as const, messageId: m.id }
+    await claimer.claim(ref)
+    await writer.markSent({ ...ref, wamid: 'wamid.sent-before', at: new Date() })
+    const receipts: Receipt[] = []
+    const { flow, sends } = processOver(sql, { answer: outsideWindow, envelopes, receipts })
+    // A late failure of a message another owner sent (the runner's onFail on a stale copy).
+    const value = m.value ?? Buffer.alloc(0)
+    const error = new BridgeError('GWB_META_PERMANENT', 'refused', { details: { receiptReason: 'MessageNotAllowed' } })
+    await flow.onFail(await flow.decode(value), error, m, 1)
+    t.equal(await run(flow, m), 'done', 'a redelivered record of it')
+    t.same(receipts, [], 'no Failed receipt for a message that was sent')
+    t.equal(sends.length, 0)
     t.equal((await rowOf(sql, m.id))?.status, 'sent')
   })
 })

@@ -99,7 +99,7 @@ export function createSettlementStore(sql: Sql, opts: BatchOptions): SettlementS
         ), r as (
           update message_tracking set
             status = 'retrying', wamid = null, resent_at = null, settled_at = null, late_copy_at = null,
-            first_failed_at = null, error_text = ${ref.reason}
+            first_failed_at = null, receipt_owed = null, error_text = ${ref.reason}
           where direction = 'outbound' and tenant_id = ${ref.tenantId} and genesys_message_id = ${ref.messageId}
             and exists (select 1 from t)
           returning 1
@@ -114,7 +114,7 @@ export function createSettlementStore(sql: Sql, opts: BatchOptions): SettlementS
       const settled = await sql`
         update message_tracking set
           wamid = ${ref.wamid}, status = 'sent', sent_at = coalesce(sent_at, ${ref.at}), settled_at = now(),
-          error_code = null, error_text = null
+          error_code = null, error_text = null, receipt_owed = null
         where direction = 'outbound' and tenant_id = ${ref.tenantId} and genesys_message_id = ${ref.messageId}
           and wamid is null and status in ('claimed', 'retrying', 'dead_lettered')
         returning 1`

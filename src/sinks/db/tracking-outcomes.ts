@@ -30,6 +30,15 @@ export interface RetryingInput extends ErrorInput {
 }
 export interface FailedInput extends ErrorInput {
   at: Date
+  /**
+   * The reason code of the Failed receipt the agent is owed for this failure, recorded with the move
+   * (only then): the receipt survives a crash until paid (owed-receipts.ts). None: no receipt is due.
+   */
+  receiptOwed?: string
+}
+export interface DeadLetteredInput extends ErrorInput {
+  /** As for FailedInput: a Failed receipt is due with this dead letter. */
+  receiptOwed?: string
 }
 export interface ReleaseInput {
   tenantId: string
@@ -45,7 +54,7 @@ export interface TrackingWriter {
   /** Transient failure, known NOT sent: claimable again. Only from 'claimed'. */
   markRetrying: (input: RetryingInput) => Promise<boolean>
   markFailed: (input: FailedInput) => Promise<boolean>
-  markDeadLettered: (input: ErrorInput) => Promise<boolean>
+  markDeadLettered: (input: DeadLetteredInput) => Promise<boolean>
   /**
    * Explicit replay/resend: puts the row back to 'retrying' whatever its state, so it may be claimed
    * again; its first failure is forgotten (a re-drive gets the whole retry ceiling).
@@ -64,6 +73,7 @@ interface Change {
   errorCode: string | null
   errorText: string | null
   at: string | null
+  receiptOwed: string | null
 }
 
 type Kind = 'sent' | 'retrying' | 'failed' | 'dead_lettered' | 'release'
@@ -99,8 +109,9 @@ async function updateRows(sql: Sql, kind: Kind, direction: Direction, rows: Chan
       ${rows.map((r) => r.genesysMessageId)}::text[],
       ${rows.map((r) => r.errorCode)}::text[],
       ${rows.map((r) => r.errorText)}::text[],
-      ${rows.map((r) => r.at)}::timestamptz[]
-    ) as v(tenant_id, message_id, wamid, genesys_message_id, error_code, error_text, at)`
+      ${rows.map((r) => r.at)}::timestamptz[],
+      ${rows.map((r) => r.receiptOwed)}::text[]
+    ) as v(tenant_id, message_id, wamid, genesys_message_id, error_code, error_text, at, receipt_owed)`
   const match = sql`m.tenant_id = v.tenant_id and m.direction = ${direction} and m.${sql(col)} = v.message_id`
   let out: { tenant_id: string; id: string }[]
   switch (kind) {
@@ -111,7 +122,7 @@ async function updateRows(sql: Sql, kind: Kind, direction: Direction, rows: Chan
           wamid = coalesce(m.wamid, v.wamid),
           genesys_message_id = coalesce(m.genesys_message_id, v.genesys_message_id),
           sent_at = coalesce(m.sent_at, v.at),
-          error_code = null, error_text = null
+          error_code = null, error_text = null, receipt_owed = null
         from ${v}
         where ${match} and m.status in ('claimed', 'retrying', 'dead_lettered')
         returning m.tenant_id, m.${sql(col)} as id`
@@ -128,21 +139,24 @@ async function updateRows(sql: Sql, kind: Kind, direction: Direction, rows: Chan
     case 'failed':
       out = await sql<{ tenant_id: string; id: string }[]>`
         update message_tracking m set
-          status = 'failed', error_code = v.error_code, error_text = v.error_text, failed_at = v.at
+          status = 'failed', error_code = v.error_code, error_text = v.error_text, failed_at = v.at,
+          receipt_owed = v.receipt_owed
         from ${v}
         where ${match} and m.status in ('claimed', 'retrying', 'dead_lettered')
         returning m.tenant_id, m.${sql(col)} as id`
       break
     case 'dead_lettered':
       out = await sql<{ tenant_id: string; id: string }[]>`
-        update message_tracking m set status = 'dead_lettered', error_code = v.error_code, error_text = v.error_text
+        update message_tracking m set
+          status = 'dead_lettered', error_code = v.error_code, error_text = v.error_text, receipt_owed = v.receipt_owed
         from ${v}
         where ${match} and m.status in ('claimed', 'retrying')
         returning m.tenant_id, m.${sql(col)} as id`
       break
     case 'release':
       out = await sql<{ tenant_id: string; id: string }[]>`
-        update message_tracking m set status = 'retrying', error_text = v.error_text, first_failed_at = null
+        update message_tracking m set
+          status = 'retrying', error_text = v.error_text, first_failed_at = null, receipt_owed = null
         from ${v}
         where ${match}
         returning m.tenant_id, m.${sql(col)} as id`
@@ -157,7 +171,7 @@ export function createTrackingWriter(sql: Sql, opts: BatchOptions): TrackingWrit
   const failed = makeUpdater(sql, 'failed', opts)
   const dead = makeUpdater(sql, 'dead_lettered', opts)
   const rel = makeUpdater(sql, 'release', opts)
-  const base = { wamid: null, genesysMessageId: null, errorCode: null, errorText: null, at: null }
+  const base = { wamid: null, genesysMessageId: null, errorCode: null, errorText: null, at: null, receiptOwed: null }
   return {
     markSent: (i) =>
       sent.add({
@@ -170,8 +184,8 @@ export function createTrackingWriter(sql: Sql, opts: BatchOptions): TrackingWrit
         at: iso(i.at),
       }),
     markRetrying: (i) => retrying.add({ ...base, ...i, at: iso(i.at) }),
-    markFailed: (i) => failed.add({ ...base, ...i, at: iso(i.at) }),
-    markDeadLettered: (i) => dead.add({ ...base, ...i }),
+    markFailed: (i) => failed.add({ ...base, ...i, at: iso(i.at), receiptOwed: i.receiptOwed ?? null }),
+    markDeadLettered: (i) => dead.add({ ...base, ...i, receiptOwed: i.receiptOwed ?? null }),
     release: (i) =>
       rel.add({ ...base, tenantId: i.tenantId, direction: i.direction, messageId: i.messageId, errorText: i.reason }),
     drain: async () => {

@@ -5,6 +5,7 @@ import { upsertTenant } from '../../../src/sinks/db/tenants.js'
 import { createTestDb } from '../../helpers/db.js'
 import { createClaimer } from '../../../src/sinks/db/claims.js'
 import { claimInbound } from '../../../src/sinks/db/inbound-claims.js'
+import { createReceiptDebts } from '../../../src/sinks/db/owed-receipts.js'
 import { createSettlementStore } from '../../../src/sinks/db/settlement.js'
 import { applyStatuses, createStatusApplier } from '../../../src/sinks/db/delivery-statuses.js'
 import { savePendingStatus, sweepPendingStatuses, takePendingStatuses } from '../../../src/sinks/db/pending-statuses.js'
@@ -175,6 +176,31 @@ t.test('tracking against Postgres', async (t) => {
     const ref = { tenantId: 'acme', direction: 'inbound' as const, messageId: 'wamid.ff' }
     t.ok(await writer.markRetrying({ ...ref, errorCode: '503', errorText: 'Genesys away', at: first }))
     t.same(await claimInbound(sql, { ...c, owner: 'p2' }), { kind: 'owned', firstFailedAt: first })
+  })
+
+  t.test('a Failed receipt is owed only with the move to failed, until paid; a re-drive forgets it', async (t) => {
+    const debts = createReceiptDebts(sql)
+    const ref = { tenantId: 'acme', direction: 'outbound' as const, messageId: 'g-owe' }
+    const key = { tenantId: 'acme', messageId: 'g-owe' }
+    const failed = {
+      ...ref,
+      errorCode: '131047',
+      errorText: 'outside the window',
+      at,
+      receiptOwed: 'MessageNotAllowed',
+    }
+    await claimer.claim(ref)
+    t.ok(await writer.markFailed(failed))
+    t.same(await debts.owed(key), { reason: 'MessageNotAllowed', text: 'outside the window' })
+    await debts.paid(key)
+    t.equal(await debts.owed(key), undefined)
+    t.notOk(await writer.markFailed(failed), 'a failed row does not move again')
+    t.equal(await debts.owed(key), undefined, 'so nothing is owed again')
+    t.ok(await writer.release({ ...ref, reason: 're-drive' }))
+    t.ok(await claimer.claim(ref))
+    t.ok(await writer.markFailed(failed))
+    t.ok(await writer.release({ ...ref, reason: 're-drive' }))
+    t.equal(await debts.owed(key), undefined, 'a re-driven message owes no receipt of its earlier failure')
   })
 
   t.test('inbound rows are keyed by wamid and record the Genesys id', async (t) => {
