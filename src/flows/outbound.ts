@@ -8,15 +8,15 @@ import { callbackDataFor } from '../processors/callback-data.js'
 import { deadLetter, drop, fail, ok, retry, type StageResult } from '../processors/result.js'
 import { needsMedia, transformOutbound, type MediaNeed } from '../processors/transform-outbound.js'
 import type { MetaSendBody } from '../processors/types/meta.js'
-import { genesysReasonCodes, type GenesysOutbound, type GenesysReasonCode } from '../processors/types/genesys.js'
+import type { GenesysOutbound } from '../processors/types/genesys.js'
 import type { GenesysOutboundEnvelope } from '../schemas/records.generated.js'
-import type { ReceiptDebts } from '../sinks/db/owed-receipts.js'
 import type { SendState, SettlementStore } from '../sinks/db/settlement.js'
 import type { Claimer } from '../sinks/db/claims.js'
 import type { TrackingWriter } from '../sinks/db/tracking-outcomes.js'
 import type { MetaClient, MetaSendResult } from '../sinks/meta-client.js'
 import type { Semaphore } from '../semaphore.js'
 import { deadLetterRecord, errorEvent, type CommonPorts } from './failure-events.js'
+import { payOwedReceipt, type ReceiptPorts } from './outbound-receipts.js'
 import { awaitOutcome, isFinished, settlementCounter, type Outcome } from './outbound-settlement.js'
 
 export interface ConversationMapping {
@@ -27,7 +27,7 @@ export interface ConversationMapping {
 }
 
 /** Everything the outbound flow talks to; the wiring passes the real sinks, tests may pass others. */
-export interface OutboundPorts extends CommonPorts {
+export interface OutboundPorts extends CommonPorts, ReceiptPorts {
   decode: (value: Buffer) => Promise<GenesysOutboundEnvelope>
   mappingByConversation: (tenantId: string, conversationId: string) => Promise<ConversationMapping | undefined>
   /** The tenant's known customer with this wa_id (a reply without a conversation id). */
@@ -56,12 +56,6 @@ export interface OutboundPorts extends CommonPorts {
   /** Cap of the per-customer wait after consecutive 131056 (pair rate limit) answers. */
   pairRetryMaxMs: number
   meta: MetaClient
-  sendFailedReceipt: (
-    tenantId: string,
-    r: { messageId: string; toId: string; reason: GenesysReasonCode; text: string },
-  ) => Promise<void>
-  /** Failed receipts recorded as owed with the row's move, cleared once produced (owed-receipts.ts). */
-  receipts: ReceiptDebts
   touchActivity: (tenantId: string, conversationId: string, at: Date) => void
 }
 
@@ -210,7 +204,8 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       const prior = await stage('claim', () => p.settlement.state(ref))
       if (prior !== undefined && isFinished(prior)) {
         // Its owner died between the move to failed and the receipt: the receipt is produced here.
-        if (prior.status === 'failed' || prior.status === 'dead_lettered') await stage('receipt', () => payReceipt(env))
+        if (prior.status === 'failed' || prior.status === 'dead_lettered')
+          await stage('receipt', () => payOwedReceipt(p, env))
         return drop('already handled (redelivered)')
       }
       const result = await deliver(env, msg, prior, attempt, stage, signal)
@@ -235,7 +230,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         at: new Date(p.now()),
         ...(env.toId === null ? {} : { receiptOwed: receiptReasonForError(error) }),
       })
-      await payReceipt(env)
+      await payOwedReceipt(p, env)
     },
 
     async onDeadLetter(prepared, error, record, attempts) {
@@ -256,7 +251,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         errorText: error.message,
         ...(tell ? { receiptOwed: receiptReasonForExhausted(error.code) } : {}),
       })
-      await payReceipt(env)
+      await payOwedReceipt(p, env)
     },
   }
 
@@ -345,22 +340,6 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       c.action === 'throttle-recipient' ? pairLimitDelay(attempt, p.pairRetryMaxMs) : c.error.retryAfterMs
     return retry(new BridgeError(c.error.code, c.error.message, { canRetry: true, details, retryAfterMs }))
   }
-
-  /** Produces the Failed receipt the row owes, if any, then clears the debt (at least once). */
-  async function payReceipt(env: GenesysOutboundEnvelope): Promise<void> {
-    const ref = { tenantId: env.tenantId, messageId: env.messageId }
-    const owed = await p.receipts.owed(ref)
-    if (owed === undefined) return
-    if (env.toId !== null) {
-      await p.sendFailedReceipt(env.tenantId, {
-        messageId: env.messageId,
-        toId: env.toId,
-        reason: asReasonCode(owed.reason),
-        text: owed.text,
-      })
-    }
-    await p.receipts.paid(ref)
-  }
 }
 
 const ids = (env: GenesysOutboundEnvelope) => ({
@@ -373,9 +352,4 @@ const ids = (env: GenesysOutboundEnvelope) => ({
 function withCallback(env: GenesysOutboundEnvelope, body: MetaSendBody, resend: boolean): MetaSendBody {
   const data = callbackDataFor({ tenantId: env.tenantId, messageId: env.messageId, resend })
   return data === undefined ? body : { ...body, biz_opaque_callback_data: data }
-}
-
-/** The row stores the reason as text; a code this build does not know is sent as GeneralError. */
-function asReasonCode(reason: string): GenesysReasonCode {
-  return (genesysReasonCodes as readonly string[]).includes(reason) ? (reason as GenesysReasonCode) : 'GeneralError'
 }
