@@ -5,6 +5,7 @@ import { BridgeError } from '../../src/errors.js'
 import { buildOutbound } from '../../src/fakes/genesys-webhooks.js'
 import { outboundFlow, type OutboundPorts } from '../../src/flows/outbound.js'
 import { createLogger } from '../../src/log.js'
+import { receiptReasonForExhausted } from '../../src/processors/classify-meta-error.js'
 import { outboundEnvelope } from '../../src/processors/outbound-envelope.js'
 import { parseGenesysWebhook } from '../../src/processors/parse-genesys-webhook.js'
 import { sleep } from '../../src/retry.js'
@@ -260,6 +261,33 @@ t.test('a Failed receipt is owed from the move to failed until it is produced', 
     const c = processOver(sql, { answer: accepted, envelopes, receipts })
     t.equal(await run(c.flow, m), 'done')
     t.equal(receipts.length, 1, 'exactly one receipt in all')
+  })
+
+  t.test('the process dies right after dead-lettering: the redelivered record produces the receipt', async (t) => {
+    const m = message(envelopes, 'Meta down past the ceiling')
+    await failedEarlier(sql, m.id, new Date(Date.now() - CEILING_MS - 60_000))
+    const receipts: Receipt[] = []
+    const killed = new AbortController()
+    const a = processOver(sql, {
+      answer: transient,
+      envelopes,
+      receipts,
+      tracking: (w) => ({
+        ...w,
+        markDeadLettered: async (i) => {
+          await w.markDeadLettered(i)
+          killed.abort()
+          throw new Error('killed after markDeadLettered')
+        },
+      }),
+    })
+    t.equal(await run(a.flow, m, killed), 'abandoned')
+    t.equal((await rowOf(sql, m.id))?.status, 'dead_lettered')
+    t.same(receipts, [])
+    const b = processOver(sql, { answer: accepted, envelopes, receipts })
+    t.equal(await run(b.flow, m), 'done')
+    t.same(receipts, [{ messageId: m.id, reason: receiptReasonForExhausted('GWB_META_TRANSIENT') }])
+    t.equal(b.sends.length, 0, 'a dead-lettered message is not sent by a plain redelivery')
   })
 
   t.test('Genesys refusing the receipt for a while: the retried failure still produces it', async (t) => {
