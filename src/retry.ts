@@ -50,7 +50,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
  * came first. A hint longer than the time left is not waited out: it expires at once.
  */
 export class Retrier {
-  private readonly startedAt: number
+  private startedAt: number
   private tries = 1
   private readonly now: () => number
   private readonly random: () => number
@@ -67,6 +67,14 @@ export class Retrier {
   /** Tries made so far (1 before the first wait). */
   get attempt(): number {
     return this.tries
+  }
+
+  /**
+   * The thing was already being tried at `ms` (a clock kept elsewhere, e.g. on a database row): the
+   * time ceiling counts from then if that is earlier than this retrier's own start.
+   */
+  countFrom(ms: number): void {
+    if (Number.isFinite(ms)) this.startedAt = Math.min(this.startedAt, ms)
   }
 
   get elapsedMs(): number {

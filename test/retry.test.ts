@@ -70,3 +70,16 @@ t.test('Retrier: the platform hint wins over the backoff, and a hint past the ce
   t.equal(await capped.wait(), 'again')
   t.equal(await capped.wait(), 'expired', 'the optional attempt cap')
 })
+
+t.test('countFrom: a clock kept elsewhere (a row) can only bring the ceiling nearer', async (t) => {
+  let now = 10_000
+  const policy = { baseMs: 1, maxMs: 1, jitter: 0, maxDurationMs: 1000 }
+  const earlier = new Retrier(policy, { now: () => now })
+  earlier.countFrom(now - 2000)
+  t.equal(earlier.elapsedMs, 2000)
+  t.equal(await earlier.wait(), 'expired', 'first failed 2 s ago: past the 1 s ceiling')
+  const later = new Retrier(policy, { now: () => now })
+  later.countFrom(now + 5000)
+  now += 10
+  t.equal(later.elapsedMs, 10, 'a later time does not lengthen the ceiling')
+})

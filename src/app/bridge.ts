@@ -5,15 +5,21 @@ import { createLiveness } from '../consumer/liveness.js'
 import type { FlowHandler } from '../consumer/record-runner.js'
 import { inboundFlow } from '../flows/inbound.js'
 import { outboundFlow } from '../flows/outbound.js'
-import { startRetention } from '../flows/retention.js'
-import { ALL_BUCKETS } from '../processors/object-keys.js'
 import { statusFlow } from '../flows/status.js'
 import { startHttpServer, type HttpServer } from '../ingest/http-server.js'
 import type { Route } from '../ingest/routes.js'
 import type { Logger } from '../log.js'
 import { createMetrics } from '../metrics.js'
 import { adminRoutes } from './admin-routes.js'
-import { archiveFlows, commonPorts, inboundPorts, outboundPorts, pendingSweeper, statusPorts } from './flow-ports.js'
+import {
+  archiveFlows,
+  commonPorts,
+  inboundPorts,
+  outboundPorts,
+  pendingSweeper,
+  retention,
+  statusPorts,
+} from './flow-ports.js'
 import { ingestRoutes } from './ingest-routes.js'
 import { openResources, type ResourceDeps, type Resources } from './resources.js'
 
@@ -100,15 +106,12 @@ export async function startBridge(config: Config, log: Logger, deps: ResourceDep
     await start('status', t.whatsappStatus, statusFlow({ ...common, ...statusPorts(r) }))
     stoppers.push(pendingSweeper(r).stop)
   }
-  if (config.roles.includes('archive')) {
-    const retention = startRetention({
-      store: r.store,
-      buckets: [...ALL_BUCKETS],
-      days: config.s3.retentionDays,
-      everyMs: 3_600_000,
-      log,
-    })
-    stoppers.push(async () => retention.stop())
+  const archives = config.roles.includes('archive')
+  if (archives || config.roles.includes('outbound')) {
+    const sweeps = retention(r)
+    stoppers.push(async () => sweeps.stop())
+  }
+  if (archives) {
     for (const a of archiveFlows(r, common)) await start(a.role, a.topic, a.handler)
   }
   // gwb_consumer_lag_records per partition of each group of this process.

@@ -4,21 +4,20 @@ import { archiveFlow, type ArchiveItem } from '../flows/archive.js'
 import type { FlowHandler } from '../consumer/record-runner.js'
 import type { InboundPorts } from '../flows/inbound.js'
 import type { OutboundPorts } from '../flows/outbound.js'
+import { startRetention } from '../flows/retention.js'
 import { startPendingSweeper, type StatusPorts } from '../flows/status.js'
 import { failedReceipt } from '../processors/build-receipt.js'
 import { classifyHttpFailure, isRetryableWhenRepeatable } from '../processors/classify-failure.js'
-import { BUCKETS } from '../processors/object-keys.js'
+import { ALL_BUCKETS, BUCKETS } from '../processors/object-keys.js'
 import { claimInbound } from '../sinks/db/inbound-claims.js'
 import { parseMetaWebhook, splitMetaWebhook } from '../processors/split-meta-webhook.js'
 import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.js'
 import { sleep } from '../retry.js'
 import { createSemaphore } from '../semaphore.js'
-import {
-  createStatusApplier,
-  savePendingStatus,
-  sweepPendingStatuses,
-  type PendingStatus,
-} from '../sinks/db/tracking.js'
+import { createStatusApplier } from '../sinks/db/delivery-statuses.js'
+import { createReceiptDebts } from '../sinks/db/owed-receipts.js'
+import { expireResendTokens } from '../sinks/db/settlement.js'
+import { savePendingStatus, sweepPendingStatuses, takeReadyPendingStatuses } from '../sinks/db/pending-statuses.js'
 import type { Resources } from './resources.js'
 
 // What each flow is given: the real sinks of this process, behind the ports the flow declares.
@@ -60,6 +59,7 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
     claimer: r.claimer,
     tracking: r.tracking,
     settlement: r.settlement,
+    receipts: createReceiptDebts(r.sql),
     reconcileWindowMs: r.config.meta.reconcileWindowMs,
     settlePollMs: 250,
     sleep,
@@ -77,7 +77,7 @@ export function outboundPorts(r: Resources): Omit<OutboundPorts, 'now' | 'publis
       const res = await r.genesys.post(tenantId, 'receipt', body)
       if (res.ok) return
       if (isRetryableWhenRepeatable(classifyHttpFailure(res))) {
-        // Thrown: the runner retries it with backoff, so the agent does get told.
+        // Thrown: the runner retries it with backoff; the row still owes it, so the agent does get told.
         throw new BridgeError('GWB_GENESYS_TRANSIENT', `receipt not accepted: HTTP ${res.status}`, {
           canRetry: true,
           retryAfterMs: res.retryAfterMs,
@@ -146,26 +146,36 @@ export function pendingSweeper(r: Resources) {
     now: Date.now,
     intervalMs: 2000,
     maxAgeMs: 7 * 24 * 3600 * 1000,
-    takeReady: (limit) =>
-      r.sql<PendingStatus[]>`
-      delete from pending_statuses p
-      where (p.tenant_id, p.wamid, p.status) in (
-        select q.tenant_id, q.wamid, q.status from pending_statuses q
-        where q.payload->>'topic' = ${t.whatsappStatus}
-          and exists (select 1 from message_tracking m
-                      where m.tenant_id = q.tenant_id and m.direction = 'outbound' and m.wamid = q.wamid)
-        order by q.received_at
-        limit ${limit}
-        for update skip locked)
-      returning p.tenant_id as "tenantId", p.wamid, p.status, p.payload, p.received_at as "receivedAt"`.then((rows) =>
-        [...rows].sort((a, b) => a.receivedAt.getTime() - b.receivedAt.getTime()),
-      ),
+    takeReady: (limit) => takeReadyPendingStatuses(r.sql, t.whatsappStatus, limit),
     restore: async (items) => {
       for (const p of items) await savePendingStatus(r.sql, { ...p, receivedAt: p.receivedAt })
     },
     expire: (olderThan) => sweepPendingStatuses(r.sql, olderThan),
     republish: (key, env) =>
       r.producer.send({ topic: t.whatsappStatus, key, value: r.codec.encode(t.whatsappStatus, env) }),
+  })
+}
+
+/**
+ * Retention by role: the archive role expires archive and media objects, the outbound role (which
+ * writes them) the used resend tokens.
+ */
+export function retention(r: Resources): { stop: () => void } {
+  const roles = r.config.roles
+  return startRetention({
+    ...(roles.includes('archive')
+      ? { objects: { store: r.store, buckets: ALL_BUCKETS, days: r.config.s3.retentionDays } }
+      : {}),
+    ...(roles.includes('outbound')
+      ? {
+          resendTokens: {
+            days: r.config.processing.resendTokenRetentionDays,
+            expire: (olderThan: Date) => expireResendTokens(r.sql, olderThan),
+          },
+        }
+      : {}),
+    everyMs: 3_600_000,
+    log: r.log.child({ component: 'retention' }),
   })
 }
 

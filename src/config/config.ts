@@ -143,6 +143,11 @@ export interface Config {
     /** Backoff cap while infrastructure is down (the offset is held until it answers). */
     readonly unknownErrorMaxMs: number
     readonly mediaMaxBytes: number
+    /**
+     * Days a used resend token is kept: a copy of its resend record read after that would send the
+     * message again, so it must outlast the outbound topic's retention (docs/reliability.md).
+     */
+    readonly resendTokenRetentionDays: number
   }
   /** The outbound fetch policy of every download (docs/security.md, "Downloads"). */
   readonly fetch: {
@@ -314,6 +319,8 @@ export function loadConfig(env: Env): Config {
       retryMaxDurationMs: r.int('RETRY_MAX_DURATION_MS', 600_000, 0, 7 * 86_400_000),
       unknownErrorMaxMs: r.int('UNKNOWN_ERROR_RETRY_MAX_MS', 10_000, 1, 3_600_000),
       mediaMaxBytes: r.int('MEDIA_MAX_BYTES', 25 * 1024 * 1024, 1024, 200 * 1024 * 1024),
+      // At least 7 days: Kafka's default topic retention and Meta's longest webhook retry (facts §4.3).
+      resendTokenRetentionDays: r.int('RESEND_TOKEN_RETENTION_DAYS', 30, 7, 3650),
     },
     fetch: {
       allowedHosts: hostList(r, 'FETCH_ALLOWED_HOSTS', '', false),

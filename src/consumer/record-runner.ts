@@ -79,7 +79,8 @@ export const untimed: StepTimer = (_name, fn) => fn()
  * dead-letter or failure receipt; a thrown error is unknown (database down, a bug) and is retried
  * with backoff for as long as it takes, without finishing the record, so its offset is never
  * committed. A retryable outcome is retried in place (so the record's key, its conversation, waits
- * behind it) until RETRY_MAX_DURATION_MS from its first attempt, then dead-lettered. `abandoned`
+ * behind it) until RETRY_MAX_DURATION_MS from its first attempt (or from the first failure its row
+ * records, when the flow reports one), then dead-lettered. `abandoned`
  * means shutdown came first: the record will be read again by the next owner.
  */
 export function runRecord<T>(
@@ -181,6 +182,7 @@ async function runSteps<T>(
         return 'done'
       case 'retry': {
         metrics?.retries.inc({ flow: handler.flow, code: result.error.code })
+        if (result.firstFailedAtMs !== undefined) retries.countFrom(result.firstFailedAtMs)
         const next = await retries.wait(result.error.retryAfterMs)
         if (next === 'aborted') return 'abandoned'
         if (next === 'again') continue

@@ -8,7 +8,8 @@ import { inboundMediaRef, transformInbound, type InboundMediaRef } from '../proc
 import type { MetaInboundMessage, MetaMediaRef } from '../processors/types/meta.js'
 import type { WhatsAppInboundEnvelope } from '../schemas/records.generated.js'
 import type { InboundClaim, InboundClaimInput } from '../sinks/db/inbound-claims.js'
-import type { Claimer, TrackingWriter } from '../sinks/db/tracking.js'
+import type { Claimer } from '../sinks/db/claims.js'
+import type { TrackingWriter } from '../sinks/db/tracking-outcomes.js'
 import type { GenesysPostResult } from '../sinks/genesys-client.js'
 import type { StoredMedia } from '../sinks/media.js'
 import type { MetaClient } from '../sinks/meta-client.js'
@@ -113,7 +114,10 @@ export function inboundFlow(p: InboundPorts): FlowHandler<Prepared> {
           messageId: env.wamid,
           errorCode: String(result.error.details['httpStatus'] ?? result.error.code),
           errorText: result.error.message,
+          at: new Date(p.now()),
         })
+        // The row keeps its first transient failure: the retry ceiling counts from it, across restarts.
+        if (claim.firstFailedAt !== null) return retry(result.error, claim.firstFailedAt.getTime())
       }
       return result
     },

@@ -8,13 +8,15 @@ import { callbackDataFor } from '../processors/callback-data.js'
 import { deadLetter, drop, fail, ok, retry, type StageResult } from '../processors/result.js'
 import { needsMedia, transformOutbound, type MediaNeed } from '../processors/transform-outbound.js'
 import type { MetaSendBody } from '../processors/types/meta.js'
-import type { GenesysOutbound, GenesysReasonCode } from '../processors/types/genesys.js'
+import type { GenesysOutbound } from '../processors/types/genesys.js'
 import type { GenesysOutboundEnvelope } from '../schemas/records.generated.js'
-import type { SettlementStore } from '../sinks/db/settlement.js'
-import type { Claimer, TrackingWriter } from '../sinks/db/tracking.js'
+import type { SendState, SettlementStore } from '../sinks/db/settlement.js'
+import type { Claimer } from '../sinks/db/claims.js'
+import type { TrackingWriter } from '../sinks/db/tracking-outcomes.js'
 import type { MetaClient, MetaSendResult } from '../sinks/meta-client.js'
 import type { Semaphore } from '../semaphore.js'
 import { deadLetterRecord, errorEvent, type CommonPorts } from './failure-events.js'
+import { payOwedReceipt, type ReceiptPorts } from './outbound-receipts.js'
 import { awaitOutcome, isFinished, settlementCounter, type Outcome } from './outbound-settlement.js'
 
 export interface ConversationMapping {
@@ -25,7 +27,7 @@ export interface ConversationMapping {
 }
 
 /** Everything the outbound flow talks to; the wiring passes the real sinks, tests may pass others. */
-export interface OutboundPorts extends CommonPorts {
+export interface OutboundPorts extends CommonPorts, ReceiptPorts {
   decode: (value: Buffer) => Promise<GenesysOutboundEnvelope>
   mappingByConversation: (tenantId: string, conversationId: string) => Promise<ConversationMapping | undefined>
   /** The tenant's known customer with this wa_id (a reply without a conversation id). */
@@ -54,10 +56,6 @@ export interface OutboundPorts extends CommonPorts {
   /** Cap of the per-customer wait after consecutive 131056 (pair rate limit) answers. */
   pairRetryMaxMs: number
   meta: MetaClient
-  sendFailedReceipt: (
-    tenantId: string,
-    r: { messageId: string; toId: string; reason: GenesysReasonCode; text: string },
-  ) => Promise<void>
   touchActivity: (tenantId: string, conversationId: string, at: Date) => void
 }
 
@@ -204,123 +202,143 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       // A redelivery (restart, rebalance, a commit held back) checks the row before any work, so a
       // message already sent is not mapped, fetched or failed again.
       const prior = await stage('claim', () => p.settlement.state(ref))
-      if (prior !== undefined && isFinished(prior)) return drop('already handled (redelivered)')
-      let due: number | undefined
-      if (prior?.status === 'claimed') {
-        const o = await stage('settle', () => awaitOutcome(p, ref, signal))
-        if (o.kind === 'resend-due') due = o.attempts
-        else if (o.kind !== 'claimable') return settled(env, o, false)
+      if (prior !== undefined && isFinished(prior)) {
+        // Its owner died between the move to failed and the receipt: the receipt is produced here.
+        if (prior.status === 'failed' || prior.status === 'dead_lettered')
+          await stage('receipt', () => payOwedReceipt(p, env))
+        return drop('already handled (redelivered)')
       }
-      const mapping = await stage('mapping', () => resolveRecipient(env))
-      if (mapping === undefined) {
-        return fail(
-          new BridgeError(
-            'GWB_NO_MAPPING',
-            `no WhatsApp customer is mapped to conversation ${env.conversationId ?? '(none)'}`,
-            {
-              details: { receiptReason: 'InvalidDestination' },
-            },
-          ),
-        )
-      }
-      let mediaLink: string | undefined
-      const need = needsMedia(msg)
-      if (need !== undefined) {
-        const linked = await stage('media', () => p.rehostMedia(env.tenantId, need))
-        if (linked.kind !== 'ok') return linked
-        mediaLink = linked.value
-      }
-      const body = transformOutbound(
-        msg,
-        mediaLink === undefined ? { to: mapping.waId } : { to: mapping.waId, mediaLink },
-      )
-      if (body.kind !== 'ok') return body
-
-      const creds = await p.whatsappCredentials(env.tenantId)
-      const sent = await claimAndSend(env, mapping, creds, body.value, due, false, stage, signal)
-      if (sent.kind !== 'sent') return sent
-      const res = sent.res
-      if (res.ok) {
-        p.metrics?.endToEnd.observe({ flow: 'outbound' }, (p.now() - env.receivedAtMs) / 1000)
-        await stage('track', () =>
-          p.tracking.markSent({
-            tenantId: env.tenantId,
-            direction: 'outbound',
-            messageId: env.messageId,
-            wamid: res.wamid,
-            at: new Date(p.now()),
-          }),
-        )
-        p.touchActivity(env.tenantId, mapping.conversationId, new Date(p.now()))
-        return ok(res.wamid)
-      }
-      // Known not taken (an unknown outcome was settled in claimAndSend).
-      const c = classifyMetaError(res)
-      const details = { ...c.error.details, receiptReason: c.receiptReason }
-      if (c.action === 'fail') return fail(new BridgeError(c.error.code, c.error.message, { details }))
-      if (c.action === 'unknown-outcome') {
-        // Not reached: the client marks every such answer outcomeUnknown and claimAndSend settles it.
-        // Should the two readings ever part, the send is not repeated blindly: Meta may have it.
-        return deadLetter(
-          new BridgeError('GWB_SEND_UNSETTLED', `${c.error.message} (outcome unknown, not settled)`, {
-            details: { ...details, outcomeUnknown: true },
-          }),
-        )
-      }
-      await p.tracking.markRetrying({
-        tenantId: env.tenantId,
-        direction: 'outbound',
-        messageId: env.messageId,
-        errorCode: String(res.error.code ?? res.status),
-        errorText: c.error.message,
-      })
-      if (res.error.code === 130429) await p.slowSendRate(creds.phoneNumberId)
-      const retryAfterMs =
-        c.action === 'throttle-recipient' ? pairLimitDelay(attempt, p.pairRetryMaxMs) : c.error.retryAfterMs
-      return retry(new BridgeError(c.error.code, c.error.message, { canRetry: true, details, retryAfterMs }))
+      const result = await deliver(env, msg, prior, attempt, stage, signal)
+      // The row keeps its first transient failure: the retry ceiling counts from it, across restarts.
+      const since = prior?.firstFailedAt?.getTime()
+      return result.kind === 'retry' && since !== undefined ? retry(result.error, since) : result
     },
 
     async onFail({ env }, error, record, attempts) {
       await p.publishError(errorEvent(record, error, ids(env), attempts, p.now()))
       // Failures before the claim (no mapping, bad content) have no row yet: claiming creates it,
-      // and a row that exists already is just marked. The agent is told only when the row moved
-      // to failed now: never for a message already sent, never twice.
+      // and a row that exists already is just marked. A receipt is owed only with the move to
+      // failed (never for a message already sent) and is produced until paid, so a crash or a
+      // Genesys refusal in between does not lose it.
       await p.claimer.claim({ tenantId: env.tenantId, direction: 'outbound', messageId: env.messageId })
-      const moved = await p.tracking.markFailed({
+      await p.tracking.markFailed({
         tenantId: env.tenantId,
         direction: 'outbound',
         messageId: env.messageId,
         errorCode: String(error.details['metaCode'] ?? error.code),
         errorText: error.message,
         at: new Date(p.now()),
+        ...(env.toId === null ? {} : { receiptOwed: receiptReasonForError(error) }),
       })
-      if (moved) await sendReceipt(env, error, receiptReasonForError(error))
+      await payOwedReceipt(p, env)
     },
 
     async onDeadLetter(prepared, error, record, attempts) {
       await p.publishDeadLetter(deadLetterRecord(record, error, prepared?.env.tenantId, attempts, p.now()))
       if (prepared === undefined) return
       const { env } = prepared
-      // As in onFail: a row is created when none exists, and the agent is told only on the move.
+      // As in onFail: a row is created when none exists, and a receipt is owed only with the move.
+      // Unsettled (resent once, no status named it): Meta may have it, so the agent is not told it
+      // failed; `gwb in-doubt list` shows it to the operator. Otherwise the agent learns now; a
+      // re-drive that succeeds later is still delivered once.
+      const tell = error.details['outcomeUnknown'] !== true && env.toId !== null
       await p.claimer.claim({ tenantId: env.tenantId, direction: 'outbound', messageId: env.messageId })
-      const moved = await p.tracking.markDeadLettered({
+      await p.tracking.markDeadLettered({
         tenantId: env.tenantId,
         direction: 'outbound',
         messageId: env.messageId,
         errorCode: error.code,
         errorText: error.message,
+        ...(tell ? { receiptOwed: receiptReasonForExhausted(error.code) } : {}),
       })
-      // Unsettled (resent once, no status named it): Meta may have it, so the agent is not told it
-      // failed; `gwb in-doubt list` shows it to the operator.
-      if (error.details['outcomeUnknown'] === true || !moved) return
-      // The agent learns now; a re-drive that succeeds later is still delivered once.
-      await sendReceipt(env, error, receiptReasonForExhausted(error.code))
+      await payOwedReceipt(p, env)
     },
   }
 
-  async function sendReceipt(env: GenesysOutboundEnvelope, error: BridgeError, reason: GenesysReasonCode) {
-    if (env.toId === null) return
-    await p.sendFailedReceipt(env.tenantId, { messageId: env.messageId, toId: env.toId, reason, text: error.message })
+  /** Maps, transforms and sends a message that is not finished yet (`prior`: its row, if any). */
+  async function deliver(
+    env: GenesysOutboundEnvelope,
+    msg: GenesysOutbound,
+    prior: SendState | undefined,
+    attempt: number,
+    stage: StepTimer,
+    signal: AbortSignal | undefined,
+  ): Promise<StageResult<unknown>> {
+    const ref = { tenantId: env.tenantId, messageId: env.messageId }
+    let due: number | undefined
+    if (prior?.status === 'claimed') {
+      const o = await stage('settle', () => awaitOutcome(p, ref, signal))
+      if (o.kind === 'resend-due') due = o.attempts
+      else if (o.kind !== 'claimable') return settled(env, o, false)
+    }
+    const mapping = await stage('mapping', () => resolveRecipient(env))
+    if (mapping === undefined) {
+      return fail(
+        new BridgeError(
+          'GWB_NO_MAPPING',
+          `no WhatsApp customer is mapped to conversation ${env.conversationId ?? '(none)'}`,
+          {
+            details: { receiptReason: 'InvalidDestination' },
+          },
+        ),
+      )
+    }
+    let mediaLink: string | undefined
+    const need = needsMedia(msg)
+    if (need !== undefined) {
+      const linked = await stage('media', () => p.rehostMedia(env.tenantId, need))
+      if (linked.kind !== 'ok') return linked
+      mediaLink = linked.value
+    }
+    const body = transformOutbound(
+      msg,
+      mediaLink === undefined ? { to: mapping.waId } : { to: mapping.waId, mediaLink },
+    )
+    if (body.kind !== 'ok') return body
+
+    const creds = await p.whatsappCredentials(env.tenantId)
+    const sent = await claimAndSend(env, mapping, creds, body.value, due, false, stage, signal)
+    if (sent.kind !== 'sent') return sent
+    const res = sent.res
+    if (res.ok) {
+      p.metrics?.endToEnd.observe({ flow: 'outbound' }, (p.now() - env.receivedAtMs) / 1000)
+      await stage('track', () =>
+        p.tracking.markSent({
+          tenantId: env.tenantId,
+          direction: 'outbound',
+          messageId: env.messageId,
+          wamid: res.wamid,
+          at: new Date(p.now()),
+        }),
+      )
+      p.touchActivity(env.tenantId, mapping.conversationId, new Date(p.now()))
+      return ok(res.wamid)
+    }
+    // Known not taken (an unknown outcome was settled in claimAndSend).
+    const c = classifyMetaError(res)
+    const details = { ...c.error.details, receiptReason: c.receiptReason }
+    if (c.action === 'fail') return fail(new BridgeError(c.error.code, c.error.message, { details }))
+    if (c.action === 'unknown-outcome') {
+      // Not reached: the client marks every such answer outcomeUnknown and claimAndSend settles it.
+      // Should the two readings ever part, the send is not repeated blindly: Meta may have it.
+      return deadLetter(
+        new BridgeError('GWB_SEND_UNSETTLED', `${c.error.message} (outcome unknown, not settled)`, {
+          details: { ...details, outcomeUnknown: true },
+        }),
+      )
+    }
+    await p.tracking.markRetrying({
+      tenantId: env.tenantId,
+      direction: 'outbound',
+      messageId: env.messageId,
+      errorCode: String(res.error.code ?? res.status),
+      errorText: c.error.message,
+      at: new Date(p.now()),
+    })
+    if (res.error.code === 130429) await p.slowSendRate(creds.phoneNumberId)
+    const retryAfterMs =
+      c.action === 'throttle-recipient' ? pairLimitDelay(attempt, p.pairRetryMaxMs) : c.error.retryAfterMs
+    return retry(new BridgeError(c.error.code, c.error.message, { canRetry: true, details, retryAfterMs }))
   }
 }
 

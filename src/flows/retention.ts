@@ -2,35 +2,59 @@ import { errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { ObjectStore } from '../sinks/object-store.js'
 
+const DAY_MS = 86_400_000
+
 /**
- * Archive and media retention (RETENTION_DAYS): a lifecycle rule where the S3 server has them
- * (MinIO, AWS), otherwise a sweep now and then by the archive role. Deleting an object twice is
- * harmless, so several archive processes may sweep without coordinating.
+ * Retention, once in a while:
+ * - archive and media objects (RETENTION_DAYS): a lifecycle rule where the S3 server has them
+ *   (MinIO, AWS), otherwise a sweep by the archive role;
+ * - used resend tokens (RESEND_TOKEN_RETENTION_DAYS), by the outbound role that writes them.
+ * Deleting twice is harmless, so several processes may sweep without coordinating; each part fails
+ * and retries (next run) on its own.
  */
 export function startRetention(opts: {
-  store: ObjectStore
-  buckets: readonly string[]
-  days: number
+  objects?: { store: ObjectStore; buckets: readonly string[]; days: number }
+  resendTokens?: { days: number; expire: (olderThan: Date) => Promise<number> }
   everyMs: number
   log: Logger
   now?: () => number
 }): { stop: () => void } {
   const now = opts.now ?? Date.now
+  const parts: { what: string; run: () => Promise<void> }[] = []
+  const { objects, resendTokens } = opts
+  if (objects !== undefined) {
+    parts.push({
+      what: 'objects',
+      run: async () => {
+        for (const bucket of objects.buckets) {
+          if ((await objects.store.applyRetention(bucket, objects.days)) === 'lifecycle') continue
+          const removed = await objects.store.sweepExpired(bucket, new Date(now() - objects.days * DAY_MS))
+          if (removed > 0) opts.log.info({ bucket, removed }, 'retention sweep removed expired objects')
+        }
+      },
+    })
+  }
+  if (resendTokens !== undefined) {
+    parts.push({
+      what: 'resend tokens',
+      run: async () => {
+        const removed = await resendTokens.expire(new Date(now() - resendTokens.days * DAY_MS))
+        if (removed > 0) opts.log.info({ removed }, 'retention sweep removed used resend tokens')
+      },
+    })
+  }
   let running = false
   const sweep = async (): Promise<void> => {
     if (running) return
     running = true
-    try {
-      for (const bucket of opts.buckets) {
-        if ((await opts.store.applyRetention(bucket, opts.days)) === 'lifecycle') continue
-        const removed = await opts.store.sweepExpired(bucket, new Date(now() - opts.days * 86_400_000))
-        if (removed > 0) opts.log.info({ bucket, removed }, 'retention sweep removed expired objects')
+    for (const part of parts) {
+      try {
+        await part.run()
+      } catch (err) {
+        opts.log.warn({ err: errorMessage(err), part: part.what }, 'retention sweep failed; next run retries')
       }
-    } catch (err) {
-      opts.log.warn({ err: errorMessage(err) }, 'retention sweep failed; next run retries')
-    } finally {
-      running = false
     }
+    running = false
   }
   // Not at start: every process start would list every bucket. Expiry is counted in days; an hour late is nothing.
   const timer = setInterval(() => void sweep(), opts.everyMs)

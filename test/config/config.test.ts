@@ -113,3 +113,12 @@ t.test('Kafka tuning: compression and fetch size, defaults as measured, bad valu
   t.match(msg, /KAFKA_COMPRESSION/)
   t.match(msg, /KAFKA_FETCH_BYTES_PER_PARTITION must be an integer from 1024/)
 })
+
+t.test('RESEND_TOKEN_RETENTION_DAYS: 30 by default, at least 7 (the topic retention and Meta retries)', async (t) => {
+  t.equal(loadConfig(minimalEnv).processing.resendTokenRetentionDays, 30)
+  t.equal(loadConfig({ ...minimalEnv, RESEND_TOKEN_RETENTION_DAYS: '90' }).processing.resendTokenRetentionDays, 90)
+  t.match(
+    configProblems({ ...minimalEnv, RESEND_TOKEN_RETENTION_DAYS: '3' }),
+    /RESEND_TOKEN_RETENTION_DAYS must be an integer from 7 to 3650, got "3"/,
+  )
+})

@@ -7,7 +7,7 @@ import { createLogger } from '../../src/log.js'
 import { outboundEnvelope } from '../../src/processors/outbound-envelope.js'
 import { parseGenesysWebhook } from '../../src/processors/parse-genesys-webhook.js'
 import type { GenesysOutboundEnvelope } from '../../src/schemas/records.generated.js'
-import type { TrackingStatus } from '../../src/sinks/db/tracking.js'
+import type { TrackingStatus } from '../../src/sinks/db/tracking-rows.js'
 import { sleep } from '../../src/retry.js'
 import { createSemaphore } from '../../src/semaphore.js'
 import type { MetaSendResult } from '../../src/sinks/meta-client.js'
@@ -25,6 +25,7 @@ interface Row {
   resentAt?: Date
   attempts?: number
   settledByStatus?: boolean
+  receiptOwed?: { reason: string; text: string }
 }
 
 const ok = (): MetaSendResult => ({ ok: true, wamid: `wamid.${randomUUID()}`, waId: '447700900001', status: 200 })
@@ -44,6 +45,12 @@ function world(opts: { windowMs?: number; answer?: (text: string) => MetaSendRes
     if (row === undefined || !from.includes(row.status)) return Promise.resolve(false)
     row.status = to
     return Promise.resolve(true)
+  }
+  // The receipt debt goes with the move, in the same write (as in tracking-outcomes.ts).
+  const owe = (moved: boolean, id: string, reason: string | undefined, text: string): boolean => {
+    const row = table.get(id)
+    if (moved && row !== undefined && reason !== undefined) row.receiptOwed = { reason, text }
+    return moved
   }
   const ports: OutboundPorts = {
     publishError: () => Promise.resolve(),
@@ -75,8 +82,14 @@ function world(opts: { windowMs?: number; answer?: (text: string) => MetaSendRes
     tracking: {
       markSent: ({ messageId }) => set(messageId, ['claimed', 'retrying', 'dead_lettered'], 'sent'),
       markRetrying: ({ messageId }) => set(messageId, ['claimed'], 'retrying'),
-      markFailed: ({ messageId }) => set(messageId, ['claimed', 'retrying', 'dead_lettered'], 'failed'),
-      markDeadLettered: ({ messageId }) => set(messageId, ['claimed', 'retrying'], 'dead_lettered'),
+      markFailed: ({ messageId, receiptOwed, errorText }) =>
+        set(messageId, ['claimed', 'retrying', 'dead_lettered'], 'failed').then((moved) =>
+          owe(moved, messageId, receiptOwed, errorText),
+        ),
+      markDeadLettered: ({ messageId, receiptOwed, errorText }) =>
+        set(messageId, ['claimed', 'retrying'], 'dead_lettered').then((moved) =>
+          owe(moved, messageId, receiptOwed, errorText),
+        ),
       release: ({ messageId }) => set(messageId, ['claimed', 'sent', 'failed', 'dead_lettered'], 'retrying'),
       drain: () => Promise.resolve(),
     },
@@ -94,6 +107,7 @@ function world(opts: { windowMs?: number; answer?: (text: string) => MetaSendRes
                 resentAt: r.resentAt ?? null,
                 settledByStatus: r.settledByStatus ?? false,
                 attempts: r.attempts ?? 1,
+                firstFailedAt: null,
               },
         )
       },
@@ -120,6 +134,14 @@ function world(opts: { windowMs?: number; answer?: (text: string) => MetaSendRes
       getMediaUrl: () => Promise.reject(new Error('unused')),
       downloadMedia: () => Promise.reject(new Error('unused')),
       close: () => Promise.resolve(),
+    },
+    receipts: {
+      owed: ({ messageId }) => Promise.resolve(table.get(messageId)?.receiptOwed),
+      paid: ({ messageId }) => {
+        const row = table.get(messageId)
+        if (row !== undefined) delete row.receiptOwed
+        return Promise.resolve()
+      },
     },
     sendFailedReceipt: (_tenant, r) => {
       receipts.push(r.messageId)

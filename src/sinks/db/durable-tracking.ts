@@ -1,7 +1,7 @@
 import { errorMessage } from '../../errors.js'
 import type { Logger } from '../../log.js'
 import { retryUntil } from '../../retry.js'
-import type { TrackingWriter } from './tracking.js'
+import type { TrackingWriter } from './tracking-outcomes.js'
 
 /**
  * Tracking writes that follow an external call record a fact that cannot be redone: Meta answered

@@ -1,5 +1,5 @@
 import type { Sql } from './client.js'
-import type { TrackingStatus } from './tracking.js'
+import type { TrackingStatus } from './tracking-rows.js'
 
 export interface InboundClaimInput {
   tenantId: string
@@ -12,11 +12,13 @@ export interface InboundClaimInput {
 }
 
 /**
- * `owned`: forward it now. `done`: it was forwarded, failed or dead-lettered already (a duplicate).
+ * `owned`: forward it now (`firstFailedAt`: its first transient failure, if it had one). `done`: it was forwarded, failed or dead-lettered already (a duplicate).
  * `held`: another owner's claim is unfinished and within its lease; try again after `leaseLeftMs`.
  */
 export type InboundClaim =
-  { kind: 'owned' } | { kind: 'done'; status: TrackingStatus } | { kind: 'held'; leaseLeftMs: number }
+  | { kind: 'owned'; firstFailedAt: Date | null }
+  | { kind: 'done'; status: TrackingStatus }
+  | { kind: 'held'; leaseLeftMs: number }
 
 /**
  * Claims a customer's message (by wamid) before it is forwarded to Genesys. Unlike a plain
@@ -25,7 +27,7 @@ export type InboundClaim =
  * lease has passed (the owner was SIGKILLed, or lost the partition). The database decides atomically.
  */
 export async function claimInbound(sql: Sql, c: InboundClaimInput): Promise<InboundClaim> {
-  const won = await sql<{ id: string }[]>`
+  const won = await sql<{ id: string; firstFailedAt: Date | null }[]>`
     insert into message_tracking as m
       (tenant_id, direction, wamid, wa_id, status, attempts, claimed_at, claim_owner)
     values (${c.tenantId}, 'inbound', ${c.wamid}, ${c.waId}, 'claimed', 1, now(), ${c.owner})
@@ -40,8 +42,9 @@ export async function claimInbound(sql: Sql, c: InboundClaimInput): Promise<Inbo
            and (m.claim_owner is not distinct from excluded.claim_owner
                 or m.claimed_at is null
                 or m.claimed_at < now() - ${c.leaseMs} * interval '1 millisecond'))
-    returning m.id`
-  if (won.length > 0) return { kind: 'owned' }
+    returning m.id, m.first_failed_at as "firstFailedAt"`
+  const [owned] = won
+  if (owned !== undefined) return { kind: 'owned', firstFailedAt: owned.firstFailedAt }
   const [row] = await sql<{ status: TrackingStatus; leftMs: number | null }[]>`
     select status,
            greatest(0, extract(epoch from (claimed_at + ${c.leaseMs} * interval '1 millisecond' - now())) * 1000)::float8

@@ -1,6 +1,6 @@
 import { createBatcher } from '../../batcher.js'
 import type { Sql } from './client.js'
-import type { BatchOptions, TrackingStatus } from './tracking.js'
+import type { BatchOptions, TrackingStatus } from './tracking-rows.js'
 
 /**
  * The SQL of outbound settlement (issue 12): the state a send is in, the one automatic resend,
@@ -17,6 +17,8 @@ export interface SendState {
   settledByStatus: boolean
   /** Bumped by every claim: the version a resend is taken against. */
   attempts: number
+  /** Its first transient failure (markRetrying), if any: the retry ceiling counts from it. */
+  firstFailedAt: Date | null
 }
 
 export interface MessageRef {
@@ -61,7 +63,7 @@ export function createSettlementStore(sql: Sql, opts: BatchOptions): SettlementS
       const rows = await sql<(SendState & { tenantId: string; messageId: string })[]>`
         select m.tenant_id as "tenantId", m.genesys_message_id as "messageId", m.status, m.wamid,
                m.claimed_at as "claimedAt", m.resent_at as "resentAt",
-               m.settled_at is not null as "settledByStatus", m.attempts
+               m.settled_at is not null as "settledByStatus", m.attempts, m.first_failed_at as "firstFailedAt"
         from message_tracking m
         join unnest(${refs.map((r) => r.tenantId)}::text[], ${refs.map((r) => r.messageId)}::text[]) as v(t, id)
           on m.tenant_id = v.t and m.genesys_message_id = v.id
@@ -96,7 +98,8 @@ export function createSettlementStore(sql: Sql, opts: BatchOptions): SettlementS
           returning 1
         ), r as (
           update message_tracking set
-            status = 'retrying', wamid = null, resent_at = null, settled_at = null, late_copy_at = null, error_text = ${ref.reason}
+            status = 'retrying', wamid = null, resent_at = null, settled_at = null, late_copy_at = null,
+            first_failed_at = null, receipt_owed = null, error_text = ${ref.reason}
           where direction = 'outbound' and tenant_id = ${ref.tenantId} and genesys_message_id = ${ref.messageId}
             and exists (select 1 from t)
           returning 1
@@ -111,7 +114,7 @@ export function createSettlementStore(sql: Sql, opts: BatchOptions): SettlementS
       const settled = await sql`
         update message_tracking set
           wamid = ${ref.wamid}, status = 'sent', sent_at = coalesce(sent_at, ${ref.at}), settled_at = now(),
-          error_code = null, error_text = null
+          error_code = null, error_text = null, receipt_owed = null
         where direction = 'outbound' and tenant_id = ${ref.tenantId} and genesys_message_id = ${ref.messageId}
           and wamid is null and status in ('claimed', 'retrying', 'dead_lettered')
         returning 1`
@@ -127,4 +130,14 @@ export function createSettlementStore(sql: Sql, opts: BatchOptions): SettlementS
       return { settled: settled.count === 1, resentCopy: late.count === 1 }
     },
   }
+}
+
+/**
+ * Deletes resend tokens used before the cut-off (retention); returns how many. A copy of a resend
+ * record read after its token is gone would release and send the message once more, so the cut-off
+ * must lie beyond the longest time such a copy can still be read (the topic's retention).
+ */
+export async function expireResendTokens(sql: Sql, olderThan: Date): Promise<number> {
+  const rows = await sql`delete from resend_tokens where used_at < ${olderThan} returning 1`
+  return rows.count
 }

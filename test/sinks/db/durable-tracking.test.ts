@@ -1,7 +1,7 @@
 import t from 'tap'
 import pino from 'pino'
 import { durableTracking } from '../../../src/sinks/db/durable-tracking.js'
-import type { TrackingWriter } from '../../../src/sinks/db/tracking.js'
+import type { TrackingWriter } from '../../../src/sinks/db/tracking-outcomes.js'
 
 t.test('a tracking write after an external call is retried until the database takes it', async (t) => {
   let calls = 0
@@ -38,6 +38,7 @@ t.test('it gives up (throws) only after the configured time', async (t) => {
       tenantId: 'acme',
       direction: 'outbound',
       messageId: 'm1',
+      at: new Date(),
       errorCode: '500',
       errorText: 'x',
     }),

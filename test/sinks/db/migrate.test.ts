@@ -10,12 +10,12 @@ import { getByConversation, upsertMapping } from '../../../src/sinks/db/mappings
 import { migrate } from '../../../src/sinks/db/migrate.js'
 import { upsertTenant } from '../../../src/sinks/db/tenants.js'
 import { createTestDb, MIGRATIONS_DIR } from '../../helpers/db.js'
-import {
-  applyStatuses,
-  createClaimer,
-  lookupByMessageIds,
-  takePendingStatuses,
-} from '../../../src/sinks/db/tracking.js'
+import { createClaimer } from '../../../src/sinks/db/claims.js'
+import { createSettlementStore } from '../../../src/sinks/db/settlement.js'
+import { createTrackingWriter } from '../../../src/sinks/db/tracking-outcomes.js'
+import { applyStatuses } from '../../../src/sinks/db/delivery-statuses.js'
+import { takePendingStatuses } from '../../../src/sinks/db/pending-statuses.js'
+import { lookupByMessageIds } from '../../../src/sinks/db/tracking-rows.js'
 
 async function copyMigrations(): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'gwb-migrations-'))
@@ -286,4 +286,32 @@ t.test('0002 attaches indexes built beforehand with CONCURRENTLY, and rebuilds a
   t.ok(await claimer.claim({ tenantId: 'beta', direction: 'inbound', messageId: 'w.in-a' }))
   t.notOk(await claimer.claim({ tenantId: 'beta', direction: 'inbound', messageId: 'w.in-a' }))
   await claimer.drain()
+})
+
+t.test('0005 and 0006 upgrade a populated database at 0004: every row kept, the new columns empty', async (t) => {
+  const db = await v1Database(t)
+  const { sql } = db
+  await migrate(sql, await migrationsUpTo(t, 4))
+  // A message in the middle of its retries when the upgrade runs.
+  await sql`update message_tracking set status = 'retrying', error_code = '500' where genesys_message_id = 'g-3'`
+  const before = await dump(sql)
+  const applied = (await migrate(sql, MIGRATIONS_DIR)).applied
+  t.same(applied, ['0005_first_failed_at', '0006_receipt_owed'])
+  const added = ['first_failed_at', 'receipt_owed']
+  const after = (await dump(sql))['message_tracking']?.map((r) => JSON.parse(r) as Record<string, unknown>) ?? []
+  for (const row of after) for (const column of added) t.equal(row[column], null, `${column} empty on existing rows`)
+  t.same(
+    after.map((row) => Object.fromEntries(Object.entries(row).filter(([k]) => !added.includes(k)))),
+    parsed(before['message_tracking']),
+    'message_tracking: every row kept as it was',
+  )
+  // The retrying row's clock starts at its next failure, as before the upgrade.
+  const writer = createTrackingWriter(sql, { maxSize: 10, maxWaitMs: 1 })
+  const claimer = createClaimer(sql, { maxSize: 10, maxWaitMs: 1 })
+  t.ok(await claimer.claim({ tenantId: 'beta', direction: 'outbound', messageId: 'g-3' }))
+  const at = new Date('2026-01-01T00:00:00Z')
+  const ref = { tenantId: 'beta', direction: 'outbound' as const, messageId: 'g-3' }
+  t.ok(await writer.markRetrying({ ...ref, errorCode: '500', errorText: 'x', at }))
+  const settlement = createSettlementStore(sql, { maxSize: 10, maxWaitMs: 1 })
+  t.same((await settlement.state({ tenantId: 'beta', messageId: 'g-3' }))?.firstFailedAt, at)
 })

@@ -3,16 +3,14 @@ import t from 'tap'
 import type { Sql } from '../../../src/sinks/db/client.js'
 import { upsertTenant } from '../../../src/sinks/db/tenants.js'
 import { createTestDb } from '../../helpers/db.js'
-import {
-  applyStatuses,
-  createClaimer,
-  createStatusApplier,
-  createTrackingWriter,
-  lookupByMessageIds,
-  savePendingStatus,
-  sweepPendingStatuses,
-  takePendingStatuses,
-} from '../../../src/sinks/db/tracking.js'
+import { createClaimer } from '../../../src/sinks/db/claims.js'
+import { claimInbound } from '../../../src/sinks/db/inbound-claims.js'
+import { createReceiptDebts } from '../../../src/sinks/db/owed-receipts.js'
+import { createSettlementStore } from '../../../src/sinks/db/settlement.js'
+import { applyStatuses, createStatusApplier } from '../../../src/sinks/db/delivery-statuses.js'
+import { savePendingStatus, sweepPendingStatuses, takePendingStatuses } from '../../../src/sinks/db/pending-statuses.js'
+import { createTrackingWriter } from '../../../src/sinks/db/tracking-outcomes.js'
+import { lookupByMessageIds } from '../../../src/sinks/db/tracking-rows.js'
 
 async function seedTenant(sql: Sql, id = 'acme'): Promise<void> {
   await upsertTenant(sql, randomBytes(32), {
@@ -84,6 +82,7 @@ t.test('tracking against Postgres', async (t) => {
         messageId: 'g-1',
         errorCode: '500',
         errorText: 'boom',
+        at,
       }),
     )
     const again = await Promise.all(
@@ -105,6 +104,7 @@ t.test('tracking against Postgres', async (t) => {
         messageId: 'g-1',
         errorCode: 'x',
         errorText: 'x',
+        at,
       }),
       'a sent row never goes back to retrying',
     )
@@ -152,6 +152,56 @@ t.test('tracking against Postgres', async (t) => {
       t.notOk(await writer.release({ tenantId: 'acme', direction: 'outbound', messageId: 'nope', reason: 'x' }))
     },
   )
+
+  t.test('a row keeps its first transient failure; a release (re-drive) forgets it', async (t) => {
+    const ref = { tenantId: 'acme', direction: 'outbound' as const, messageId: 'g-ff' }
+    const first = new Date('2025-01-01T10:00:00Z')
+    const later = new Date('2025-01-01T10:05:00Z')
+    const settlement = createSettlementStore(sql, { maxSize: 10, maxWaitMs: 1 })
+    const firstFailedAt = async () => (await settlement.state({ tenantId: 'acme', messageId: 'g-ff' }))?.firstFailedAt
+    await claimer.claim(ref)
+    t.equal(await firstFailedAt(), null, 'none before it fails')
+    t.ok(await writer.markRetrying({ ...ref, errorCode: '500', errorText: 'boom', at: first }))
+    t.ok(await claimer.claim(ref))
+    t.ok(await writer.markRetrying({ ...ref, errorCode: '503', errorText: 'again', at: later }))
+    t.same(await firstFailedAt(), first, 'the first failure, not the latest')
+    t.ok(await writer.release({ ...ref, reason: 'operator re-drive' }))
+    t.equal(await firstFailedAt(), null, 'a re-drive gets the whole retry ceiling')
+  })
+
+  t.test("an inbound claim hands its owner the row's first transient failure", async (t) => {
+    const c = { tenantId: 'acme', wamid: 'wamid.ff', waId: '447700900001', owner: 'p1', leaseMs: 60_000 }
+    t.same(await claimInbound(sql, c), { kind: 'owned', firstFailedAt: null })
+    const first = new Date('2025-01-01T10:00:00Z')
+    const ref = { tenantId: 'acme', direction: 'inbound' as const, messageId: 'wamid.ff' }
+    t.ok(await writer.markRetrying({ ...ref, errorCode: '503', errorText: 'Genesys away', at: first }))
+    t.same(await claimInbound(sql, { ...c, owner: 'p2' }), { kind: 'owned', firstFailedAt: first })
+  })
+
+  t.test('a Failed receipt is owed only with the move to failed, until paid; a re-drive forgets it', async (t) => {
+    const debts = createReceiptDebts(sql)
+    const ref = { tenantId: 'acme', direction: 'outbound' as const, messageId: 'g-owe' }
+    const key = { tenantId: 'acme', messageId: 'g-owe' }
+    const failed = {
+      ...ref,
+      errorCode: '131047',
+      errorText: 'outside the window',
+      at,
+      receiptOwed: 'MessageNotAllowed',
+    }
+    await claimer.claim(ref)
+    t.ok(await writer.markFailed(failed))
+    t.same(await debts.owed(key), { reason: 'MessageNotAllowed', text: 'outside the window' })
+    await debts.paid(key)
+    t.equal(await debts.owed(key), undefined)
+    t.notOk(await writer.markFailed(failed), 'a failed row does not move again')
+    t.equal(await debts.owed(key), undefined, 'so nothing is owed again')
+    t.ok(await writer.release({ ...ref, reason: 're-drive' }))
+    t.ok(await claimer.claim(ref))
+    t.ok(await writer.markFailed(failed))
+    t.ok(await writer.release({ ...ref, reason: 're-drive' }))
+    t.equal(await debts.owed(key), undefined, 'a re-driven message owes no receipt of its earlier failure')
+  })
 
   t.test('inbound rows are keyed by wamid and record the Genesys id', async (t) => {
     t.ok(
