@@ -70,6 +70,7 @@ export async function createRecordProducer(
           }
           const written = await producer.sendBatch({ acks: -1, compression, topicMessages: byTopic(left) })
           left = unwritten(left, written, (m) => partitionOf.get(m))
+          opts.metrics?.produceResent.inc(left.length)
         }
       }
       const end = opts.metrics?.produceDuration.startTimer()
