@@ -78,6 +78,9 @@ t.test('three brokers: the leaders’ broker killed mid-stream, then two of thre
     await checkDelivery(t, h, tr, 120_000, {
       diagnose: async (missing) => [...(await diagnoseMissing(h, tr, missing)), ...logged.slice(-80)],
     })
+    // How often kafkajs answered a produce without writing some partitions (see producer.ts).
+    const resent = await h.bridge.resources.metrics.produceResent.get()
+    t.comment(`records re-sent after an answer that left them unwritten: ${resent.values[0]?.value ?? 0}`)
     t.ok(sentAtKill < tr.total, 'killed mid-stream')
     t.equal(tr.stats.refusedOther + tr.stats.noAnswer, 0, 'no refusal other than 503')
     // Two replicas of three stay in sync: ingest may refuse only while the dead leader's partitions
