@@ -111,8 +111,13 @@ t.test('three brokers: the leaders’ broker killed mid-stream, then two of thre
       res = await h.postGenesys(body)
     }
     t.equal(res.status, 200, 'accepted once the brokers are back')
-    await waitForTracking(h.bridge.resources.sql, (body as { id: string }).id, 'sent')
-    const text = (body as { text: string }).text
+    const { id, text } = body as { id: string; text: string }
+    // The group rejoins two restarted brokers first: its coordinator and partitions come back.
+    await waitForTracking(h.bridge.resources.sql, id, 'sent', 60_000).catch(async (err: unknown) => {
+      const mine = (r: { status: number; raw: string }) => r.status === 200 && r.raw.includes(text)
+      for (const line of await diagnoseMissing(h, { mine, messageIdOf: () => id }, [text])) t.comment(line)
+      throw err
+    })
     t.equal(h.meta.received.filter((r) => r.status === 200 && r.raw.includes(text)).length, 1, 'sent once')
   })
 })

@@ -54,7 +54,11 @@ async function findOnTopic(h: Harness, topic: string, texts: string[], timeoutMs
 }
 
 /** Lines describing each missing message and the outbound group's state, for t.comment. */
-export async function diagnoseMissing(h: Harness, tr: Traffic, missing: string[]): Promise<string[]> {
+export async function diagnoseMissing(
+  h: Harness,
+  tr: Pick<Traffic, 'mine' | 'messageIdOf'>,
+  missing: string[],
+): Promise<string[]> {
   const lines: string[] = []
   const topic = h.config.kafka.topics.genesysOutbound
   const groupId = `${h.config.kafka.groupPrefix}outbound`
