@@ -64,7 +64,7 @@ t.test('services.sh --brokers 3: a three-node cluster up, reported, described an
   t.equal(config.kafka.minInsyncReplicas, 2, 'env: min.insync.replicas 2')
   const single = await run('bash', [script, 'env'], { env: { ...env, SERVICES_DIR: '' } })
   t.match(single.stdout, /^export KAFKA_BROKERS=127\.0\.0\.1:9092$/m, 'the default profile is still one node')
-  t.notMatch(single.stdout, /TOPIC_REPLICATION_FACTOR/)
+  t.notMatch(single.stdout, /TOPIC_REPLICATION_FACTOR/, 'the default profile leaves replication alone')
 
   const admin = new Kafka({ brokers: [...config.kafka.brokers], logLevel: logLevel.NOTHING }).admin()
   await admin.connect()
@@ -98,5 +98,9 @@ t.test('services.sh --brokers 3: a three-node cluster up, reported, described an
   )
   const after = await services('status', '--brokers', '3').catch((e: { code?: number; stdout?: string }) => e)
   t.equal((after as { code?: number }).code, 1, 'status fails once the nodes are down')
-  t.match(String((after as { stdout?: string }).stdout), new RegExp(`Kafka node 1 :${b1} +DOWN`))
+  t.match(
+    String((after as { stdout?: string }).stdout),
+    new RegExp(`Kafka node 1 :${b1} +DOWN`),
+    'status names each node that is down',
+  )
 })
