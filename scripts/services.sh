@@ -5,7 +5,7 @@
 #   S3Proxy (filesystem backend)        127.0.0.1:9000
 #   PostgreSQL, Redis                   the machine's own (5432, 6379); started if down, never stopped
 #
-# usage: scripts/services.sh up|down|status|env|env-sasl|fetch|perf-tools
+# usage: scripts/services.sh up|down|status|env|env-sasl|fetch|perf-tools [--brokers 1|3]
 #   up          start what is not running (reusing what is), wait until ready, print versions and endpoints
 #   down        stop what this script started (pid files in .services/); PostgreSQL and Redis stay up
 #   status      each server up or DOWN (exit 1 if any is down)
@@ -14,13 +14,20 @@
 #   fetch       download the servers' jars only
 #   perf-tools  also fetch kafka-tools (ProducerPerformance, ConsumerPerformance)
 #
-# Everything downloaded or written lives under .services/ at the repo root. Jars come from Maven
-# Central (and Maven's local repository cache), so a second `up` downloads nothing.
+# --brokers 3 (or SERVICES_BROKERS=3): the three-broker profile. up/down/status/env then use a
+# three-node KRaft cluster (each node broker and controller, 256 MB heaps, plain listeners only)
+# instead of the single node: 127.0.0.1:19092,19093,19094 (controllers 19192-19194), data under
+# .services/kafka-cluster/, every topic at replication factor 3 with min.insync.replicas=2.
+# Its ports: KAFKA_CLUSTER_PORTS and KAFKA_CLUSTER_CONTROLLER_PORTS (comma-separated, one per node).
+#
+# Everything downloaded or written lives under .services/ at the repo root (SERVICES_DIR moves it;
+# KAFKA_LIBS names a folder of Kafka jars to use instead of .services/kafka/libs). Jars come from
+# Maven Central (and Maven's local repository cache), so a second `up` downloads nothing.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CONF="$ROOT/scripts/services"
-SVC="$ROOT/.services"
+SVC="${SERVICES_DIR:-$ROOT/.services}"
 JAVA="${JAVA:-java}"
 MVN=(mvn -B -q)
 DEP_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
@@ -65,8 +72,9 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # Runs the check until it passes; on timeout names the server and its log so the
 # reader knows where to look instead of guessing.
 wait_ready() {
-  local name="$1" logfile="$2" check="$3" pidfile="${4:-}" deadline=$((SECONDS + READY_TIMEOUT))
-  until "$check"; do
+  local name="$1" logfile="$2" check pidfile="${4:-}" deadline=$((SECONDS + READY_TIMEOUT))
+  read -ra check <<<"$3"
+  until "${check[@]}"; do
     if [[ -n "$pidfile" && -f "$pidfile" ]] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
       tail -n 30 "$logfile" >&2 || true
       die "$name exited before it was ready; see $logfile"
@@ -158,6 +166,7 @@ ensure_redis() {
 # ------------------------------------------------------------------------------------------ Kafka
 
 KDIR="$SVC/kafka"
+KLIBS="${KAFKA_LIBS:-$KDIR/libs}"
 
 kafka_log_started() {
   local from
@@ -184,7 +193,7 @@ kafka_ready() {
   fi
 }
 
-kafka_version() { cat "$KDIR/libs/VERSION" 2>/dev/null || echo unknown; }
+kafka_version() { cat "$KLIBS/VERSION" 2>/dev/null || echo unknown; }
 
 kafka_up() {
   if port_open 9092; then
@@ -192,13 +201,13 @@ kafka_up() {
     log "Kafka: already running on 127.0.0.1:9092 (reused)"
     return 0
   fi
-  [[ -f "$KDIR/libs/VERSION" ]] || mvn_copy_deps "$CONF/kafka/pom.xml" "$KDIR/libs" kafka.version "$KAFKA_VERSIONS"
+  [[ -f "$KLIBS/VERSION" ]] || mvn_copy_deps "$CONF/kafka/pom.xml" "$KLIBS" kafka.version "$KAFKA_VERSIONS"
   mkdir -p "$KDIR/data" "$KDIR/logs"
   # The SASL_SSL listener's CA and broker keystore, made once (openssl) and kept with the data.
   bash "$CONF/kafka-tls.sh" "$KDIR/tls" || die "could not make the Kafka TLS material in $KDIR/tls"
   sed -e "s#@DATA_DIR@#$KDIR/data#" -e "s#@TLS_DIR@#$KDIR/tls#" -e "s#@KEYSTORE_PASSWORD@#$(cat "$KDIR/tls/password")#" \
     "$CONF/kafka/server.properties.template" >"$KDIR/server.properties"
-  local cp="$KDIR/libs/*"
+  local cp="$KLIBS/*"
   if [[ ! -f "$KDIR/data/meta.properties" ]]; then
     local cid
     cid="$("$JAVA" -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)"
@@ -226,9 +235,101 @@ kafka_scram_user() {
   [[ -f "$KDIR/data/scram-user" ]] && return 0
   pid_alive "$KDIR/kafka.pid" || return 0
   log "adding the SCRAM user $KAFKA_SCRAM_USER to the existing Kafka storage"
-  "$JAVA" -Xmx128m -cp "$KDIR/libs/*" "$CONF/kafka/AddScramUser.java" 127.0.0.1:9092 "$KAFKA_SCRAM_USER" "$KAFKA_SCRAM_PASSWORD" \
+  "$JAVA" -Xmx128m -cp "$KLIBS/*" "$CONF/kafka/AddScramUser.java" 127.0.0.1:9092 "$KAFKA_SCRAM_USER" "$KAFKA_SCRAM_PASSWORD" \
     >>"$KDIR/logs/format.log" 2>&1 || die "could not add the SCRAM user; see $KDIR/logs/format.log"
   touch "$KDIR/data/scram-user"
+}
+
+# ------------------------------------------------------------------- Kafka, three-broker profile
+
+CDIR="$SVC/kafka-cluster"
+IFS=',' read -ra CLUSTER_PORTS <<<"${KAFKA_CLUSTER_PORTS:-19092,19093,19094}"
+IFS=',' read -ra CLUSTER_CONTROLLERS <<<"${KAFKA_CLUSTER_CONTROLLER_PORTS:-19192,19193,19194}"
+
+cluster_endpoints() {
+  local i out=""
+  for ((i = 0; i < BROKERS; i++)); do out+="${out:+,}127.0.0.1:${CLUSTER_PORTS[i]}"; done
+  echo "$out"
+}
+
+# Passes once the node on PORT answers an admin call listing at least MIN brokers (port open only,
+# when the project's kafkajs is not installed).
+kafka_answers() {
+  local port="$1" min="${2:-1}"
+  port_open "$port" || return 1
+  [[ -d "$ROOT/node_modules/kafkajs" ]] || return 0
+  (cd "$ROOT" && node --input-type=module -e "
+    import { Kafka, logLevel } from 'kafkajs';
+    const a = new Kafka({ brokers: ['127.0.0.1:$port'], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+    await a.connect(); const c = await a.describeCluster(); await a.disconnect();
+    process.exit(c.brokers.length >= $min ? 0 : 1);" 2>/dev/null)
+}
+
+# Every node formatted with one cluster id (made once) and static voters, from the template the
+# fault tests' private clusters fill too; nodes already serving are reused.
+cluster_up() {
+  ((${#CLUSTER_PORTS[@]} >= BROKERS && ${#CLUSTER_CONTROLLERS[@]} >= BROKERS)) ||
+    die "KAFKA_CLUSTER_PORTS and KAFKA_CLUSTER_CONTROLLER_PORTS need $BROKERS ports each"
+  [[ -f "$KLIBS/VERSION" ]] || mvn_copy_deps "$CONF/kafka/pom.xml" "$KLIBS" kafka.version "$KAFKA_VERSIONS"
+  local cp="$KLIBS/*" voters="" i id port dir
+  for ((i = 0; i < BROKERS; i++)); do voters+="${voters:+,}$((i + 1))@127.0.0.1:${CLUSTER_CONTROLLERS[i]}"; done
+  mkdir -p "$CDIR"
+  if [[ ! -s "$CDIR/cluster-id" ]]; then
+    "$JAVA" -Xmx128m -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1 >"$CDIR/cluster-id"
+  fi
+  for ((i = 0; i < BROKERS; i++)); do
+    id=$((i + 1)) port="${CLUSTER_PORTS[i]}" dir="$CDIR/node$id"
+    if port_open "$port"; then
+      wait_ready "Kafka node $id" "$dir/logs/server.log" "kafka_answers $port"
+      log "Kafka node $id: already running on 127.0.0.1:$port (reused)"
+      continue
+    fi
+    mkdir -p "$dir/data" "$dir/logs"
+    sed -e "s#@NODE_ID@#$id#" -e "s#@PORT@#$port#g" -e "s#@CONTROLLER_PORT@#${CLUSTER_CONTROLLERS[i]}#g" \
+      -e "s#@VOTERS@#$voters#" -e "s#@DATA_DIR@#$dir/data#" -e "s#@REPLICAS@#$BROKERS#g" \
+      -e "s#@MIN_ISR@#$((BROKERS < 2 ? BROKERS : 2))#g" \
+      "$CONF/kafka/cluster-node.properties.template" >"$dir/server.properties"
+    if [[ ! -f "$dir/data/meta.properties" ]]; then
+      "$JAVA" -Xmx128m -cp "$cp" kafka.tools.StorageTool format --cluster-id="$(cat "$CDIR/cluster-id")" \
+        -c "$dir/server.properties" --ignore-formatted >>"$dir/logs/format.log" 2>&1 ||
+        die "Kafka node $id storage format failed; see $dir/logs/format.log"
+    fi
+    log "starting Kafka $(kafka_version) node $id on 127.0.0.1:$port"
+    spawn "$dir/kafka.pid" "$dir/logs/stdout.log" \
+      "$JAVA" -Xms128m -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true \
+      -Dkafka.logs.dir="$dir/logs" -Dlog4j2.configurationFile="$CONF/kafka/log4j2.properties" \
+      -cp "$cp" kafka.Kafka "$dir/server.properties"
+  done
+  # Ready once each node answers and the first one sees every broker registered.
+  for ((i = 0; i < BROKERS; i++)); do
+    PENDING+=("Kafka node $((i + 1))|$CDIR/node$((i + 1))/logs/server.log|kafka_answers ${CLUSTER_PORTS[i]}|$CDIR/node$((i + 1))/kafka.pid")
+  done
+  PENDING+=("Kafka cluster|$CDIR/node1/logs/server.log|kafka_answers ${CLUSTER_PORTS[0]} $BROKERS|")
+}
+
+# All nodes are signalled at once: stopped one by one, the last would wait for a controller
+# quorum that is gone.
+cluster_down() {
+  local i pid pids=() deadline
+  for ((i = 1; i <= BROKERS; i++)); do
+    if pid_alive "$CDIR/node$i/kafka.pid"; then
+      pid="$(cat "$CDIR/node$i/kafka.pid")"
+      kill "$pid"
+      pids+=("$pid")
+    else
+      log "Kafka node $i: not started by this script (nothing to stop)"
+    fi
+  done
+  deadline=$((SECONDS + 30))
+  for pid in "${pids[@]}"; do
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.5; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "Kafka node (pid $pid) did not stop in 30s; killing"
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+  done
+  for ((i = 1; i <= BROKERS; i++)); do rm -f "$CDIR/node$i/kafka.pid"; done
+  ((${#pids[@]} == 0)) || log "Kafka cluster stopped (${#pids[@]} nodes)"
 }
 
 # --------------------------------------------------------------------------------------- Apicurio
@@ -344,8 +445,16 @@ EOF
 # ------------------------------------------------------------------------------------- commands
 
 print_env() {
+  if ((BROKERS > 1)); then
+    cat <<EOF
+export KAFKA_BROKERS=$(cluster_endpoints)
+export TOPIC_REPLICATION_FACTOR=$BROKERS
+export TOPIC_MIN_INSYNC_REPLICAS=$((BROKERS < 2 ? BROKERS : 2))
+EOF
+  else
+    echo "export KAFKA_BROKERS=127.0.0.1:9092"
+  fi
   cat <<EOF
-export KAFKA_BROKERS=127.0.0.1:9092
 export SCHEMA_REGISTRY_URL=http://127.0.0.1:8081/apis/ccompat/v7
 export DATABASE_URL=postgres://postgres@127.0.0.1:5432/gwb
 export REDIS_URL=redis://127.0.0.1:6379/0
@@ -358,6 +467,7 @@ EOF
 
 # The same endpoints with Kafka reached only through its SASL_SSL listener.
 print_env_sasl() {
+  ((BROKERS == 1)) || die "env-sasl: the three-broker profile has no SASL_SSL listener"
   print_env | sed 's#^export KAFKA_BROKERS=.*#export KAFKA_BROKERS=127.0.0.1:9094#'
   cat <<EOF
 export KAFKA_SECURITY_PROTOCOL=SASL_SSL
@@ -372,8 +482,10 @@ versions() {
   local pgv redisv
   pgv="$(psql -h 127.0.0.1 -U postgres -d postgres -tAc 'SHOW server_version' 2>/dev/null | cut -d' ' -f1 || echo '?')"
   redisv="$(redis-cli -h 127.0.0.1 INFO server 2>/dev/null | sed -n 's/^redis_version:\(.*\)\r$/\1/p')"
+  local kafka="127.0.0.1:9092 (controller 9093, SASL_SSL 9094)  logs $KDIR/logs/server.log"
+  ((BROKERS == 1)) || kafka="$(cluster_endpoints) ($BROKERS nodes)  logs $CDIR/node*/logs/server.log"
   printf '  %-20s %-10s %s\n' \
-    Kafka "$(kafka_version)" "127.0.0.1:9092 (controller 9093, SASL_SSL 9094)  logs $KDIR/logs/server.log" \
+    Kafka "$(kafka_version)" "$kafka" \
     "Apicurio Registry" "$(apicurio_version || true)" "$REGISTRY/apis/ccompat/v7 (management 9001)  logs $ADIR/logs/registry.log" \
     S3Proxy "$(cat "$SDIR/libs/VERSION" 2>/dev/null || echo '?')" "http://127.0.0.1:9000  data $SDIR/data  logs $SDIR/logs/s3proxy.log" \
     PostgreSQL "$pgv" "127.0.0.1:5432 (machine's; databases gwb, gwb_test, gwb_bench, apicurio)" \
@@ -388,7 +500,7 @@ cmd_up() {
   ensure_redis
   # The three JVMs boot side by side; each start only queues its readiness check.
   PENDING=()
-  kafka_up
+  if ((BROKERS == 1)); then kafka_up; else cluster_up; fi
   apicurio_up
   s3_up
   local p name logfile check pidfile
@@ -396,7 +508,7 @@ cmd_up() {
     IFS='|' read -r name logfile check pidfile <<<"$p"
     wait_ready "$name" "$logfile" "$check" "$pidfile"
   done
-  kafka_scram_user
+  ((BROKERS > 1)) || kafka_scram_user
   log "all servers ready in $((SECONDS - t0))s"
   versions
   echo
@@ -428,22 +540,30 @@ cmd_down() {
   # Registry and S3 first: Kafka's clean shutdown is the slowest and nothing depends on them.
   stop_pidfile S3Proxy "$SDIR/s3proxy.pid"
   stop_pidfile "Apicurio Registry" "$ADIR/apicurio.pid"
-  stop_pidfile Kafka "$KDIR/kafka.pid"
+  if ((BROKERS == 1)); then stop_pidfile Kafka "$KDIR/kafka.pid"; else cluster_down; fi
   log "PostgreSQL and Redis are the machine's and were left running"
 }
 
 cmd_status() {
   local rc=0
   show() {
-    local name="$1" check="$2" pidfile="$3" state owner=""
-    if "$check"; then state=up; else
+    local name="$1" check pidfile="$3" state owner=""
+    read -ra check <<<"$2"
+    if "${check[@]}"; then state=up; else
       state=DOWN
       rc=1
     fi
     [[ -n "$pidfile" ]] && pid_alive "$pidfile" && owner=" (pid $(cat "$pidfile"), started by this script)"
     printf '  %-20s %-5s%s\n' "$name" "$state" "$owner"
   }
-  show Kafka kafka_ready "$KDIR/kafka.pid"
+  if ((BROKERS == 1)); then
+    show Kafka kafka_ready "$KDIR/kafka.pid"
+  else
+    local i
+    for ((i = 0; i < BROKERS; i++)); do
+      show "Kafka node $((i + 1)) :${CLUSTER_PORTS[i]}" "kafka_answers ${CLUSTER_PORTS[i]}" "$CDIR/node$((i + 1))/kafka.pid"
+    done
+  fi
   show "Apicurio Registry" apicurio_ready "$ADIR/apicurio.pid"
   show S3Proxy s3_ready "$SDIR/s3proxy.pid"
   show PostgreSQL pg_ready ""
@@ -454,7 +574,7 @@ cmd_status() {
 # Downloads only (CI caches .services/ and ~/.m2 between runs; also how the first-start cost splits).
 cmd_fetch() {
   mkdir -p "$SVC" "$ADIR"
-  [[ -f "$KDIR/libs/VERSION" ]] || mvn_copy_deps "$CONF/kafka/pom.xml" "$KDIR/libs" kafka.version "$KAFKA_VERSIONS"
+  [[ -f "$KLIBS/VERSION" ]] || mvn_copy_deps "$CONF/kafka/pom.xml" "$KLIBS" kafka.version "$KAFKA_VERSIONS"
   [[ -f "$ADIR/app/VERSION" ]] || apicurio_fetch
   [[ -f "$SDIR/libs/VERSION" ]] || mvn_copy_deps "$CONF/s3proxy/pom.xml" "$SDIR/libs" s3proxy.version "$S3PROXY_VERSIONS"
   log "Kafka $(kafka_version), Apicurio Registry $(cat "$ADIR/app/VERSION"), S3Proxy $(cat "$SDIR/libs/VERSION") present under $SVC"
@@ -472,7 +592,26 @@ cmd_perf_tools() {
   echo "java -cp '$SVC/kafka-tools/libs/*' org.apache.kafka.tools.ProducerPerformance --topic T --num-records 100000 --record-size 512 --throughput -1 --producer-props bootstrap.servers=127.0.0.1:9092 acks=all"
 }
 
-case "${1:-}" in
+CMD="${1:-}"
+(($# == 0)) || shift
+BROKERS="${SERVICES_BROKERS:-1}"
+while (($# > 0)); do
+  case "$1" in
+    --brokers)
+      (($# >= 2)) || die "--brokers needs a number"
+      BROKERS="$2"
+      shift 2
+      ;;
+    --brokers=*)
+      BROKERS="${1#--brokers=}"
+      shift
+      ;;
+    *) die "unknown option $1" ;;
+  esac
+done
+[[ "$BROKERS" == 1 || "$BROKERS" == 3 ]] || die "--brokers (SERVICES_BROKERS) is 1 or 3, not '$BROKERS'"
+
+case "$CMD" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
@@ -481,7 +620,7 @@ case "${1:-}" in
   fetch) cmd_fetch ;;
   perf-tools) cmd_perf_tools ;;
   *)
-    echo "usage: $0 up|down|status|env|env-sasl|fetch|perf-tools" >&2
+    echo "usage: $0 up|down|status|env|env-sasl|fetch|perf-tools [--brokers 1|3]" >&2
     exit 2
     ;;
 esac

@@ -38,6 +38,11 @@ export function createMetrics() {
       buckets: latencyBuckets,
       registers: [registry],
     }),
+    produceResent: new Counter({
+      name: 'gwb_kafka_produce_resent_total',
+      help: 'Records a produce request was answered without writing (kafkajs, on a leader move) and that were sent again',
+      registers: [registry],
+    }),
     produceBatchSize: new Histogram({
       name: 'gwb_kafka_produce_batch_records',
       help: 'Records per produce request',

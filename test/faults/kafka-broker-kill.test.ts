@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import kafkajs, { Kafka, logLevel } from 'kafkajs'
+import pino from 'pino'
 import t from 'tap'
 import { startHarness } from '../helpers/bridge-harness.js'
+import { diagnoseMissing } from '../helpers/delivery-diagnostics.js'
 import { checkDelivery, startTraffic } from '../helpers/fault-traffic.js'
 import { privateKafkaCluster } from '../helpers/private-kafka-cluster.js'
 import { waitForTracking } from '../helpers/tracking.js'
@@ -18,7 +20,16 @@ t.test('three brokers: the leaders’ broker killed mid-stream, then two of thre
   const cluster = await privateKafkaCluster(3)
   t.teardown(() => cluster.close())
   await cluster.start()
-  const h = await startHarness({ KAFKA_BROKERS: cluster.endpoint, TOPIC_REPLICATION_FACTOR: '3' })
+  // The bridge's own account (warnings and errors of its Kafka clients, group assignments), the
+  // latest lines printed when a message is missing.
+  const logged: string[] = []
+  const keep = (line: string): boolean => !line.includes('"level":30') || line.includes('partitions assigned')
+  const write = (line: string): void => {
+    if (keep(line)) logged.push(line.trimEnd().slice(0, 400))
+    if (logged.length > 400) logged.splice(0, 200)
+  }
+  const log = pino({ level: 'info' }, { write })
+  const h = await startHarness({ KAFKA_BROKERS: cluster.endpoint, TOPIC_REPLICATION_FACTOR: '3' }, { log })
   t.teardown(() => h.close())
   const topic = h.config.kafka.topics.genesysOutbound
 
@@ -64,10 +75,12 @@ t.test('three brokers: the leaders’ broker killed mid-stream, then two of thre
       `broker ${victimId} (leader of ${led.get(victimId ?? 0)} of ${leaders.size}) down ${Date.now() - killedAt} ms`,
     )
 
-    // 1 run in 2 of the final suite left 5 of 400 acknowledged messages unsent after 120 s (none twice,
-    // order kept among the rest): not diagnosed yet (suspect: a claim handed back at the rebalance
-    // waits for its settlement window); issue 13 stays open on it.
-    await checkDelivery(t, h, tr, 120_000, 'undiagnosed: 5 of 400 unsent in 1 of 2 final runs')
+    await checkDelivery(t, h, tr, 120_000, {
+      diagnose: async (missing) => [...(await diagnoseMissing(h, tr, missing)), ...logged.slice(-80)],
+    })
+    // How often kafkajs answered a produce without writing some partitions (see producer.ts).
+    const resent = await h.bridge.resources.metrics.produceResent.get()
+    t.comment(`records re-sent after an answer that left them unwritten: ${resent.values[0]?.value ?? 0}`)
     t.ok(sentAtKill < tr.total, 'killed mid-stream')
     t.equal(tr.stats.refusedOther + tr.stats.noAnswer, 0, 'no refusal other than 503')
     // Two replicas of three stay in sync: ingest may refuse only while the dead leader's partitions
@@ -98,8 +111,13 @@ t.test('three brokers: the leaders’ broker killed mid-stream, then two of thre
       res = await h.postGenesys(body)
     }
     t.equal(res.status, 200, 'accepted once the brokers are back')
-    await waitForTracking(h.bridge.resources.sql, (body as { id: string }).id, 'sent')
-    const text = (body as { text: string }).text
+    const { id, text } = body as { id: string; text: string }
+    // The group rejoins two restarted brokers first: its coordinator and partitions come back.
+    await waitForTracking(h.bridge.resources.sql, id, 'sent', 60_000).catch(async (err: unknown) => {
+      const mine = (r: { status: number; raw: string }) => r.status === 200 && r.raw.includes(text)
+      for (const line of await diagnoseMissing(h, { mine, messageIdOf: () => id }, [text])) t.comment(line)
+      throw err
+    })
     t.equal(h.meta.received.filter((r) => r.status === 200 && r.raw.includes(text)).length, 1, 'sent once')
   })
 })

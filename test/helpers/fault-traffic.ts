@@ -30,6 +30,10 @@ export interface Traffic {
   /** Resolves once every message was acknowledged with 200. */
   readonly done: Promise<void>
   waIdOf: (c: number) => string
+  /** The Genesys message id of a message by its text. */
+  messageIdOf: (text: string) => string | undefined
+  /** Every message's text, in the order each conversation posts them. */
+  readonly texts: readonly string[]
   /** Accepted sends at the fake Meta that belong to this traffic. */
   mine: (r: ReceivedMessage) => boolean
 }
@@ -41,6 +45,10 @@ export function startTraffic(
   const run = randomUUID().slice(0, 8)
   const stats: TrafficStats = { acked: 0, refused503: 0, refusedOther: 0, noAnswer: 0, slowestPostMs: 0 }
   const waIdOf = (c: number): string => `${opts.waPrefix}${String(c).padStart(12 - opts.waPrefix.length, '0')}`
+  const ids = new Map<string, string>()
+  const texts = Array.from({ length: opts.conversations }, (_, c) =>
+    Array.from({ length: opts.perConversation }, (_, m) => `${run} c${c} m${m}`),
+  ).flat()
   const refused = (): void => {
     const now = Date.now()
     stats.firstRefusalAt ??= now
@@ -56,6 +64,7 @@ export function startTraffic(
           toId: waIdOf(c),
           text: `${run} c${c} m${m}`,
         })
+        ids.set(`${run} c${c} m${m}`, (body as { id: string }).id)
         for (;;) {
           const started = Date.now()
           const res = await h.postGenesys(body).catch(() => undefined)
@@ -78,6 +87,8 @@ export function startTraffic(
     stats,
     done,
     waIdOf,
+    messageIdOf: (text) => ids.get(text),
+    texts,
     mine: (r) => r.status === 200 && r.raw.includes(run),
   }
 }
@@ -91,14 +102,16 @@ export interface DeliveryCounts {
   outOfOrder: number
 }
 
-/** Waits until every acknowledged message reached Meta (or the timeout), then asserts and returns the counts. */
-/** `deliveredTodo`: a reason the "every acknowledged message delivered" promise is not kept yet (todo, not passed). */
+/**
+ * Waits until every acknowledged message reached Meta (or the timeout), then asserts and returns
+ * the counts. `opts.diagnose`: lines explaining the missing messages, printed when any are missing.
+ */
 export async function checkDelivery(
   t: Test,
   h: Harness,
   tr: Traffic,
   timeoutMs: number,
-  deliveredTodo?: string,
+  opts: { diagnose?: (missing: string[]) => Promise<string[]> } = {},
 ): Promise<DeliveryCounts> {
   await tr.done
   await h.meta.waitForCount(tr.total, tr.mine, timeoutMs).catch(() => undefined)
@@ -125,12 +138,12 @@ export async function checkDelivery(
     outOfOrder,
   }
   t.equal(tr.stats.acked, tr.total, 'every webhook acknowledged in the end')
-  t.equal(
-    distinct,
-    tr.total,
-    'every acknowledged message delivered',
-    deliveredTodo === undefined ? {} : { todo: deliveredTodo },
-  )
+  t.equal(distinct, tr.total, 'every acknowledged message delivered')
+  if (distinct < tr.total && opts.diagnose !== undefined) {
+    const got = new Set(texts)
+    const missing = tr.texts.filter((x) => !got.has(x))
+    for (const line of await opts.diagnose(missing)) t.comment(line)
+  }
   t.equal(counts.duplicates, 0, 'none delivered twice')
   t.equal(outOfOrder, 0, 'order kept in every conversation')
   t.comment(`counts ${JSON.stringify(counts)} traffic ${JSON.stringify(tr.stats)}`)

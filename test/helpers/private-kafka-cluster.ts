@@ -1,21 +1,45 @@
 /**
  * A private three-node KRaft cluster (each node broker and controller, small heaps) for the fault
  * tests of a replicated deployment: topics at replication factor 3 with min.insync.replicas=2.
- * Brokers notice a dead peer after 3 s (broker.session.timeout.ms), not the default 9 s, so a
- * killed leader's partitions move within a produce deadline.
+ * Each node's settings come from scripts/services/kafka/cluster-node.properties.template, the file
+ * the three-broker profile of scripts/services.sh fills too (a dead peer is noticed after 3 s, so a
+ * killed leader's partitions move within a produce deadline).
  */
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
+import { projectRoot } from '../../src/paths.js'
 import {
   formatKafkaStorage,
   freePort,
-  kafkaCommonProps,
   kafkaNode,
   newClusterId,
   privateDir,
   type PrivateServer,
 } from './private-servers.js'
+
+const template = join(projectRoot, 'scripts/services/kafka/cluster-node.properties.template')
+
+/** One node's server.properties: the shared template with this node's values. */
+export function clusterNodeProps(v: {
+  nodeId: number
+  port: number
+  controllerPort: number
+  voters: string
+  dataDir: string
+  replicas: number
+}): string {
+  const values: Record<string, string> = {
+    NODE_ID: String(v.nodeId),
+    PORT: String(v.port),
+    CONTROLLER_PORT: String(v.controllerPort),
+    VOTERS: v.voters,
+    DATA_DIR: v.dataDir,
+    REPLICAS: String(v.replicas),
+    MIN_ISR: String(Math.min(2, v.replicas)),
+  }
+  return readFileSync(template, 'utf8').replace(/@([A-Z_]+)@/g, (m, k: string) => values[k] ?? m)
+}
 
 export interface KafkaClusterNode extends PrivateServer {
   readonly nodeId: number
@@ -46,26 +70,9 @@ export async function privateKafkaCluster(size = 3, heapMb = 256): Promise<Priva
   const nodes: KafkaClusterNode[] = []
   for (const s of specs) {
     const dir = privateDir(`kafka-node${s.id}`)
-    const listeners = `PLAINTEXT://127.0.0.1:${s.port},CONTROLLER://127.0.0.1:${s.controller}`
     const propsFile = join(dir, 'server.properties')
-    writeFileSync(
-      propsFile,
-      [
-        'process.roles=broker,controller',
-        `node.id=${s.id}`,
-        `controller.quorum.voters=${voters}`,
-        'controller.listener.names=CONTROLLER',
-        `listeners=${listeners}`,
-        `advertised.listeners=${listeners}`,
-        'inter.broker.listener.name=PLAINTEXT',
-        'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',
-        'broker.session.timeout.ms=3000',
-        'broker.heartbeat.interval.ms=500',
-        'replica.lag.time.max.ms=5000',
-        ...kafkaCommonProps(join(dir, 'data'), size),
-        '',
-      ].join('\n'),
-    )
+    const props = { nodeId: s.id, port: s.port, controllerPort: s.controller, voters, replicas: size }
+    writeFileSync(propsFile, clusterNodeProps({ ...props, dataDir: join(dir, 'data') }))
     // Static voters: formatted without --standalone, every node with the same cluster id.
     await formatKafkaStorage(dir, propsFile, clusterId, [])
     const node = kafkaNode({ name: `private Kafka node ${s.id}`, dir, port: s.port, propsFile, heapMb })
