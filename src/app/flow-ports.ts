@@ -17,6 +17,7 @@ import { createSemaphore } from '../semaphore.js'
 import { createStatusApplier } from '../sinks/db/delivery-statuses.js'
 import { createReceiptDebts } from '../sinks/db/owed-receipts.js'
 import { expireResendTokens } from '../sinks/db/settlement.js'
+import { expireTrackingRows } from '../sinks/db/tracking-rows.js'
 import { savePendingStatus, sweepPendingStatuses, takeReadyPendingStatuses } from '../sinks/db/pending-statuses.js'
 import type { Resources } from './resources.js'
 
@@ -158,7 +159,7 @@ export function pendingSweeper(r: Resources) {
 
 /**
  * Retention by role: the archive role expires archive and media objects, the outbound role (which
- * writes them) the used resend tokens.
+ * writes them) the used resend tokens, the outbound and inbound roles their final tracking rows.
  */
 export function retention(r: Resources): { stop: () => void } {
   const roles = r.config.roles
@@ -171,6 +172,14 @@ export function retention(r: Resources): { stop: () => void } {
           resendTokens: {
             days: r.config.processing.resendTokenRetentionDays,
             expire: (olderThan: Date) => expireResendTokens(r.sql, olderThan),
+          },
+        }
+      : {}),
+    ...(roles.includes('outbound') || roles.includes('inbound')
+      ? {
+          trackingRows: {
+            days: r.config.processing.trackingRetentionDays,
+            expire: (olderThan: Date) => expireTrackingRows(r.sql, olderThan),
           },
         }
       : {}),

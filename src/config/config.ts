@@ -148,6 +148,11 @@ export interface Config {
      * message again, so it must outlast the outbound topic's retention (docs/reliability.md).
      */
     readonly resendTokenRetentionDays: number
+    /**
+     * Days a tracking row in a final state is kept after its creation. The row is what recognises a
+     * redelivered or replayed webhook, so at least the archive's retention (and Meta's 7-day retries).
+     */
+    readonly trackingRetentionDays: number
   }
   /** The outbound fetch policy of every download (docs/security.md, "Downloads"). */
   readonly fetch: {
@@ -235,6 +240,7 @@ export function loadConfig(env: Env): Config {
   const trusted = parseTrustedProxies(trustedList)
   r.problems.push(...trusted.problems)
   const replicationFactor = r.int('TOPIC_REPLICATION_FACTOR', 1, 1, 10)
+  const archiveRetentionDays = r.int('RETENTION_DAYS', 30, 1, 3650)
   const databaseUrl = r.url('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/gwb', ['postgres:', 'postgresql:'])
   const redisUrl = r.url('REDIS_URL', 'redis://127.0.0.1:6379/0', ['redis:', 'rediss:'])
   const config: Config = {
@@ -285,7 +291,7 @@ export function loadConfig(env: Env): Config {
       endpoint: r.url('S3_ENDPOINT', 'http://127.0.0.1:9000', ['http:', 'https:']),
       ...readS3Keys(r),
       region: r.string('S3_REGION', 'us-east-1'),
-      retentionDays: r.int('RETENTION_DAYS', 30, 1, 3650),
+      retentionDays: archiveRetentionDays,
       layout: readS3Layout(r),
     },
     credentialsKey: r.base64Key('CREDENTIALS_KEY', 32),
@@ -321,6 +327,13 @@ export function loadConfig(env: Env): Config {
       mediaMaxBytes: r.int('MEDIA_MAX_BYTES', 25 * 1024 * 1024, 1024, 200 * 1024 * 1024),
       // At least 7 days: Kafka's default topic retention and Meta's longest webhook retry (facts §4.3).
       resendTokenRetentionDays: r.int('RESEND_TOKEN_RETENTION_DAYS', 30, 7, 3650),
+      // Never below the archive's: a replayed webhook is recognised by its tracking row.
+      trackingRetentionDays: r.int(
+        'TRACKING_RETENTION_DAYS',
+        Math.max(30, archiveRetentionDays),
+        Math.max(7, archiveRetentionDays),
+        3650,
+      ),
     },
     fetch: {
       allowedHosts: hostList(r, 'FETCH_ALLOWED_HOSTS', '', false),

@@ -8,20 +8,22 @@ const DAY_MS = 86_400_000
  * Retention, once in a while:
  * - archive and media objects (RETENTION_DAYS): a lifecycle rule where the S3 server has them
  *   (MinIO, AWS), otherwise a sweep by the archive role;
- * - used resend tokens (RESEND_TOKEN_RETENTION_DAYS), by the outbound role that writes them.
+ * - used resend tokens (RESEND_TOKEN_RETENTION_DAYS), by the outbound role that writes them;
+ * - tracking rows in a final state (TRACKING_RETENTION_DAYS), by the outbound and inbound roles.
  * Deleting twice is harmless, so several processes may sweep without coordinating; each part fails
  * and retries (next run) on its own.
  */
 export function startRetention(opts: {
   objects?: { store: ObjectStore; buckets: readonly string[]; days: number }
   resendTokens?: { days: number; expire: (olderThan: Date) => Promise<number> }
+  trackingRows?: { days: number; expire: (olderThan: Date) => Promise<number> }
   everyMs: number
   log: Logger
   now?: () => number
 }): { stop: () => void } {
   const now = opts.now ?? Date.now
   const parts: { what: string; run: () => Promise<void> }[] = []
-  const { objects, resendTokens } = opts
+  const { objects, resendTokens, trackingRows } = opts
   if (objects !== undefined) {
     parts.push({
       what: 'objects',
@@ -40,6 +42,15 @@ export function startRetention(opts: {
       run: async () => {
         const removed = await resendTokens.expire(new Date(now() - resendTokens.days * DAY_MS))
         if (removed > 0) opts.log.info({ removed }, 'retention sweep removed used resend tokens')
+      },
+    })
+  }
+  if (trackingRows !== undefined) {
+    parts.push({
+      what: 'tracking rows',
+      run: async () => {
+        const removed = await trackingRows.expire(new Date(now() - trackingRows.days * DAY_MS))
+        if (removed > 0) opts.log.info({ removed }, 'retention sweep removed final tracking rows')
       },
     })
   }

@@ -122,3 +122,21 @@ t.test('RESEND_TOKEN_RETENTION_DAYS: 30 by default, at least 7 (the topic retent
     /RESEND_TOKEN_RETENTION_DAYS must be an integer from 7 to 3650, got "3"/,
   )
 })
+
+t.test('TRACKING_RETENTION_DAYS: 30 by default, never below the archive retention', async (t) => {
+  t.equal(loadConfig(minimalEnv).processing.trackingRetentionDays, 30)
+  t.equal(
+    loadConfig({ ...minimalEnv, RETENTION_DAYS: '90' }).processing.trackingRetentionDays,
+    90,
+    'follows a longer archive',
+  )
+  t.equal(loadConfig({ ...minimalEnv, TRACKING_RETENTION_DAYS: '400' }).processing.trackingRetentionDays, 400)
+  t.match(
+    configProblems({ ...minimalEnv, RETENTION_DAYS: '60', TRACKING_RETENTION_DAYS: '45' }),
+    /TRACKING_RETENTION_DAYS must be an integer from 60 to 3650, got "45"/,
+  )
+  t.match(
+    configProblems({ ...minimalEnv, TRACKING_RETENTION_DAYS: '3' }),
+    /TRACKING_RETENTION_DAYS must be an integer from 30/,
+  )
+})

@@ -75,3 +75,31 @@ export async function lookupByMessageIds(
     where tenant_id = ${tenantId} and direction = ${direction} and ${sql(col)} = any(${ids}::text[])`
   return new Map(rows.map(({ key, ...row }) => [key, row]))
 }
+
+/** Rows a retention may delete: final, with no Failed receipt still owed. */
+const FINAL_STATES: TrackingStatus[] = ['sent', 'delivered', 'read', 'failed', 'dead_lettered']
+
+/**
+ * Deletes tracking rows in a final state created before the cut-off, tenant by tenant (the
+ * `(tenant_id, created_at)` index) and in slices of `batch` rows, so no statement holds many row
+ * locks or runs long beside the hot path; returns how many went. Claims still open, retries, and
+ * rows owing a receipt stay whatever their age.
+ */
+export async function expireTrackingRows(sql: Sql, olderThan: Date, batch = 5000): Promise<number> {
+  let removed = 0
+  const tenants = await sql<{ id: string }[]>`select id from tenants`
+  for (const { id } of tenants) {
+    for (;;) {
+      const rows = await sql`
+        delete from message_tracking where id in (
+          select id from message_tracking
+          where tenant_id = ${id} and created_at < ${olderThan}
+            and status = any(${FINAL_STATES}) and receipt_owed is null
+          limit ${batch})
+        returning 1`
+      removed += rows.count
+      if (rows.count < batch) break
+    }
+  }
+  return removed
+}
