@@ -12,6 +12,18 @@ export interface BridgeProcess {
   ports: () => { port: number; adminPort: number }
 }
 
+/** Bridges started by this test process and not yet gone. */
+const live = new Set<ChildProcess>()
+const killLive = (): void => {
+  for (const child of live) child.kill('SIGKILL')
+}
+// A test process that ends without its teardowns (tap's timeout sends SIGALRM, then SIGKILL) would
+// leave its bridges running, still in their consumer groups and holding database connections: they
+// go with it. A listener of our own also keeps tap's signal handler from re-raising SIGALRM at once,
+// so tap still reports the timeout and then ends the process itself.
+process.once('exit', killLive)
+process.on('SIGALRM', killLive)
+
 /**
  * Runs the built bridge (dist/src/main.js) as its own process with the given environment, so a
  * test can SIGKILL it mid-stream. Resolves once its log says it started (or rejects with its output).
@@ -22,9 +34,13 @@ export async function spawnBridge(env: Record<string, string>, timeoutMs = 60_00
     env: { ...process.env, ...env, LOG_LEVEL: 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+  live.add(child)
   let out = ''
   const exited = new Promise<number | NodeJS.Signals | null>((resolve) =>
-    child.on('exit', (code, signal) => resolve(signal ?? code)),
+    child.on('exit', (code, signal) => {
+      live.delete(child)
+      resolve(signal ?? code)
+    }),
   )
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`bridge did not start in ${timeoutMs} ms:\n${out}`)), timeoutMs)
