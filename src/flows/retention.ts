@@ -4,6 +4,12 @@ import type { ObjectStore } from '../sinks/object-store.js'
 
 const DAY_MS = 86_400_000
 
+/** Rows kept `days`, and the DELETE of those older than a cut-off (returns how many went). */
+interface ExpiringRows {
+  days: number
+  expire: (olderThan: Date) => Promise<number>
+}
+
 /**
  * Retention, once in a while:
  * - archive and media objects (RETENTION_DAYS): a lifecycle rule where the S3 server has them
@@ -15,8 +21,8 @@ const DAY_MS = 86_400_000
  */
 export function startRetention(opts: {
   objects?: { store: ObjectStore; buckets: readonly string[]; days: number }
-  resendTokens?: { days: number; expire: (olderThan: Date) => Promise<number> }
-  trackingRows?: { days: number; expire: (olderThan: Date) => Promise<number> }
+  resendTokens?: ExpiringRows
+  trackingRows?: ExpiringRows
   everyMs: number
   log: Logger
   now?: () => number
@@ -36,24 +42,18 @@ export function startRetention(opts: {
       },
     })
   }
-  if (resendTokens !== undefined) {
+  // Database rows: one DELETE by age each, logged when it removed anything.
+  const rowsPart = (what: string, rows: ExpiringRows): void => {
     parts.push({
-      what: 'resend tokens',
+      what,
       run: async () => {
-        const removed = await resendTokens.expire(new Date(now() - resendTokens.days * DAY_MS))
-        if (removed > 0) opts.log.info({ removed }, 'retention sweep removed used resend tokens')
+        const removed = await rows.expire(new Date(now() - rows.days * DAY_MS))
+        if (removed > 0) opts.log.info({ removed, what }, 'retention sweep removed expired rows')
       },
     })
   }
-  if (trackingRows !== undefined) {
-    parts.push({
-      what: 'tracking rows',
-      run: async () => {
-        const removed = await trackingRows.expire(new Date(now() - trackingRows.days * DAY_MS))
-        if (removed > 0) opts.log.info({ removed }, 'retention sweep removed final tracking rows')
-      },
-    })
-  }
+  if (resendTokens !== undefined) rowsPart('used resend tokens', resendTokens)
+  if (trackingRows !== undefined) rowsPart('final tracking rows', trackingRows)
   let running = false
   const sweep = async (): Promise<void> => {
     if (running) return

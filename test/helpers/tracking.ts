@@ -26,3 +26,23 @@ export async function waitForTracking(
   }
   throw new Error(`tracking row ${genesysMessageId} is ${last?.status ?? 'missing'}, never ${want}`)
 }
+
+/**
+ * Waits until none of these outbound messages holds an open claim (a claim still open may yet be
+ * resent after the settlement window, so duplicates are only final then); returns how many remain.
+ */
+export async function waitNoOpenClaims(sql: Sql, genesysMessageIds: string[], timeoutMs: number): Promise<number> {
+  const open = async (): Promise<number> =>
+    (
+      await sql<{ n: number }[]>`
+        select count(*)::int as n from message_tracking
+        where direction = 'outbound' and genesys_message_id = any(${genesysMessageIds}) and status = 'claimed'`
+    )[0]?.n ?? -1
+  const until = Date.now() + timeoutMs
+  let n = await open()
+  while (n !== 0 && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 250))
+    n = await open()
+  }
+  return n
+}

@@ -6,6 +6,7 @@ import { buildOutbound } from '../../src/fakes/genesys-webhooks.js'
 import type { BridgeProcess } from '../helpers/bridge-process.js'
 import { disorderedConversations, waitDelivered } from '../helpers/delivery.js'
 import { counterOf, startProcessStack } from '../helpers/process-stack.js'
+import { waitNoOpenClaims } from '../helpers/tracking.js'
 
 const conversations = 500
 const perConversation = 10
@@ -127,15 +128,7 @@ t.test(
     const elapsed = Date.now() - started
     // A late duplicate would be the resend of a claim still open: wait until none is.
     const ids = [...idOf.values()]
-    const openClaims = async () =>
-      (
-        await s.sql<{ n: number }[]>`
-          select count(*)::int as n from message_tracking
-          where direction = 'outbound' and genesys_message_id = any(${ids}) and status = 'claimed'`
-      )[0]?.n ?? -1
-    const until = Date.now() + 90_000
-    while ((await openClaims()) !== 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 250))
-    t.equal(await openClaims(), 0, 'no claim left open')
+    t.equal(await waitNoOpenClaims(s.sql, ids, 90_000), 0, 'no claim left open')
 
     const arrivals = await received()
     const texts = arrivals.map(textOf)

@@ -4,6 +4,7 @@ import type { ReceivedSummary } from '../../src/fakes/control.js'
 import { buildOutbound } from '../../src/fakes/genesys-webhooks.js'
 import { disorderedConversations, waitDelivered } from '../helpers/delivery.js'
 import { counterOf, startProcessStack } from '../helpers/process-stack.js'
+import { waitNoOpenClaims } from '../helpers/tracking.js'
 
 const conversations = 100
 const perConversation = 5
@@ -57,16 +58,7 @@ t.test(
     const received = () => s.fakes.received(mine)
     const { missing } = await waitDelivered({ received, idOf, mine: () => true, timeoutMs: 120_000 })
     // A resend still to come would be a claim still open: wait until none is.
-    const ids = [...idOf.values()]
-    const openClaims = async () =>
-      (
-        await s.sql<{ n: number }[]>`
-          select count(*)::int as n from message_tracking
-          where direction = 'outbound' and genesys_message_id = any(${ids}) and status = 'claimed'`
-      )[0]?.n ?? -1
-    const until = Date.now() + 90_000
-    while ((await openClaims()) !== 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 250))
-    t.equal(await openClaims(), 0, 'no claim left open')
+    t.equal(await waitNoOpenClaims(s.sql, [...idOf.values()], 90_000), 0, 'no claim left open')
     t.same(missing, [], 'every message delivered')
 
     const arrivals = await received()
