@@ -288,7 +288,7 @@ t.test('0002 attaches indexes built beforehand with CONCURRENTLY, and rebuilds a
   await claimer.drain()
 })
 
-t.test('0005 and 0006 upgrade a populated database at 0004: every row kept, the new columns empty', async (t) => {
+t.test('0005 to 0007 upgrade a populated database at 0004: every row kept, the new columns empty', async (t) => {
   const db = await v1Database(t)
   const { sql } = db
   await migrate(sql, await migrationsUpTo(t, 4))
@@ -296,7 +296,7 @@ t.test('0005 and 0006 upgrade a populated database at 0004: every row kept, the 
   await sql`update message_tracking set status = 'retrying', error_code = '500' where genesys_message_id = 'g-3'`
   const before = await dump(sql)
   const applied = (await migrate(sql, MIGRATIONS_DIR)).applied
-  t.same(applied, ['0005_first_failed_at', '0006_receipt_owed'])
+  t.same(applied, ['0005_first_failed_at', '0006_receipt_owed', '0007_partial_message_keys'])
   const added = ['first_failed_at', 'receipt_owed']
   const after = (await dump(sql))['message_tracking']?.map((r) => JSON.parse(r) as Record<string, unknown>) ?? []
   for (const row of after) for (const column of added) t.equal(row[column], null, `${column} empty on existing rows`)
