@@ -214,6 +214,8 @@ t.test('0002 upgrades a populated v1 database: every row kept, every key per ten
     "the tenant from the payload, else from the tracked send's row, else '' (never re-driven)",
   )
 
+  // The code of this build runs on this build's schema: the later migrations first (they only add columns).
+  await migrate(sql, MIGRATIONS_DIR)
   // Queries by tenant find each tenant's rows and nothing of the other's.
   t.equal((await getByConversation(sql, 'acme', 'conv-a'))?.waId, '111')
   t.equal(await getByConversation(sql, 'beta', 'conv-a'), undefined)
@@ -295,7 +297,7 @@ t.test('0005 and 0006 upgrade a populated database at 0004: every row kept, the 
   // A message in the middle of its retries when the upgrade runs.
   await sql`update message_tracking set status = 'retrying', error_code = '500' where genesys_message_id = 'g-3'`
   const before = await dump(sql)
-  const applied = (await migrate(sql, MIGRATIONS_DIR)).applied
+  const applied = (await migrate(sql, await migrationsUpTo(t, 6))).applied
   t.same(applied, ['0005_first_failed_at', '0006_receipt_owed'])
   const added = ['first_failed_at', 'receipt_owed']
   const after = (await dump(sql))['message_tracking']?.map((r) => JSON.parse(r) as Record<string, unknown>) ?? []
@@ -315,3 +317,33 @@ t.test('0005 and 0006 upgrade a populated database at 0004: every row kept, the 
   const settlement = createSettlementStore(sql, { maxSize: 10, maxWaitMs: 1 })
   t.same((await settlement.state({ tenantId: 'beta', messageId: 'g-3' }))?.firstFailedAt, at)
 })
+
+t.test(
+  '0007 upgrades a populated database at 0006: every row kept, nothing owed, statuses owe from then on',
+  async (t) => {
+    const db = await v1Database(t)
+    const { sql } = db
+    await migrate(sql, await migrationsUpTo(t, 6))
+    const before = await dump(sql)
+    t.same((await migrate(sql, MIGRATIONS_DIR)).applied, ['0007_status_receipt_owed'])
+    const after = (await dump(sql))['message_tracking']?.map((r) => JSON.parse(r) as Record<string, unknown>) ?? []
+    for (const row of after) t.equal(row['status_receipt_owed'], null, 'nothing owed on existing rows')
+    t.same(
+      after.map(({ status_receipt_owed: _o, ...rest }) => rest),
+      parsed(before['message_tracking']),
+      'message_tracking: every row kept as it was',
+    )
+    // A delivered row from before the upgrade owes nothing: a late read of it calls for no receipt.
+    const due = { status: 'Delivered' as const, time: new Date().toISOString() }
+    const [late] = await applyStatuses(sql, [
+      { tenantId: 'beta', wamid: 'w.b2', status: 'read', at: new Date(), receiptDue: due },
+    ])
+    t.match(late, { changed: true, current: 'read' })
+    t.equal(late?.receiptOwed, undefined)
+    // A sent one moving to read after the upgrade owes its Delivered receipt.
+    const [moved] = await applyStatuses(sql, [
+      { tenantId: 'acme', wamid: 'w.a1', status: 'read', at: new Date(), receiptDue: due },
+    ])
+    t.same(moved?.receiptOwed, due)
+  },
+)
