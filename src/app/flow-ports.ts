@@ -14,7 +14,7 @@ import { parseMetaWebhook, splitMetaWebhook } from '../processors/split-meta-web
 import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.js'
 import { sleep } from '../retry.js'
 import { createSemaphore } from '../semaphore.js'
-import { createStatusApplier } from '../sinks/db/delivery-statuses.js'
+import { clearOwedStatusReceipt, createStatusApplier } from '../sinks/db/delivery-statuses.js'
 import { createReceiptDebts } from '../sinks/db/owed-receipts.js'
 import { expireResendTokens } from '../sinks/db/settlement.js'
 import { expireTrackingRows } from '../sinks/db/tracking-rows.js'
@@ -132,6 +132,7 @@ export function statusPorts(r: Resources): Omit<StatusPorts, 'now' | 'publishErr
     savePending: (p) => savePendingStatus(r.sql, p),
     settleFromStatus: (ref) => r.settlement.settleFromStatus(ref),
     postReceipt: (tenantId, body) => r.genesys.post(tenantId, 'receipt', body),
+    clearOwedReceipt: (ref, paid) => clearOwedStatusReceipt(r.sql, ref, paid),
     // One short wait (the runner's first backoff) covers a send being recorded right now; later
     // ones are the sweeper's job, so an unknown wamid never dead-letters.
     parkAtAttempt: r.config.processing.maxAttempts === 0 ? 2 : Math.min(2, r.config.processing.maxAttempts),

@@ -6,13 +6,13 @@ import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import { repeatableFailure } from '../processors/classify-failure.js'
 import { drop, ok, retry, type StageResult } from '../processors/result.js'
-import { receiptForStatus, type TrackingStatus as ReceiptStatus } from '../processors/status-transition.js'
+import { receiptDueFor, receiptOfOwed, type OwedStatusReceipt } from '../processors/status-transition.js'
 import type { GenesysReceipt } from '../processors/types/genesys.js'
 import { callbackOfStatusItem } from '../processors/callback-data.js'
 import type { WhatsAppStatusEnvelope } from '../schemas/records.generated.js'
-import type { StatusInput, StatusOutcome } from '../sinks/db/delivery-statuses.js'
+import type { StatusInput, StatusOutcome, StatusReceiptRef } from '../sinks/db/delivery-statuses.js'
 import type { PendingStatus } from '../sinks/db/pending-statuses.js'
-import type { DeliveryStatus, TrackingStatus } from '../sinks/db/tracking-rows.js'
+import type { DeliveryStatus } from '../sinks/db/tracking-rows.js'
 import type { MessageRef, SettleResult } from '../sinks/db/settlement.js'
 import type { GenesysPostResult } from '../sinks/genesys-client.js'
 import { settlementCounter } from './outbound-settlement.js'
@@ -31,6 +31,8 @@ export interface StatusPorts extends CommonPorts {
   /** Keeps a status whose send is not recorded yet (idempotent per wamid and status). */
   savePending: (p: { tenantId: string; wamid: string; status: DeliveryStatus; payload: JSONValue }) => Promise<void>
   postReceipt: (tenantId: string, body: GenesysReceipt) => Promise<GenesysPostResult>
+  /** The owed receipt was taken (or refused for good) by Genesys: clear that debt (and no newer one). */
+  clearOwedReceipt: (ref: StatusReceiptRef, paid: OwedStatusReceipt) => Promise<void>
   /** Attempt at which an unknown wamid is parked instead of retried (the earlier ones wait briefly). */
   parkAtAttempt: number
 }
@@ -39,11 +41,6 @@ interface Prepared {
   env: WhatsAppStatusEnvelope
   status: DeliveryStatus | undefined
   error: { code?: number; title?: string; message?: string; details?: string } | undefined
-  /**
-   * The receipt this status calls for, kept from the attempt that applied it: a retry after a
-   * Genesys 429 finds the row already moved (changed: false) and must still send it.
-   */
-  receipt?: GenesysReceipt | null
 }
 
 const deliveryStatuses: readonly string[] = ['sent', 'delivered', 'read', 'failed']
@@ -63,6 +60,11 @@ export function pendingStatusCounter(registry: Registry): Counter<'event'> {
 
 /**
  * whatsapp-status → tracking (monotonic in SQL) → Genesys receipt (Delivered / Failed).
+ *
+ * Receipts are at least once: the status write records the receipt it calls for as owed on the row
+ * in the same statement, and the receipt is cleared only once Genesys took it. Every attempt, and
+ * every redelivery of the record or later status of the message, writes again (a no-op on a row
+ * already moved) and pays whatever the row still owes (docs/reliability.md).
  *
  * A status can arrive before the outbound flow recorded the wamid (Meta answers the send and
  * reports `sent` within milliseconds). Such a status is retried once or twice with the runner's
@@ -101,55 +103,59 @@ export function statusFlow(p: StatusPorts): FlowHandler<Prepared> {
     async handle(prepared, attempt, record, stage) {
       const { env, status, error } = prepared
       if (status === undefined) return drop(`status ${env.status} is not tracked`)
-      if (prepared.receipt === undefined) {
-        const apply = () =>
-          stage('apply', () =>
-            // Only rows of the tenant ingest resolved from the status's phone_number_id (and verified
-            // with that tenant's app secret) are matched: another tenant's wamid is "not recorded".
-            p.applyStatus({
-              tenantId: env.tenantId,
-              wamid: env.wamid,
-              status,
-              at: new Date(env.timestampMs),
-              ...(error?.code === undefined ? {} : { errorCode: String(error.code) }),
-              ...(status === 'failed' ? { errorText: errorText(error) } : {}),
-            }),
-          )
-        let outcome = await apply()
-        if (!outcome.found && (await settle(env, stage))) outcome = await apply()
-        if (!outcome.found) {
-          if (attempt < p.parkAtAttempt) {
-            return retry(new BridgeError('GWB_NO_MAPPING', `send of ${env.wamid} not recorded yet`, { canRetry: true }))
-          }
-          await stage('park', () =>
-            p.savePending({
-              tenantId: env.tenantId,
-              wamid: env.wamid,
-              status,
-              payload: pendingPayload(env, record.topic),
-            }),
-          )
-          pending?.inc({ event: 'parked' })
-          return drop('send not recorded yet: parked in pending_statuses')
+      const apply = () =>
+        stage('apply', () =>
+          // Only rows of the tenant ingest resolved from the status's phone_number_id (and verified
+          // with that tenant's app secret) are matched: another tenant's wamid is "not recorded".
+          p.applyStatus({
+            tenantId: env.tenantId,
+            wamid: env.wamid,
+            status,
+            at: new Date(env.timestampMs),
+            ...(error?.code === undefined ? {} : { errorCode: String(error.code) }),
+            ...(status === 'failed' ? { errorText: errorText(error) } : {}),
+            ...dueOf(status, env.timestampMs, error),
+          }),
+        )
+      let outcome = await apply()
+      if (!outcome.found && (await settle(env, stage))) outcome = await apply()
+      if (!outcome.found) {
+        if (attempt < p.parkAtAttempt) {
+          return retry(new BridgeError('GWB_NO_MAPPING', `send of ${env.wamid} not recorded yet`, { canRetry: true }))
         }
-        prepared.receipt =
-          outcome.changed && outcome.genesysMessageId !== null
-            ? (receiptForStatus(status, receiptPrevious(outcome.previous), {
-                genesysMessageId: outcome.genesysMessageId,
-                toId: outcome.waId ?? env.waId,
-                time: env.timestampMs,
-                ...(error === undefined ? {} : { error }),
-              }) ?? null)
-            : null
+        await stage('park', () =>
+          p.savePending({
+            tenantId: env.tenantId,
+            wamid: env.wamid,
+            status,
+            payload: pendingPayload(env, record.topic),
+          }),
+        )
+        pending?.inc({ event: 'parked' })
+        return drop('send not recorded yet: parked in pending_statuses')
       }
-      const receipt = prepared.receipt
-      if (receipt === null) return drop('no receipt due (status unchanged or not reported to Genesys)')
+      // What the row owes: this status's receipt, or an older one still unpaid (its process died,
+      // or its record was dead-lettered while Genesys refused).
+      const owed = outcome.receiptOwed
+      if (owed === undefined || outcome.genesysMessageId === null) {
+        return drop('no receipt owed (status unchanged or not reported to Genesys)')
+      }
+      const receipt = receiptOfOwed(owed, {
+        genesysMessageId: outcome.genesysMessageId,
+        toId: outcome.waId ?? env.waId,
+      })
+      const ref = { tenantId: env.tenantId, wamid: env.wamid }
       const res = await stage('receipt', () => p.postReceipt(env.tenantId, receipt))
       if (res.ok) {
+        // Dying here (Genesys took it, the debt not cleared) sends it again: the one duplicate left.
+        await stage('paid', () => p.clearOwedReceipt(ref, owed))
         p.metrics?.endToEnd.observe({ flow: 'status' }, (p.now() - env.receivedAtMs) / 1000)
         return ok(receipt.status)
       }
-      return receiptFailure(res)
+      const failure = receiptFailure(res)
+      // Refused for good (not 429/5xx): it would be refused again, so no later status retries it.
+      if (failure.kind === 'fail') await stage('paid', () => p.clearOwedReceipt(ref, owed))
+      return failure
     },
 
     async onFail({ env }, error, record, attempts) {
@@ -164,10 +170,10 @@ export function statusFlow(p: StatusPorts): FlowHandler<Prepared> {
   }
 }
 
-/** Rows not yet accepted by Meta rank below sent, as the receipt rule expects. */
-function receiptPrevious(s: TrackingStatus | null): ReceiptStatus | undefined {
-  if (s === null) return undefined
-  return s === 'sent' || s === 'delivered' || s === 'read' || s === 'failed' ? s : 'pending'
+/** The receipt this status calls for if it moves its row, for the status write to record as owed. */
+function dueOf(status: DeliveryStatus, timestampMs: number, error: Prepared['error']): Pick<StatusInput, 'receiptDue'> {
+  const due = receiptDueFor(status, { time: timestampMs, ...(error === undefined ? {} : { error }) })
+  return due === undefined ? {} : { receiptDue: due }
 }
 
 function receiptFailure(res: Extract<GenesysPostResult, { ok: false }>): StageResult<never> {

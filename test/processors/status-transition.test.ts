@@ -1,6 +1,13 @@
 import fc from 'fast-check'
 import t from 'tap'
-import { nextStatus, receiptForStatus, type TrackingStatus } from '../../src/processors/status-transition.js'
+import {
+  nextStatus,
+  owedStatusReceiptOf,
+  receiptDueFor,
+  receiptForStatus,
+  receiptOfOwed,
+  type TrackingStatus,
+} from '../../src/processors/status-transition.js'
 import type { MetaStatusValue } from '../../src/processors/types/meta.js'
 
 const ctx = { genesysMessageId: 'gm-42', toId: '447700900123', time: '2025-03-04T10:15:33.000Z' }
@@ -76,4 +83,31 @@ t.test('failed → final Failed receipt with the reason from the shared Meta cod
     { code: 'GeneralError', message: 'WhatsApp: reported as failed' },
   ])
   t.equal(receiptForStatus('failed', 'failed', ctx), undefined)
+})
+
+t.test('the owed receipt keeps what only the status knew, and reads back what the row stored', async (t) => {
+  const time = '2025-03-04T10:15:33.000Z'
+  t.equal(receiptDueFor('sent', { time }), undefined)
+  t.same(receiptDueFor('read', { time: Date.parse(time) }), { status: 'Delivered', time }, 'ms become ISO')
+  const owed = receiptDueFor('failed', { time, error: { code: 131026, details: 'not on WhatsApp' } })
+  t.same(owed, { status: 'Failed', time, reason: 'InvalidDestination', message: 'WhatsApp 131026: not on WhatsApp' })
+  t.same(
+    owed && receiptOfOwed(owed, { genesysMessageId: 'gm-42', toId: '447700900123' }),
+    receiptForStatus('failed', 'sent', {
+      genesysMessageId: 'gm-42',
+      toId: '447700900123',
+      time,
+      error: { code: 131026, details: 'not on WhatsApp' },
+    }),
+    'paid later, the receipt is the one the transition called for',
+  )
+  t.same(owedStatusReceiptOf(JSON.parse(JSON.stringify(owed)) as unknown), owed)
+  t.same(owedStatusReceiptOf({ status: 'Failed', time, reason: 'SomethingNew', message: 'm' }), {
+    status: 'Failed',
+    time,
+    reason: 'GeneralError',
+    message: 'm',
+  })
+  t.equal(owedStatusReceiptOf(null), undefined, 'nothing owed')
+  t.equal(owedStatusReceiptOf({ status: 'Read', time }), undefined, 'a receipt Genesys does not take')
 })

@@ -1,4 +1,5 @@
 import { createBatcher, type Batcher } from '../../batcher.js'
+import { owedStatusReceiptOf, type OwedStatusReceipt } from '../../processors/status-transition.js'
 import type { Sql } from './client.js'
 import { rowKey, type BatchOptions, type DeliveryStatus, type TrackingStatus } from './tracking-rows.js'
 
@@ -12,6 +13,16 @@ export interface StatusInput {
   at: Date
   errorCode?: string
   errorText?: string
+  /**
+   * The receipt this status calls for if it moves the row (receiptDueFor). Recorded as owed in the
+   * same statement as the move, so a crash before Genesys took it cannot lose it.
+   */
+  receiptDue?: OwedStatusReceipt
+}
+
+export interface StatusReceiptRef {
+  tenantId: string
+  wamid: string
 }
 
 export interface StatusOutcome {
@@ -25,6 +36,11 @@ export interface StatusOutcome {
   genesysMessageId: string | null
   waId: string | null
   conversationId: string | null
+  /**
+   * The receipt the row owes after this write: the one this status just recorded, or one an
+   * earlier status recorded and nobody paid yet (a crash, a dead letter). Pay it, then clearOwedStatusReceipt.
+   */
+  receiptOwed: OwedStatusReceipt | undefined
 }
 
 interface StatusRow {
@@ -36,6 +52,7 @@ interface StatusRow {
   genesys_message_id: string | null
   wa_id: string | null
   conversation_id: string | null
+  receipt_owed: unknown
 }
 
 /**
@@ -44,6 +61,11 @@ interface StatusRow {
  * (a late 'sent' still records sent_at), but failed_at and the error only come with the move to failed.
  * One statement per round; a round holds each wamid at most once so repeated wamids in one batch
  * apply in order instead of racing inside one UPDATE.
+ *
+ * The same statement records the receipt the move calls for as owed (status_receipt_owed): only
+ * when the status moves the row, the row names a Genesys message, and it is not a read after
+ * delivered (Delivered was owed or sent then; Genesys takes no Read). A newer status's receipt
+ * replaces an unpaid older one (Failed after an unpaid Delivered: the agent is told the final state).
  */
 export async function applyStatuses(sql: Sql, items: StatusInput[]): Promise<StatusOutcome[]> {
   const results: StatusOutcome[] = new Array<StatusOutcome>(items.length)
@@ -77,6 +99,7 @@ export async function applyStatuses(sql: Sql, items: StatusInput[]): Promise<Sta
         genesysMessageId: r?.genesys_message_id ?? null,
         waId: r?.wa_id ?? null,
         conversationId: r?.conversation_id ?? null,
+        receiptOwed: found ? owedStatusReceiptOf(r.receipt_owed) : undefined,
       }
     }
     rest = later
@@ -93,8 +116,9 @@ async function applyRound(sql: Sql, items: StatusInput[]): Promise<StatusRow[]> 
         ${items.map((i) => i.status)}::text[],
         ${items.map((i) => i.at.toISOString())}::timestamptz[],
         ${items.map((i) => i.errorCode ?? null)}::text[],
-        ${items.map((i) => i.errorText ?? null)}::text[]
-      ) as v(tenant_id, wamid, status, at, error_code, error_text)
+        ${items.map((i) => i.errorText ?? null)}::text[],
+        ${items.map((i) => (i.receiptDue === undefined ? null : JSON.stringify(i.receiptDue)))}::text[]
+      ) as v(tenant_id, wamid, status, at, error_code, error_text, receipt_due)
     ),
     old as (
       -- Locks the rows and captures the status before the update (same snapshot as the UPDATE below).
@@ -114,17 +138,34 @@ async function applyRound(sql: Sql, items: StatusInput[]): Promise<StatusRow[]> 
         error_code = case when v.status = 'failed' and gwb_status_rank(m.status) < 3
                           then v.error_code else m.error_code end,
         error_text = case when v.status = 'failed' and gwb_status_rank(m.status) < 3
-                          then v.error_text else m.error_text end
+                          then v.error_text else m.error_text end,
+        status_receipt_owed = case
+          when gwb_status_rank(v.status) > gwb_status_rank(m.status) and v.receipt_due is not null
+               and m.genesys_message_id is not null and not (v.status = 'read' and m.status = 'delivered')
+          then v.receipt_due::jsonb else m.status_receipt_owed end
       from v, old
       where m.id = old.id and m.tenant_id = v.tenant_id and m.direction = 'outbound' and m.wamid = v.wamid
-      returning m.id, m.wamid, m.status, m.tenant_id, m.genesys_message_id, m.wa_id, m.conversation_id
+      returning m.id, m.wamid, m.status, m.tenant_id, m.genesys_message_id, m.wa_id, m.conversation_id,
+                m.status_receipt_owed
     )
     select v.tenant_id as key_tenant, v.wamid, old.previous, upd.status as current, upd.tenant_id,
-           upd.genesys_message_id, upd.wa_id, upd.conversation_id
+           upd.genesys_message_id, upd.wa_id, upd.conversation_id, upd.status_receipt_owed as receipt_owed
     from v left join upd on upd.tenant_id = v.tenant_id and upd.wamid = v.wamid left join old on old.id = upd.id`
 }
 
 /** Batched front of applyStatuses for the status processor: concurrent records share one statement. */
 export function createStatusApplier(sql: Sql, opts: BatchOptions): Batcher<StatusInput, StatusOutcome> {
   return createBatcher<StatusInput, StatusOutcome>({ ...opts, flush: (items) => applyStatuses(sql, items) })
+}
+
+/**
+ * The owed receipt reached Genesys (or Genesys refused it for good): nothing is owed any more.
+ * Clears only that very debt, so a newer one a later status recorded meanwhile stays owed. (Sent as
+ * text: a parameter typed jsonb would be encoded as JSON once more, a string that equals no object.)
+ */
+export async function clearOwedStatusReceipt(sql: Sql, ref: StatusReceiptRef, paid: OwedStatusReceipt): Promise<void> {
+  await sql`
+    update message_tracking set status_receipt_owed = null
+    where tenant_id = ${ref.tenantId} and direction = 'outbound' and wamid = ${ref.wamid}
+      and status_receipt_owed = (${JSON.stringify(paid)}::text)::jsonb`
 }

@@ -99,7 +99,8 @@ export function createSettlementStore(sql: Sql, opts: BatchOptions): SettlementS
         ), r as (
           update message_tracking set
             status = 'retrying', wamid = null, resent_at = null, settled_at = null, late_copy_at = null,
-            first_failed_at = null, receipt_owed = null, error_text = ${ref.reason}
+            first_failed_at = null, receipt_owed = null, status_receipt_owed = null,
+            error_text = ${ref.reason}
           where direction = 'outbound' and tenant_id = ${ref.tenantId} and genesys_message_id = ${ref.messageId}
             and exists (select 1 from t)
           returning 1

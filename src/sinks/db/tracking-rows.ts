@@ -81,7 +81,7 @@ export async function lookupByMessageIds(
   return new Map(rows.map(({ key, ...row }) => [key, row]))
 }
 
-/** Rows a retention may delete: final, with no Failed receipt still owed. */
+/** Rows a retention may delete: final, with no receipt still owed (by either flow). */
 const FINAL_STATES: TrackingStatus[] = ['sent', 'delivered', 'read', 'failed', 'dead_lettered']
 
 /**
@@ -99,7 +99,7 @@ export async function expireTrackingRows(sql: Sql, olderThan: Date, batch = 5000
         delete from message_tracking where id in (
           select id from message_tracking
           where tenant_id = ${id} and created_at < ${olderThan}
-            and status = any(${FINAL_STATES}) and receipt_owed is null
+            and status = any(${FINAL_STATES}) and receipt_owed is null and status_receipt_owed is null
           limit ${batch})
         returning 1`
       removed += rows.count

@@ -214,6 +214,26 @@ t.test('0002 upgrades a populated v1 database: every row kept, every key per ten
     "the tenant from the payload, else from the tracked send's row, else '' (never re-driven)",
   )
 
+  // 0002's keys carry the tenant.
+  const constraints = await sql<{ conname: string }[]>`
+    select conname from pg_constraint
+    where conrelid in ('message_tracking'::regclass, 'conversation_mappings'::regclass, 'pending_statuses'::regclass)
+      and contype in ('p', 'u')
+    order by conname`
+  t.same(
+    constraints.map((c) => c.conname),
+    [
+      'conversation_mappings_pkey',
+      'message_tracking_pkey',
+      'message_tracking_tenant_direction_genesys_key',
+      'message_tracking_tenant_direction_wamid_key',
+      'pending_statuses_pkey',
+    ],
+  )
+
+  // The code of this build runs on this build's schema: the later migrations first (columns; 0008 makes
+  // the message keys partial).
+  await migrate(sql, MIGRATIONS_DIR)
   // Queries by tenant find each tenant's rows and nothing of the other's.
   t.equal((await getByConversation(sql, 'acme', 'conv-a'))?.waId, '111')
   t.equal(await getByConversation(sql, 'beta', 'conv-a'), undefined)
@@ -244,22 +264,6 @@ t.test('0002 upgrades a populated v1 database: every row kept, every key per ten
   t.equal(other.waId, '999', "beta's conv-a is its own conversation")
   t.equal((await getByConversation(sql, 'acme', 'conv-a'))?.waId, '111')
   await claimer.drain()
-
-  const constraints = await sql<{ conname: string }[]>`
-    select conname from pg_constraint
-    where conrelid in ('message_tracking'::regclass, 'conversation_mappings'::regclass, 'pending_statuses'::regclass)
-      and contype in ('p', 'u')
-    order by conname`
-  t.same(
-    constraints.map((c) => c.conname),
-    [
-      'conversation_mappings_pkey',
-      'message_tracking_pkey',
-      'message_tracking_tenant_direction_genesys_key',
-      'message_tracking_tenant_direction_wamid_key',
-      'pending_statuses_pkey',
-    ],
-  )
 })
 
 t.test('0002 attaches indexes built beforehand with CONCURRENTLY, and rebuilds an invalid one', async (t) => {
@@ -288,15 +292,15 @@ t.test('0002 attaches indexes built beforehand with CONCURRENTLY, and rebuilds a
   await claimer.drain()
 })
 
-t.test('0005 to 0007 upgrade a populated database at 0004: every row kept, the new columns empty', async (t) => {
+t.test('0005 and 0006 upgrade a populated database at 0004: every row kept, the new columns empty', async (t) => {
   const db = await v1Database(t)
   const { sql } = db
   await migrate(sql, await migrationsUpTo(t, 4))
   // A message in the middle of its retries when the upgrade runs.
   await sql`update message_tracking set status = 'retrying', error_code = '500' where genesys_message_id = 'g-3'`
   const before = await dump(sql)
-  const applied = (await migrate(sql, MIGRATIONS_DIR)).applied
-  t.same(applied, ['0005_first_failed_at', '0006_receipt_owed', '0007_partial_message_keys'])
+  const applied = (await migrate(sql, await migrationsUpTo(t, 6))).applied
+  t.same(applied, ['0005_first_failed_at', '0006_receipt_owed'])
   const added = ['first_failed_at', 'receipt_owed']
   const after = (await dump(sql))['message_tracking']?.map((r) => JSON.parse(r) as Record<string, unknown>) ?? []
   for (const row of after) for (const column of added) t.equal(row[column], null, `${column} empty on existing rows`)
@@ -315,3 +319,67 @@ t.test('0005 to 0007 upgrade a populated database at 0004: every row kept, the n
   const settlement = createSettlementStore(sql, { maxSize: 10, maxWaitMs: 1 })
   t.same((await settlement.state({ tenantId: 'beta', messageId: 'g-3' }))?.firstFailedAt, at)
 })
+
+t.test(
+  '0007 upgrades a populated database at 0006: every row kept, nothing owed, statuses owe from then on',
+  async (t) => {
+    const db = await v1Database(t)
+    const { sql } = db
+    await migrate(sql, await migrationsUpTo(t, 6))
+    const before = await dump(sql)
+    t.same((await migrate(sql, await migrationsUpTo(t, 7))).applied, ['0007_status_receipt_owed'])
+    const after = (await dump(sql))['message_tracking']?.map((r) => JSON.parse(r) as Record<string, unknown>) ?? []
+    for (const row of after) t.equal(row['status_receipt_owed'], null, 'nothing owed on existing rows')
+    t.same(
+      after.map(({ status_receipt_owed: _o, ...rest }) => rest),
+      parsed(before['message_tracking']),
+      'message_tracking: every row kept as it was',
+    )
+    // A delivered row from before the upgrade owes nothing: a late read of it calls for no receipt.
+    const due = { status: 'Delivered' as const, time: new Date().toISOString() }
+    const [late] = await applyStatuses(sql, [
+      { tenantId: 'beta', wamid: 'w.b2', status: 'read', at: new Date(), receiptDue: due },
+    ])
+    t.match(late, { changed: true, current: 'read' })
+    t.equal(late?.receiptOwed, undefined)
+    // A sent one moving to read after the upgrade owes its Delivered receipt.
+    const [moved] = await applyStatuses(sql, [
+      { tenantId: 'acme', wamid: 'w.a1', status: 'read', at: new Date(), receiptDue: due },
+    ])
+    t.same(moved?.receiptOwed, due)
+  },
+)
+
+t.test(
+  '0008 turns the message keys into partial indexes on a populated database: rows kept, still unique',
+  async (t) => {
+    const db = await v1Database(t)
+    const { sql } = db
+    await migrate(sql, await migrationsUpTo(t, 7))
+    const before = await dump(sql)
+    t.same((await migrate(sql, MIGRATIONS_DIR)).applied, ['0008_partial_message_keys'])
+    t.same(await dump(sql), before, 'every row kept as it was')
+    const indexes = await sql<{ name: string; def: string }[]>`
+    select indexname as name, indexdef as def from pg_indexes
+    where tablename = 'message_tracking' and indexdef like 'CREATE UNIQUE%' order by indexname`
+    t.same(
+      indexes.map((i) => i.name),
+      ['message_tracking_genesys_key', 'message_tracking_pkey', 'message_tracking_wamid_key'],
+    )
+    t.match(indexes[0]?.def, /WHERE \(genesys_message_id IS NOT NULL\)/)
+    t.match(indexes[2]?.def, /WHERE \(wamid IS NOT NULL\)/)
+    // The claims still decide: an existing message is a duplicate, per tenant, in both directions.
+    const claimer = createClaimer(sql, { maxSize: 10, maxWaitMs: 1 })
+    t.notOk(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-1' }), 'still a duplicate')
+    t.ok(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-new' }))
+    t.notOk(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-new' }))
+    t.ok(await claimer.claim({ tenantId: 'beta', direction: 'inbound', messageId: 'w.in-new' }))
+    t.notOk(await claimer.claim({ tenantId: 'beta', direction: 'inbound', messageId: 'w.in-new' }))
+    await claimer.drain()
+    await t.rejects(
+      sql`insert into message_tracking (tenant_id, direction, wamid, status) values ('acme', 'outbound', 'w.a1', 'sent')`,
+      { code: '23505' },
+      'a second row with a tracked wamid is refused',
+    )
+  },
+)
