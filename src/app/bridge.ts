@@ -83,6 +83,8 @@ export async function startBridge(config: Config, log: Logger, deps: ResourceDep
           topic,
           maxInFlight: config.processing.concurrency,
           fetchBytesPerPartition: config.kafka.fetchBytesPerPartition,
+          fetchMinBytes: config.kafka.fetchMinBytes,
+          fetchMaxWaitMs: config.kafka.fetchMaxWaitMs,
           commitIntervalMs: 200,
           maxAttempts: config.processing.maxAttempts,
           retryBaseMs: config.processing.retryBaseMs,

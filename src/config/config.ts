@@ -84,6 +84,10 @@ export interface Config {
     readonly compression: 'none' | 'gzip'
     /** Most bytes one fetch takes from a partition (kafkajs maxBytesPerPartition). */
     readonly fetchBytesPerPartition: number
+    /** The broker answers a fetch once it has this many bytes, or after fetchMaxWaitMs (Kafka fetch.min.bytes). */
+    readonly fetchMinBytes: number
+    /** Longest a fetch waits at the broker for fetchMinBytes (Kafka fetch.max.wait.ms). */
+    readonly fetchMaxWaitMs: number
     readonly security: KafkaSecurity
   }
   readonly registryUrl: string
@@ -278,6 +282,8 @@ export function loadConfig(env: Env): Config {
       // Throughput tuning a user would try; measured in BENCHMARKS.md (levers of issue 15).
       compression: r.oneOf('KAFKA_COMPRESSION', 'none', ['none', 'gzip'] as const),
       fetchBytesPerPartition: r.int('KAFKA_FETCH_BYTES_PER_PARTITION', 256 * 1024, 1024, 64 * 1024 * 1024),
+      fetchMinBytes: r.int('KAFKA_FETCH_MIN_BYTES', 1, 1, 64 * 1024 * 1024),
+      fetchMaxWaitMs: r.int('KAFKA_FETCH_MAX_WAIT_MS', 50, 1, 10_000),
       security: readKafkaSecurity(r),
     },
     registryUrl: r.url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8081/apis/ccompat/v7', ['http:', 'https:']),

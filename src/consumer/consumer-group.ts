@@ -16,6 +16,10 @@ export interface GroupOptions extends RunnerOptions {
   fromBeginning?: boolean
   /** kafkajs maxBytesPerPartition (default 256 kB). */
   fetchBytesPerPartition?: number
+  /** kafkajs minBytes (default 1: the broker answers as soon as it has any record). */
+  fetchMinBytes?: number
+  /** kafkajs maxWaitTimeInMs (default 50). */
+  fetchMaxWaitMs?: number
 }
 
 export interface RunningGroup {
@@ -43,7 +47,10 @@ export async function startConsumerGroup<T>(
     // A killed member holds its partitions until the session times out: keep that pause short.
     sessionTimeout: 10_000,
     heartbeatInterval: 3000,
-    maxWaitTimeInMs: 50,
+    // A fetch is answered once minBytes are there or maxWait has passed: larger minBytes means
+    // fewer, fuller fetches (less per-fetch decode and scheduling) for up to maxWait of latency.
+    minBytes: opts.fetchMinBytes ?? 1,
+    maxWaitTimeInMs: opts.fetchMaxWaitMs ?? 50,
     // Smaller fetches decode in shorter slices of the event loop, which ingest shares.
     maxBytesPerPartition: opts.fetchBytesPerPartition ?? 256 * 1024,
   })

@@ -43,13 +43,17 @@ export function isFinished(s: SendState): boolean {
   return s.wamid !== null || delivered.includes(s.status) || s.status === 'dead_lettered'
 }
 
+/** What a finished row (isFinished) says: Meta has the message, or it was dead-lettered. */
+export function finishedOutcome(s: SendState): Extract<Outcome, { kind: 'settled' | 'finished' }> {
+  return s.wamid !== null || delivered.includes(s.status) ? { kind: 'settled', state: s } : { kind: 'finished' }
+}
+
 export async function awaitOutcome(p: SettlementPorts, ref: MessageRef, signal?: AbortSignal): Promise<Outcome> {
   for (;;) {
     const s = await p.settlement.state(ref)
     // No row: nobody claimed it (a release raced with us); claiming decides.
     if (s === undefined || s.status === 'retrying') return { kind: 'claimable' }
-    if (s.wamid !== null || delivered.includes(s.status)) return { kind: 'settled', state: s }
-    if (s.status === 'dead_lettered') return { kind: 'finished' }
+    if (isFinished(s)) return finishedOutcome(s)
     // 'claimed' without a wamid: a live owner finishes well inside the window (it is at least twice
     // Meta's timeout), a dead one never does.
     const due = (s.claimedAt?.getTime() ?? 0) + p.reconcileWindowMs

@@ -10,14 +10,14 @@ import { needsMedia, transformOutbound, type MediaNeed } from '../processors/tra
 import type { MetaSendBody } from '../processors/types/meta.js'
 import type { GenesysOutbound } from '../processors/types/genesys.js'
 import type { GenesysOutboundEnvelope } from '../schemas/records.generated.js'
-import type { SendState, SettlementStore } from '../sinks/db/settlement.js'
+import type { SettlementStore } from '../sinks/db/settlement.js'
 import type { Claimer } from '../sinks/db/claims.js'
 import type { TrackingWriter } from '../sinks/db/tracking-outcomes.js'
 import type { MetaClient, MetaSendResult } from '../sinks/meta-client.js'
 import type { Semaphore } from '../semaphore.js'
 import { deadLetterRecord, errorEvent, type CommonPorts } from './failure-events.js'
 import { payOwedReceipt, type ReceiptPorts } from './outbound-receipts.js'
-import { awaitOutcome, isFinished, settlementCounter, type Outcome } from './outbound-settlement.js'
+import { awaitOutcome, finishedOutcome, isFinished, settlementCounter, type Outcome } from './outbound-settlement.js'
 
 export interface ConversationMapping {
   tenantId: string
@@ -88,12 +88,17 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
   }
 
   /** Ends a wait on the row: settled (by a status or its owner), handled, or in doubt for good. */
-  const settled = (
+  const settled = async (
     env: GenesysOutboundEnvelope,
     o: Exclude<Outcome, { kind: 'claimable' | 'resend-due' }>,
     mine: boolean,
-  ) => {
-    if (o.kind === 'finished') return drop('already handled (dead-lettered; a re-drive carries a resend token)')
+    stage: StepTimer,
+  ): Promise<StageResult<unknown>> => {
+    if (o.kind === 'finished') {
+      // Its owner may have died between the move and the receipt: the receipt is produced here.
+      await stage('receipt', () => payOwedReceipt(p, env))
+      return drop('already handled (dead-lettered; a re-drive carries a resend token)')
+    }
     // Shutdown: nothing is marked; the runner abandons this retry and the next owner waits on the row.
     if (o.kind === 'aborted') {
       return retry(new BridgeError('GWB_CLAIM_HELD', 'shutdown while its outcome was settled', { canRetry: true }))
@@ -113,8 +118,12 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       )
     }
     if (o.state.settledByStatus) settlement?.inc({ outcome: 'settled_by_status' })
-    // A 'failed' status gave the agent its Failed receipt (status flow); nothing to add here.
-    if (o.state.status === 'failed') return drop('settled: Meta reported it failed')
+    if (o.state.status === 'failed') {
+      // Failed by its owner: a receipt it owed and did not produce is produced here. Failed by a
+      // status: the status flow gave the agent its receipt, and the row owes nothing.
+      await stage('receipt', () => payOwedReceipt(p, env))
+      return drop('already handled (failed)')
+    }
     // Its owner (another member, a killed process) finished it: a duplicate here.
     if (!mine) return drop('already handled (its owner recorded the outcome, or a status did)')
     if (env.conversationId !== null) p.touchActivity(env.tenantId, env.conversationId, new Date(p.now()))
@@ -177,8 +186,30 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
       const o = await stage('settle', () => awaitOutcome(p, ref, signal))
       if (o.kind === 'claimable') due = undefined
       else if (o.kind === 'resend-due') due = o.attempts
-      else return settled(env, o, sentHere)
+      else return settled(env, o, sentHere, stage)
     }
+  }
+
+  /**
+   * The row is read only where it can change the outcome: when the claim is lost (claimAndSend) and
+   * here, when the work before the claim failed. A redelivered copy of a message already handled
+   * (restart, rebalance, a commit held back) is then dropped, not failed, so an agent never gets a
+   * Failed receipt for a message that went out; one whose send is in doubt waits for its settlement
+   * first. Reading the row before every message instead cost a statement per message (issue 15).
+   */
+  const beforeClaim = async (
+    env: GenesysOutboundEnvelope,
+    failure: StageResult<unknown>,
+    stage: StepTimer,
+    signal: AbortSignal | undefined,
+  ): Promise<StageResult<unknown>> => {
+    const ref = { tenantId: env.tenantId, messageId: env.messageId }
+    const prior = await stage('claim', () => p.settlement.state(ref))
+    if (prior === undefined) return failure
+    if (isFinished(prior)) return settled(env, finishedOutcome(prior), false, stage)
+    if (prior.status !== 'claimed') return failure
+    const o = await stage('settle', () => awaitOutcome(p, ref, signal))
+    return o.kind === 'claimable' || o.kind === 'resend-due' ? failure : settled(env, o, false, stage)
   }
 
   return {
@@ -199,19 +230,11 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
         const token = env.resendToken ?? `record:${record.topic}:${record.partition}:${record.offset}`
         await stage('claim', () => p.settlement.useResendToken({ ...ref, token, reason: 'explicit resend (replay)' }))
       }
-      // A redelivery (restart, rebalance, a commit held back) checks the row before any work, so a
-      // message already sent is not mapped, fetched or failed again.
-      const prior = await stage('claim', () => p.settlement.state(ref))
-      if (prior !== undefined && isFinished(prior)) {
-        // Its owner died between the move to failed and the receipt: the receipt is produced here.
-        if (prior.status === 'failed' || prior.status === 'dead_lettered')
-          await stage('receipt', () => payOwedReceipt(p, env))
-        return drop('already handled (redelivered)')
-      }
-      const result = await deliver(env, msg, prior, attempt, stage, signal)
+      const result = await deliver(env, msg, attempt, stage, signal)
+      if (result.kind !== 'retry') return result
       // The row keeps its first transient failure: the retry ceiling counts from it, across restarts.
-      const since = prior?.firstFailedAt?.getTime()
-      return result.kind === 'retry' && since !== undefined ? retry(result.error, since) : result
+      const since = (await p.settlement.state(ref))?.firstFailedAt?.getTime()
+      return since === undefined ? result : retry(result.error, since)
     },
 
     async onFail({ env }, error, record, attempts) {
@@ -255,49 +278,19 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
     },
   }
 
-  /** Maps, transforms and sends a message that is not finished yet (`prior`: its row, if any). */
+  /** Maps, transforms and sends a message; a failure before the claim is checked against its row. */
   async function deliver(
     env: GenesysOutboundEnvelope,
     msg: GenesysOutbound,
-    prior: SendState | undefined,
     attempt: number,
     stage: StepTimer,
     signal: AbortSignal | undefined,
   ): Promise<StageResult<unknown>> {
-    const ref = { tenantId: env.tenantId, messageId: env.messageId }
-    let due: number | undefined
-    if (prior?.status === 'claimed') {
-      const o = await stage('settle', () => awaitOutcome(p, ref, signal))
-      if (o.kind === 'resend-due') due = o.attempts
-      else if (o.kind !== 'claimable') return settled(env, o, false)
-    }
-    const mapping = await stage('mapping', () => resolveRecipient(env))
-    if (mapping === undefined) {
-      return fail(
-        new BridgeError(
-          'GWB_NO_MAPPING',
-          `no WhatsApp customer is mapped to conversation ${env.conversationId ?? '(none)'}`,
-          {
-            details: { receiptReason: 'InvalidDestination' },
-          },
-        ),
-      )
-    }
-    let mediaLink: string | undefined
-    const need = needsMedia(msg)
-    if (need !== undefined) {
-      const linked = await stage('media', () => p.rehostMedia(env.tenantId, need))
-      if (linked.kind !== 'ok') return linked
-      mediaLink = linked.value
-    }
-    const body = transformOutbound(
-      msg,
-      mediaLink === undefined ? { to: mapping.waId } : { to: mapping.waId, mediaLink },
-    )
-    if (body.kind !== 'ok') return body
-
+    const prepared = await prepare(env, msg, stage)
+    if (prepared.kind !== 'ok') return beforeClaim(env, prepared, stage, signal)
+    const { mapping, body } = prepared.value
     const creds = await p.whatsappCredentials(env.tenantId)
-    const sent = await claimAndSend(env, mapping, creds, body.value, due, false, stage, signal)
+    const sent = await claimAndSend(env, mapping, creds, body, undefined, false, stage, signal)
     if (sent.kind !== 'sent') return sent
     const res = sent.res
     if (res.ok) {
@@ -339,6 +332,36 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
     const retryAfterMs =
       c.action === 'throttle-recipient' ? pairLimitDelay(attempt, p.pairRetryMaxMs) : c.error.retryAfterMs
     return retry(new BridgeError(c.error.code, c.error.message, { canRetry: true, details, retryAfterMs }))
+  }
+
+  /** The customer to send to and the Meta body (with the media re-hosted), or why there is none. */
+  async function prepare(
+    env: GenesysOutboundEnvelope,
+    msg: GenesysOutbound,
+    stage: StepTimer,
+  ): Promise<StageResult<{ mapping: ConversationMapping; body: MetaSendBody }>> {
+    const mapping = await stage('mapping', () => resolveRecipient(env))
+    if (mapping === undefined) {
+      return fail(
+        new BridgeError(
+          'GWB_NO_MAPPING',
+          `no WhatsApp customer is mapped to conversation ${env.conversationId ?? '(none)'}`,
+          { details: { receiptReason: 'InvalidDestination' } },
+        ),
+      )
+    }
+    let mediaLink: string | undefined
+    const need = needsMedia(msg)
+    if (need !== undefined) {
+      const linked = await stage('media', () => p.rehostMedia(env.tenantId, need))
+      if (linked.kind !== 'ok') return linked
+      mediaLink = linked.value
+    }
+    const body = transformOutbound(
+      msg,
+      mediaLink === undefined ? { to: mapping.waId } : { to: mapping.waId, mediaLink },
+    )
+    return body.kind === 'ok' ? ok({ mapping, body: body.value }) : body
   }
 }
 

@@ -114,6 +114,18 @@ t.test('Kafka tuning: compression and fetch size, defaults as measured, bad valu
   t.match(msg, /KAFKA_FETCH_BYTES_PER_PARTITION must be an integer from 1024/)
 })
 
+t.test('Kafka fetch batching: min bytes and max wait, defaults as measured, bad values named', async (t) => {
+  const d = loadConfig(minimalEnv)
+  t.equal(d.kafka.fetchMinBytes, 1)
+  t.equal(d.kafka.fetchMaxWaitMs, 50)
+  const c = loadConfig({ ...minimalEnv, KAFKA_FETCH_MIN_BYTES: '65536', KAFKA_FETCH_MAX_WAIT_MS: '20' })
+  t.equal(c.kafka.fetchMinBytes, 65_536)
+  t.equal(c.kafka.fetchMaxWaitMs, 20)
+  const msg = configProblems({ ...minimalEnv, KAFKA_FETCH_MIN_BYTES: '0', KAFKA_FETCH_MAX_WAIT_MS: 'soon' })
+  t.match(msg, /KAFKA_FETCH_MIN_BYTES must be an integer from 1/)
+  t.match(msg, /KAFKA_FETCH_MAX_WAIT_MS must be an integer from 1/)
+})
+
 t.test('RESEND_TOKEN_RETENTION_DAYS: 30 by default, at least 7 (the topic retention and Meta retries)', async (t) => {
   t.equal(loadConfig(minimalEnv).processing.resendTokenRetentionDays, 30)
   t.equal(loadConfig({ ...minimalEnv, RESEND_TOKEN_RETENTION_DAYS: '90' }).processing.resendTokenRetentionDays, 90)

@@ -34,10 +34,12 @@ const ok = (): MetaSendResult => ({ ok: true, wamid: `wamid.${randomUUID()}`, wa
  * One owner's flow over a shared claim table; `record` makes a webhook of a conversation as ingest
  * would have produced it, `setLater` changes a row the way the other owner would.
  */
-function world(opts: { windowMs?: number; answer?: (text: string) => MetaSendResult } = {}) {
+function world(opts: { windowMs?: number; answer?: (text: string) => MetaSendResult; unmapped?: boolean } = {}) {
   const table = new Map<string, Row>()
   const sent: string[] = []
   const receipts: string[] = []
+  /** Message ids whose row the flow read (settlement.state). */
+  const reads: string[] = []
   const envelopes = new Map<string, GenesysOutboundEnvelope>()
   const answer = opts.answer ?? ok
   const set = (id: string, from: TrackingStatus[], to: TrackingStatus): Promise<boolean> => {
@@ -62,7 +64,9 @@ function world(opts: { windowMs?: number; answer?: (text: string) => MetaSendRes
       return env === undefined ? Promise.reject(new Error('unknown record')) : Promise.resolve(env)
     },
     mappingByConversation: (tenantId, conversationId) =>
-      Promise.resolve({ tenantId, conversationId, waId: '447700900001', phoneNumberId: 'pn' }),
+      Promise.resolve(
+        opts.unmapped === true ? undefined : { tenantId, conversationId, waId: '447700900001', phoneNumberId: 'pn' },
+      ),
     mappingByWa: () => Promise.resolve(undefined),
     slowSendRate: () => Promise.resolve(),
     pairRetryMaxMs: 300_000,
@@ -96,6 +100,7 @@ function world(opts: { windowMs?: number; answer?: (text: string) => MetaSendRes
     // The rules of src/sinks/db/settlement.ts, in memory.
     settlement: {
       state: ({ messageId }) => {
+        reads.push(messageId)
         const r = table.get(messageId)
         return Promise.resolve(
           r === undefined
@@ -149,10 +154,8 @@ function world(opts: { windowMs?: number; answer?: (text: string) => MetaSendRes
     },
     touchActivity: () => undefined,
   }
-  const record = (text: string, conversationId: string): { value: Buffer; id: string } => {
-    const payload = Buffer.from(
-      JSON.stringify(buildOutbound({ integrationId: 'int', conversationId, toId: '447700900001', text })),
-    )
+  const record = (text: string, conversationId: string, toId = '447700900001'): { value: Buffer; id: string } => {
+    const payload = Buffer.from(JSON.stringify(buildOutbound({ integrationId: 'int', conversationId, toId, text })))
     const parsed = parseGenesysWebhook(payload, Number.MAX_SAFE_INTEGER)
     if (!parsed.ok) throw new Error(parsed.reason)
     const { env } = outboundEnvelope(parsed.value, { tenantId: 'tn', receivedAtMs: Date.now(), payload, resend: false })
@@ -165,7 +168,7 @@ function world(opts: { windowMs?: number; answer?: (text: string) => MetaSendRes
       if (row !== undefined) row.status = status
     }, ms)
   }
-  return { table, sent, receipts, flow: outboundFlow(ports), record, setLater }
+  return { table, sent, receipts, reads, flow: outboundFlow(ports), record, setLater }
 }
 
 const meta = { topic: 'x', partition: 0, offset: 0, key: null, value: null }
@@ -189,6 +192,32 @@ t.test(
     t.equal(table.get(first.id)?.status, 'sent')
   },
 )
+
+t.test('a message sent at the first try costs its claim and its tracking write; its row is not read', async (t) => {
+  const { table, sent, reads, flow, record } = world()
+  const m = record('first try', randomUUID())
+  const r = await flow.handle(await flow.decode(m.value), 1, meta, untimed)
+  t.equal(r.kind, 'ok')
+  t.same(sent, ['first try'])
+  t.equal(table.get(m.id)?.status, 'sent')
+  t.same(reads, [], 'no read of the row before the claim (a statement per message, issue 15)')
+})
+
+t.test('a redelivered copy of a sent message whose mapping now fails: dropped, no Failed receipt', async (t) => {
+  const { table, sent, receipts, flow, record } = world({ unmapped: true })
+  // No mapping, and a channel.to.id that is no wa_id: the recipient cannot be resolved any more.
+  const m = record('sent before', randomUUID(), 'opaque-id')
+  table.set(m.id, { status: 'delivered', claimedAt: new Date(), wamid: 'wamid.x' })
+  const r = await flow.handle(await flow.decode(m.value), 1, meta, untimed)
+  t.equal(r.kind, 'drop', 'its row says it went out')
+  t.same(sent, [])
+  t.same(receipts, [])
+  t.equal(table.get(m.id)?.status, 'delivered')
+
+  const fresh = record('never sent', randomUUID(), 'opaque-id')
+  const f = await flow.handle(await flow.decode(fresh.value), 1, meta, untimed)
+  t.equal(f.kind, 'fail', 'a message with no row fails as before (InvalidDestination)')
+})
 
 t.test('a message another owner finished is a duplicate: dropped, not sent', async (t) => {
   const { table, sent, flow, record, setLater } = world()

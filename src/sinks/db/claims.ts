@@ -63,7 +63,8 @@ async function claimRows(sql: Sql, direction: Direction, rows: ClaimInput[]): Pr
       ${rows.map((r) => r.conversationId ?? null)}::text[],
       ${rows.map((r) => r.waId ?? null)}::text[]
     ) as u(tenant_id, message_id, conversation_id, wa_id)
-    on conflict (tenant_id, direction, ${sql(col)}) do update set
+    -- The predicate infers the partial key index (migration 0008).
+    on conflict (tenant_id, direction, ${sql(col)}) where ${sql(col)} is not null do update set
       status = 'claimed',
       claimed_at = now(),
       attempts = m.attempts + 1,

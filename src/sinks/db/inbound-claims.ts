@@ -31,7 +31,8 @@ export async function claimInbound(sql: Sql, c: InboundClaimInput): Promise<Inbo
     insert into message_tracking as m
       (tenant_id, direction, wamid, wa_id, status, attempts, claimed_at, claim_owner)
     values (${c.tenantId}, 'inbound', ${c.wamid}, ${c.waId}, 'claimed', 1, now(), ${c.owner})
-    on conflict (tenant_id, direction, wamid) do update set
+    -- The predicate infers the partial key index (migration 0008).
+    on conflict (tenant_id, direction, wamid) where wamid is not null do update set
       status = 'claimed',
       claimed_at = now(),
       claim_owner = excluded.claim_owner,

@@ -71,8 +71,13 @@ export async function lookupByMessageIds(
            error_code as "errorCode", error_text as "errorText", created_at as "createdAt",
            claimed_at as "claimedAt", sent_at as "sentAt", delivered_at as "deliveredAt",
            read_at as "readAt", failed_at as "failedAt"
+    -- Joined to the wanted (tenant, id) pairs, not "tenant_id = $1 and id = any($2)": on a table
+    -- without statistics the planner takes a constant tenant for a handful of rows and applies the
+    -- array as a filter over the index's (tenant_id, direction) prefix, reading every row of the tenant.
     from message_tracking
-    where tenant_id = ${tenantId} and direction = ${direction} and ${sql(col)} = any(${ids}::text[])`
+    join unnest(${ids.map(() => tenantId)}::text[], ${ids}::text[]) as v(tenant, wanted)
+      on tenant_id = v.tenant and ${sql(col)} = v.wanted
+    where direction = ${direction}`
   return new Map(rows.map(({ key, ...row }) => [key, row]))
 }
 

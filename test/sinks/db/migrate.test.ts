@@ -214,7 +214,25 @@ t.test('0002 upgrades a populated v1 database: every row kept, every key per ten
     "the tenant from the payload, else from the tracked send's row, else '' (never re-driven)",
   )
 
-  // The code of this build runs on this build's schema: the later migrations first (they only add columns).
+  // 0002's keys carry the tenant.
+  const constraints = await sql<{ conname: string }[]>`
+    select conname from pg_constraint
+    where conrelid in ('message_tracking'::regclass, 'conversation_mappings'::regclass, 'pending_statuses'::regclass)
+      and contype in ('p', 'u')
+    order by conname`
+  t.same(
+    constraints.map((c) => c.conname),
+    [
+      'conversation_mappings_pkey',
+      'message_tracking_pkey',
+      'message_tracking_tenant_direction_genesys_key',
+      'message_tracking_tenant_direction_wamid_key',
+      'pending_statuses_pkey',
+    ],
+  )
+
+  // The code of this build runs on this build's schema: the later migrations first (columns; 0008 makes
+  // the message keys partial).
   await migrate(sql, MIGRATIONS_DIR)
   // Queries by tenant find each tenant's rows and nothing of the other's.
   t.equal((await getByConversation(sql, 'acme', 'conv-a'))?.waId, '111')
@@ -246,22 +264,6 @@ t.test('0002 upgrades a populated v1 database: every row kept, every key per ten
   t.equal(other.waId, '999', "beta's conv-a is its own conversation")
   t.equal((await getByConversation(sql, 'acme', 'conv-a'))?.waId, '111')
   await claimer.drain()
-
-  const constraints = await sql<{ conname: string }[]>`
-    select conname from pg_constraint
-    where conrelid in ('message_tracking'::regclass, 'conversation_mappings'::regclass, 'pending_statuses'::regclass)
-      and contype in ('p', 'u')
-    order by conname`
-  t.same(
-    constraints.map((c) => c.conname),
-    [
-      'conversation_mappings_pkey',
-      'message_tracking_pkey',
-      'message_tracking_tenant_direction_genesys_key',
-      'message_tracking_tenant_direction_wamid_key',
-      'pending_statuses_pkey',
-    ],
-  )
 })
 
 t.test('0002 attaches indexes built beforehand with CONCURRENTLY, and rebuilds an invalid one', async (t) => {
@@ -325,7 +327,7 @@ t.test(
     const { sql } = db
     await migrate(sql, await migrationsUpTo(t, 6))
     const before = await dump(sql)
-    t.same((await migrate(sql, MIGRATIONS_DIR)).applied, ['0007_status_receipt_owed'])
+    t.same((await migrate(sql, await migrationsUpTo(t, 7))).applied, ['0007_status_receipt_owed'])
     const after = (await dump(sql))['message_tracking']?.map((r) => JSON.parse(r) as Record<string, unknown>) ?? []
     for (const row of after) t.equal(row['status_receipt_owed'], null, 'nothing owed on existing rows')
     t.same(
@@ -345,5 +347,39 @@ t.test(
       { tenantId: 'acme', wamid: 'w.a1', status: 'read', at: new Date(), receiptDue: due },
     ])
     t.same(moved?.receiptOwed, due)
+  },
+)
+
+t.test(
+  '0008 turns the message keys into partial indexes on a populated database: rows kept, still unique',
+  async (t) => {
+    const db = await v1Database(t)
+    const { sql } = db
+    await migrate(sql, await migrationsUpTo(t, 7))
+    const before = await dump(sql)
+    t.same((await migrate(sql, MIGRATIONS_DIR)).applied, ['0008_partial_message_keys'])
+    t.same(await dump(sql), before, 'every row kept as it was')
+    const indexes = await sql<{ name: string; def: string }[]>`
+    select indexname as name, indexdef as def from pg_indexes
+    where tablename = 'message_tracking' and indexdef like 'CREATE UNIQUE%' order by indexname`
+    t.same(
+      indexes.map((i) => i.name),
+      ['message_tracking_genesys_key', 'message_tracking_pkey', 'message_tracking_wamid_key'],
+    )
+    t.match(indexes[0]?.def, /WHERE \(genesys_message_id IS NOT NULL\)/)
+    t.match(indexes[2]?.def, /WHERE \(wamid IS NOT NULL\)/)
+    // The claims still decide: an existing message is a duplicate, per tenant, in both directions.
+    const claimer = createClaimer(sql, { maxSize: 10, maxWaitMs: 1 })
+    t.notOk(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-1' }), 'still a duplicate')
+    t.ok(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-new' }))
+    t.notOk(await claimer.claim({ tenantId: 'acme', direction: 'outbound', messageId: 'g-new' }))
+    t.ok(await claimer.claim({ tenantId: 'beta', direction: 'inbound', messageId: 'w.in-new' }))
+    t.notOk(await claimer.claim({ tenantId: 'beta', direction: 'inbound', messageId: 'w.in-new' }))
+    await claimer.drain()
+    await t.rejects(
+      sql`insert into message_tracking (tenant_id, direction, wamid, status) values ('acme', 'outbound', 'w.a1', 'sent')`,
+      { code: '23505' },
+      'a second row with a tracked wamid is refused',
+    )
   },
 )
