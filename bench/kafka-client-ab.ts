@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import type { Admin } from 'kafkajs'
 import pino from 'pino'
 import { createBatcher } from '../src/batcher.js'
 import { buildOutbound } from '../src/fakes/genesys-webhooks.js'
@@ -27,7 +28,7 @@ round (A B, then B A), so the machine's other load falls on both.
 
   --rounds <n>       rounds (default 3); tables give medians
   --seconds <s>      measured seconds per fixed rate (default 10)
-  --rates <r,r>      fixed rates in records/s (default 1000,4000)
+  --rates <r,r>      fixed rates in records/s (default 0,1000,4000; 0 = the clients' idle cost)
   --records <n>      records of the ceiling (default 100000)
   --bytes <b>        value size: a Genesys webhook's JSON padded to this (default 696, the bench's)
   --partitions <n>   partitions of each fresh topic (default 12)
@@ -38,7 +39,7 @@ const { values: a } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '10' },
-    rates: { type: 'string', default: '1000,4000' },
+    rates: { type: 'string', default: '0,1000,4000' },
     records: { type: 'string', default: '100000' },
     bytes: { type: 'string', default: '696' },
     partitions: { type: 'string', default: '12' },
@@ -196,7 +197,7 @@ async function child(client: ClientName, mode: string, topic: string): Promise<R
       endToEndRate: (c1 - c0) / secs,
       cpuMs,
       // Each record is produced and consumed by this process: the client's cost of one record's round trip.
-      cpuUsPerRecord: (cpuMs * 1000) / Math.max(1, p1 - p0),
+      cpuUsPerRecord: p1 > p0 ? (cpuMs * 1000) / (p1 - p0) : NaN,
     })
     if (consumed < sent) out.errors += sent - consumed
   }
@@ -218,7 +219,9 @@ function runChild(client: ClientName, mode: string, topic: string): Promise<Resu
     p.on('exit', () => {
       const line = out.trim().split('\n').pop() ?? ''
       try {
-        resolve(JSON.parse(line) as Result)
+        const r = JSON.parse(line) as Result
+        // JSON has no NaN: a rate of 0 has no CPU per record.
+        resolve({ ...r, cpuUsPerRecord: r.cpuUsPerRecord ?? NaN })
       } catch {
         reject(new Error(`child ${client} ${mode} printed no result: ${out}`))
       }
@@ -278,6 +281,28 @@ function report(results: Result[], modes: string[]): string {
   return lines.join('\n')
 }
 
+/**
+ * Creates the round's topic and waits until every partition has a leader. kafkajs's own wait
+ * (waitForLeaders) gives up with UNKNOWN_TOPIC_OR_PARTITION when a busy broker is slow to elect.
+ */
+async function createTopic(admin: Admin, topic: string, partitions: number): Promise<void> {
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions }] })
+  const led = async (): Promise<boolean> => {
+    try {
+      const md = await admin.fetchTopicMetadata({ topics: [topic] })
+      const ps = md.topics[0]?.partitions ?? []
+      return ps.length === partitions && ps.every((p) => p.leader >= 0)
+    } catch {
+      return false
+    }
+  }
+  const end = performance.now() + 60_000
+  while (!(await led())) {
+    if (performance.now() > end) throw new Error(`topic ${topic}: partitions without a leader after 60 s`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
 async function main(): Promise<void> {
   if (a.help) {
     process.stdout.write(HELP)
@@ -300,13 +325,14 @@ async function main(): Promise<void> {
       for (const mode of modes) {
         for (const { variant: client } of order.filter((o) => o.round === round)) {
           const topic = `gwb-bench-client-ab-${runId}-${round}-${mode}-${client}`
-          await admin.createTopics({ topics: [{ topic, numPartitions: partitions }], waitForLeaders: true })
+          await createTopic(admin, topic, partitions)
           const load = loadavg()[0] ?? NaN
           const r = await runChild(client, mode, topic)
           await admin.deleteTopics({ topics: [topic] })
           r.loadAvg = load
           r.round = round
           results.push(r)
+          if (a.json !== undefined) writeFileSync(a.json, JSON.stringify(results, null, 2))
           say(
             `round ${round} ${mode} ${client}: produce ${fmt(r.produceRate)} rec/s, consume ${fmt(r.endToEndRate)} rec/s, ` +
               `${fmt(r.cpuUsPerRecord, 1)} µs CPU/record, e2e p50 ${r.latencyMs.p50} p99 ${r.latencyMs.p99} ms, ` +
@@ -318,7 +344,6 @@ async function main(): Promise<void> {
   } finally {
     await admin.disconnect()
   }
-  if (a.json !== undefined) writeFileSync(a.json, JSON.stringify(results, null, 2))
   process.stdout.write(`${report(results, modes)}\n`)
 }
 
