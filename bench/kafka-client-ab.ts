@@ -329,6 +329,8 @@ async function main(): Promise<void> {
           const load = loadavg()[0] ?? NaN
           const r = await runChild(client, mode, topic)
           await admin.deleteTopics({ topics: [topic] })
+          // The child has left its group; an empty group's offsets would stay on the broker for a week.
+          await admin.deleteGroups([`${topic}-g`]).catch(() => undefined)
           r.loadAvg = load
           r.round = round
           results.push(r)
