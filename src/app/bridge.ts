@@ -72,7 +72,12 @@ export async function startBridge(config: Config, log: Logger, deps: ResourceDep
 
   const groups: RunningGroup[] = []
   const lagTargets: LagTarget[] = []
-  const start = async <T>(role: string, topic: string, handler: FlowHandler<T>): Promise<void> => {
+  const start = async <T>(
+    role: string,
+    topic: string,
+    handler: FlowHandler<T>,
+    fetch = { minBytes: config.kafka.fetchMinBytes, maxWaitMs: config.kafka.fetchMaxWaitMs },
+  ): Promise<void> => {
     lagTargets.push({ groupId: `${config.kafka.groupPrefix}${role}`, topic })
     groups.push(
       await startConsumerGroup(
@@ -83,8 +88,8 @@ export async function startBridge(config: Config, log: Logger, deps: ResourceDep
           topic,
           maxInFlight: config.processing.concurrency,
           fetchBytesPerPartition: config.kafka.fetchBytesPerPartition,
-          fetchMinBytes: config.kafka.fetchMinBytes,
-          fetchMaxWaitMs: config.kafka.fetchMaxWaitMs,
+          fetchMinBytes: fetch.minBytes,
+          fetchMaxWaitMs: fetch.maxWaitMs,
           commitIntervalMs: 200,
           maxAttempts: config.processing.maxAttempts,
           retryBaseMs: config.processing.retryBaseMs,
@@ -114,7 +119,8 @@ export async function startBridge(config: Config, log: Logger, deps: ResourceDep
     stoppers.push(async () => sweeps.stop())
   }
   if (archives) {
-    for (const a of archiveFlows(r, common)) await start(a.role, a.topic, a.handler)
+    const fetch = { minBytes: config.kafka.archiveFetchMinBytes, maxWaitMs: config.kafka.archiveFetchMaxWaitMs }
+    for (const a of archiveFlows(r, common)) await start(a.role, a.topic, a.handler, fetch)
   }
   // gwb_consumer_lag_records per partition of each group of this process.
   stoppers.push(startLagMonitor(r.kafka, lagTargets, { metrics, log }).stop, admin.close)

@@ -118,9 +118,19 @@ t.test('Kafka fetch batching: min bytes and max wait, defaults as measured, bad 
   const d = loadConfig(minimalEnv)
   t.equal(d.kafka.fetchMinBytes, 1)
   t.equal(d.kafka.fetchMaxWaitMs, 50)
-  const c = loadConfig({ ...minimalEnv, KAFKA_FETCH_MIN_BYTES: '65536', KAFKA_FETCH_MAX_WAIT_MS: '20' })
+  t.equal(d.kafka.archiveFetchMinBytes, 262_144)
+  t.equal(d.kafka.archiveFetchMaxWaitMs, 250)
+  const c = loadConfig({
+    ...minimalEnv,
+    KAFKA_FETCH_MIN_BYTES: '65536',
+    KAFKA_FETCH_MAX_WAIT_MS: '20',
+    ARCHIVE_FETCH_MIN_BYTES: '1048576',
+    ARCHIVE_FETCH_MAX_WAIT_MS: '1000',
+  })
   t.equal(c.kafka.fetchMinBytes, 65_536)
   t.equal(c.kafka.fetchMaxWaitMs, 20)
+  t.equal(c.kafka.archiveFetchMinBytes, 1_048_576)
+  t.equal(c.kafka.archiveFetchMaxWaitMs, 1000)
   const msg = configProblems({ ...minimalEnv, KAFKA_FETCH_MIN_BYTES: '0', KAFKA_FETCH_MAX_WAIT_MS: 'soon' })
   t.match(msg, /KAFKA_FETCH_MIN_BYTES must be an integer from 1/)
   t.match(msg, /KAFKA_FETCH_MAX_WAIT_MS must be an integer from 1/)
