@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
@@ -12,6 +11,7 @@ import { createKafka } from '../src/sinks/kafka/client.js'
 import { alternatedRounds, median } from './ab-rounds.js'
 import { clientNames, openClient, type BenchRecord, type ClientName } from './kafka-clients.js'
 import { roundSummary, summarize, type LatencySummary } from './stats.js'
+import { childResult } from './child-result.js'
 
 const HELP = `KAFKA_BROKERS=127.0.0.1:9092 node dist/bench/kafka-client-ab.js [options]
 
@@ -206,27 +206,11 @@ async function child(client: ClientName, mode: string, topic: string): Promise<R
   return out
 }
 
-function runChild(client: ClientName, mode: string, topic: string): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const args = [fileURLToPath(import.meta.url), ...process.argv.slice(2), '--child', client, '--mode', mode]
-    const p = spawn(process.execPath, [...args, '--topic', topic], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, NODE_NO_WARNINGS: '1' },
-    })
-    let out = ''
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    p.on('error', reject)
-    p.on('exit', () => {
-      const line = out.trim().split('\n').pop() ?? ''
-      try {
-        const r = JSON.parse(line) as Result
-        // JSON has no NaN: a rate of 0 has no CPU per record.
-        resolve({ ...r, cpuUsPerRecord: r.cpuUsPerRecord ?? NaN })
-      } catch {
-        reject(new Error(`child ${client} ${mode} printed no result: ${out}`))
-      }
-    })
-  })
+async function runChild(client: ClientName, mode: string, topic: string): Promise<Result> {
+  const args = [...process.argv.slice(2), '--child', client, '--mode', mode, '--topic', topic]
+  const r = await childResult<Result>(fileURLToPath(import.meta.url), args, `child ${client} ${mode}`)
+  // JSON has no NaN: a rate of 0 has no CPU per record.
+  return { ...r, cpuUsPerRecord: r.cpuUsPerRecord ?? NaN }
 }
 
 const fmt = (x: number, d = 0): string => (Number.isFinite(x) ? x.toFixed(d) : '–')

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -6,6 +5,7 @@ import type { Kafka } from 'kafkajs'
 import pino from 'pino'
 import { createKafka } from '../src/sinks/kafka/client.js'
 import { alternatedRounds, median } from './ab-rounds.js'
+import { childResult, startChild } from './child-result.js'
 
 /**
  * What a consumer group's fetch batching costs: a child process holds one consumer group configured
@@ -88,30 +88,19 @@ async function produce(topic: string): Promise<void> {
   }, 10)
 }
 
-function runChild(args: string[]): { done: Promise<string>; kill: () => void } {
-  const p = spawn(process.execPath, [fileURLToPath(import.meta.url), ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, NODE_NO_WARNINGS: '1' },
-  })
-  let out = ''
-  p.stdout.on('data', (d: Buffer) => (out += d.toString()))
-  const done = new Promise<string>((resolve) => p.on('exit', () => resolve(out)))
-  return { done, kill: () => p.kill() }
-}
-
 async function parent(): Promise<void> {
   const kafka = kafkaOf('gwb-bench-fetch-admin')
   const admin = kafka.admin()
   await admin.connect()
   const topic = `gwb-bench-fetch-${process.pid}`
   await admin.createTopics({ topics: [{ topic, numPartitions: 12 }], waitForLeaders: true })
-  const producer = Number(a.rate) > 0 ? runChild(['--child', 'produce', '--topic', topic]) : undefined
+  const self = fileURLToPath(import.meta.url)
+  const producer = Number(a.rate) > 0 ? startChild(self, ['--child', 'produce', '--topic', topic]) : undefined
   const results = new Map<string, Sample[]>()
   const loads: number[] = []
   for (const { variant: v } of alternatedRounds(a.variant, Number(a.rounds))) {
     loads.push(loadavg()[0] ?? NaN)
-    const out = await runChild(['--child', v, '--topic', topic]).done
-    const sample = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as Sample
+    const sample = await childResult<Sample>(self, ['--child', v, '--topic', topic], `consumer ${v}`)
     results.set(v, [...(results.get(v) ?? []), sample])
   }
   producer?.kill()

@@ -1,9 +1,10 @@
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Kafka, logLevel } from 'kafkajs'
 import pino from 'pino'
 import { createKafka } from '../src/sinks/kafka/client.js'
+import { childResult } from './child-result.js'
 
 /**
  * A/B of kafkajs's request-queue loop (src/sinks/kafka/request-queue-idle.ts): a child process
@@ -72,24 +73,9 @@ async function child(variant: Variant): Promise<void> {
   process.exit(0) // released kafkajs keeps its 1 ms timers alive after disconnect
 }
 
-function runChild(variant: Variant): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [fileURLToPath(import.meta.url), '--child', variant, ...process.argv.slice(2)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-      env: { ...process.env, NODE_NO_WARNINGS: '1' },
-    })
-    let out = ''
-    p.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    p.on('error', reject)
-    p.on('exit', () => {
-      const line = out.trim().split('\n').pop() ?? ''
-      try {
-        resolve((JSON.parse(line) as { cpuMs: number }).cpuMs)
-      } catch {
-        reject(new Error(`child ${variant} printed no result: ${out}`))
-      }
-    })
-  })
+async function runChild(variant: Variant): Promise<number> {
+  const args = ['--child', variant, ...process.argv.slice(2)]
+  return (await childResult<{ cpuMs: number }>(fileURLToPath(import.meta.url), args, `child ${variant}`)).cpuMs
 }
 
 async function main(): Promise<void> {

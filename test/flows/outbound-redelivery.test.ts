@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { runRecord, type RecordMeta } from '../../src/consumer/record-runner.js'
 import { BridgeError } from '../../src/errors.js'
@@ -14,12 +14,13 @@ import { createSemaphore } from '../../src/semaphore.js'
 import type { Sql } from '../../src/sinks/db/client.js'
 import { createClaimer } from '../../src/sinks/db/claims.js'
 import { createReceiptDebts } from '../../src/sinks/db/owed-receipts.js'
-import { upsertTenant } from '../../src/sinks/db/tenants.js'
 import { createSettlementStore } from '../../src/sinks/db/settlement.js'
 import { createTrackingWriter, type TrackingWriter } from '../../src/sinks/db/tracking-outcomes.js'
 import { lookupByMessageIds } from '../../src/sinks/db/tracking-rows.js'
 import type { MetaSendResult } from '../../src/sinks/meta-client.js'
 import { createTestDb } from '../helpers/db.js'
+import { recordPorts } from '../helpers/flow-ports.js'
+import { seedTenant } from '../helpers/tenants.js'
 
 /**
  * What survives a process: a record redelivered after a crash or a rebalance, run by a fresh flow
@@ -65,17 +66,7 @@ function processOver(
   const sends: string[] = []
   const writer = createTrackingWriter(sql, batch)
   const ports: OutboundPorts = {
-    publishError: () => Promise.resolve(),
-    publishDeadLetter: (d) => {
-      opts.deadLetters?.push(d.code)
-      return Promise.resolve()
-    },
-    now: Date.now,
-    log,
-    decode: (value) => {
-      const env = opts.envelopes.get(value.toString())
-      return env === undefined ? Promise.reject(new Error('unknown record')) : Promise.resolve(env)
-    },
+    ...recordPorts(opts),
     mappingByConversation: (tenantId, conversationId) =>
       Promise.resolve({ tenantId, conversationId, waId: WA_ID, phoneNumberId: 'pn' }),
     mappingByWa: () => Promise.resolve(undefined),
@@ -154,22 +145,6 @@ async function run(flow: ReturnType<typeof outboundFlow>, record: RecordMeta, st
   }
 }
 
-async function seedTenant(sql: Sql): Promise<void> {
-  await upsertTenant(sql, randomBytes(32), {
-    id: TENANT,
-    name: TENANT,
-    status: 'active',
-    genesys: {
-      integrationId: 'int',
-      region: 'mypurecloud.ie',
-      clientId: 'c',
-      clientSecret: 's',
-      webhookSecret: 'w'.repeat(20),
-    },
-    whatsapp: { phoneNumberId: 'pn', businessAccountId: '2', accessToken: 't', appSecret: 'a', verifyToken: 'v' },
-  })
-}
-
 const rowOf = async (sql: Sql, id: string) => (await lookupByMessageIds(sql, TENANT, 'outbound', [id])).get(id)
 
 /** The row as an earlier process left it: claimed, then Meta said 500 (known not sent) at `failedAt`. */
@@ -191,7 +166,7 @@ t.test('the retry ceiling counts from the first failure the row records, across 
   const db = await createTestDb()
   t.teardown(db.drop)
   const { sql } = db
-  await seedTenant(sql)
+  await seedTenant(sql, TENANT)
   const envelopes = new Map<string, GenesysOutboundEnvelope>()
 
   t.test('first failed longer ago than the ceiling: dead-lettered on its next transient failure', async (t) => {
@@ -220,7 +195,7 @@ t.test('a Failed receipt is owed from the move to failed until it is produced', 
   const db = await createTestDb()
   t.teardown(db.drop)
   const { sql } = db
-  await seedTenant(sql)
+  await seedTenant(sql, TENANT)
   const envelopes = new Map<string, GenesysOutboundEnvelope>()
   const debts = createReceiptDebts(sql)
 

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { runRecord, type RecordMeta } from '../../src/consumer/record-runner.js'
 import { statusFlow, type StatusPorts } from '../../src/flows/status.js'
@@ -8,9 +8,10 @@ import type { WhatsAppStatusEnvelope } from '../../src/schemas/records.generated
 import type { Sql } from '../../src/sinks/db/client.js'
 import { clearOwedStatusReceipt, createStatusApplier } from '../../src/sinks/db/delivery-statuses.js'
 import { createSettlementStore } from '../../src/sinks/db/settlement.js'
-import { upsertTenant } from '../../src/sinks/db/tenants.js'
 import type { GenesysPostResult } from '../../src/sinks/genesys-client.js'
 import { createTestDb } from '../helpers/db.js'
+import { recordPorts } from '../helpers/flow-ports.js'
+import { seedTenant } from '../helpers/tenants.js'
 
 /**
  * What survives a process for the status flow's receipts: a status record handled again after a
@@ -40,20 +41,11 @@ function processOver(
   },
 ) {
   const applier = createStatusApplier(sql, batch)
+  const settlement = createSettlementStore(sql, batch)
   const ports: StatusPorts = {
-    publishError: () => Promise.resolve(),
-    publishDeadLetter: (d) => {
-      opts.deadLetters?.push(d.code)
-      return Promise.resolve()
-    },
-    now: Date.now,
-    log,
-    decode: (value) => {
-      const env = opts.envelopes.get(value.toString())
-      return env === undefined ? Promise.reject(new Error('unknown record')) : Promise.resolve(env)
-    },
+    ...recordPorts(opts),
     applyStatus: (s) => applier.add(s),
-    settleFromStatus: (ref) => createSettlementStore(sql, batch).settleFromStatus(ref),
+    settleFromStatus: (ref) => settlement.settleFromStatus(ref),
     savePending: () => Promise.reject(new Error('every send is recorded in this test')),
     postReceipt: (_tenant, body) => {
       const res = (opts.genesys ?? accepted)(body)
@@ -133,19 +125,7 @@ t.test('status receipts are owed from the status write until Genesys took them',
   const db = await createTestDb()
   t.teardown(db.drop)
   const { sql } = db
-  await upsertTenant(sql, randomBytes(32), {
-    id: TENANT,
-    name: TENANT,
-    status: 'active',
-    genesys: {
-      integrationId: 'int',
-      region: 'mypurecloud.ie',
-      clientId: 'c',
-      clientSecret: 's',
-      webhookSecret: 'w'.repeat(20),
-    },
-    whatsapp: { phoneNumberId: 'pn', businessAccountId: '2', accessToken: 't', appSecret: 'a', verifyToken: 'v' },
-  })
+  await seedTenant(sql, TENANT)
   const envelopes = new Map<string, WhatsAppStatusEnvelope>()
 
   t.test('the process dies before the receipt: the redelivered status produces it, once', async (t) => {

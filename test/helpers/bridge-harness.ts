@@ -1,4 +1,3 @@
-import { randomBytes, randomUUID } from 'node:crypto'
 import t from 'tap'
 import { request } from 'undici'
 import { startBridge, type RunningBridge } from '../../src/app/bridge.js'
@@ -14,6 +13,7 @@ import type { Logger } from '../../src/log.js'
 import type { Resolver } from '../../src/sinks/media-fetch.js'
 import { testEnv, testLog } from './stack.js'
 import { loadConfig } from '../../src/config/config.js'
+import { tenantSpec } from './tenants.js'
 
 export interface Harness {
   bridge: RunningBridge
@@ -47,30 +47,7 @@ export interface Harness {
   close: () => Promise<void>
 }
 
-const digits = (n: number): string => Array.from(randomBytes(n), (b) => String(b % 10)).join('')
-
-export function tenantSpec(): TenantSpec {
-  const id = `t-${randomUUID().slice(0, 12)}`
-  return {
-    id,
-    name: `Test ${id}`,
-    status: 'active',
-    genesys: {
-      integrationId: `int-${randomUUID()}`,
-      region: 'mypurecloud.ie',
-      clientId: `client-${id}`,
-      clientSecret: `client-secret-${randomUUID()}`,
-      webhookSecret: `webhook-secret-${randomUUID()}`,
-    },
-    whatsapp: {
-      phoneNumberId: `1${digits(14)}`,
-      businessAccountId: `2${digits(14)}`,
-      accessToken: `EAAG-${randomUUID()}`,
-      appSecret: `app-secret-${randomUUID()}`,
-      verifyToken: `verify-${randomUUID()}`,
-    },
-  }
-}
+export { tenantSpec }
 
 /**
  * A bridge on the real stack (own topics, groups and tenant), with both fakes in front of it.

@@ -1,11 +1,10 @@
-import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import type { OwedStatusReceipt } from '../../../src/processors/status-transition.js'
 import type { Sql } from '../../../src/sinks/db/client.js'
 import { applyStatuses, clearOwedStatusReceipt, type StatusInput } from '../../../src/sinks/db/delivery-statuses.js'
-import { upsertTenant } from '../../../src/sinks/db/tenants.js'
 import { expireTrackingRows } from '../../../src/sinks/db/tracking-rows.js'
 import { createTestDb } from '../../helpers/db.js'
+import { seedTenant } from '../../helpers/tenants.js'
 
 // The receipt a status calls for is owed from the status write (same statement) until cleared.
 
@@ -42,19 +41,7 @@ t.test('status receipts owed on the row', async (t) => {
   const db = await createTestDb()
   t.teardown(db.drop)
   const { sql } = db
-  await upsertTenant(sql, randomBytes(32), {
-    id: TENANT,
-    name: TENANT,
-    status: 'active',
-    genesys: {
-      integrationId: 'i',
-      region: 'mypurecloud.ie',
-      clientId: 'c',
-      clientSecret: 's',
-      webhookSecret: 'w'.repeat(20),
-    },
-    whatsapp: { phoneNumberId: 'pn', businessAccountId: '2', accessToken: 't', appSecret: 'a', verifyToken: 'v' },
-  })
+  await seedTenant(sql, TENANT)
   const ref = (wamid: string) => ({ tenantId: TENANT, wamid })
 
   t.test('recorded with the move, returned by every later write until cleared', async (t) => {

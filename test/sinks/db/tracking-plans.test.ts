@@ -1,12 +1,11 @@
-import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import type { Sql } from '../../../src/sinks/db/client.js'
 import { applyStatuses } from '../../../src/sinks/db/delivery-statuses.js'
 import { createSettlementStore } from '../../../src/sinks/db/settlement.js'
-import { upsertTenant } from '../../../src/sinks/db/tenants.js'
 import { createTrackingWriter } from '../../../src/sinks/db/tracking-outcomes.js'
 import { lookupByMessageIds } from '../../../src/sinks/db/tracking-rows.js'
 import { createTestDb } from '../../helpers/db.js'
+import { seedTenant } from '../../helpers/tenants.js'
 
 // The hot path's statements on message_tracking must read the rows they are about, whatever the
 // planner knows: a fresh deployment (or a server with autovacuum off) has a table with no statistics,
@@ -40,25 +39,7 @@ t.test('tracking statements read their own rows on a table the planner has no st
   const db = await createTestDb({ max: 1 })
   t.teardown(db.drop)
   const { sql } = db
-  await upsertTenant(sql, randomBytes(32), {
-    id: 'plans',
-    name: 'plans',
-    status: 'active',
-    genesys: {
-      integrationId: 'plans-int',
-      region: 'mypurecloud.ie',
-      clientId: 'c',
-      clientSecret: 's',
-      webhookSecret: 'w'.repeat(20),
-    },
-    whatsapp: {
-      phoneNumberId: '100000000000077',
-      businessAccountId: '2',
-      accessToken: 't',
-      appSecret: 'a',
-      verifyToken: 'v',
-    },
-  })
+  await seedTenant(sql, 'plans')
   // As on a server whose autovacuum is off or has not reached the table yet.
   await sql`alter table message_tracking set (autovacuum_enabled = false)`
   await sql`

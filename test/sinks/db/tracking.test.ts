@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import type { Sql } from '../../../src/sinks/db/client.js'
-import { upsertTenant } from '../../../src/sinks/db/tenants.js'
 import { createTestDb } from '../../helpers/db.js'
+import { seedTenant } from '../../helpers/tenants.js'
 import { createClaimer } from '../../../src/sinks/db/claims.js'
 import { claimInbound } from '../../../src/sinks/db/inbound-claims.js'
 import { createReceiptDebts } from '../../../src/sinks/db/owed-receipts.js'
@@ -12,33 +10,11 @@ import { savePendingStatus, sweepPendingStatuses, takePendingStatuses } from '..
 import { createTrackingWriter } from '../../../src/sinks/db/tracking-outcomes.js'
 import { lookupByMessageIds } from '../../../src/sinks/db/tracking-rows.js'
 
-async function seedTenant(sql: Sql, id = 'acme'): Promise<void> {
-  await upsertTenant(sql, randomBytes(32), {
-    id,
-    name: id,
-    status: 'active',
-    genesys: {
-      integrationId: `${id}-int`,
-      region: 'mypurecloud.ie',
-      clientId: 'c',
-      clientSecret: 's',
-      webhookSecret: 'w'.repeat(20),
-    },
-    whatsapp: {
-      phoneNumberId: String(100000000000000 + id.length),
-      businessAccountId: '2',
-      accessToken: 't',
-      appSecret: 'a',
-      verifyToken: 'v',
-    },
-  })
-}
-
 t.test('tracking against Postgres', async (t) => {
   const db = await createTestDb({ max: 8 })
   t.teardown(db.drop)
   const { sql } = db
-  await seedTenant(sql)
+  await seedTenant(sql, 'acme')
   const claimer = createClaimer(sql, { maxSize: 20, maxWaitMs: 2 })
   const writer = createTrackingWriter(sql, { maxSize: 50, maxWaitMs: 2 })
   const at = new Date('2025-01-01T10:00:00Z')
@@ -326,7 +302,7 @@ t.test('concurrent status batches over the same rows neither deadlock nor double
   const db = await createTestDb({ max: 8 })
   t.teardown(db.drop)
   const { sql } = db
-  await seedTenant(sql)
+  await seedTenant(sql, 'acme')
   const claimer = createClaimer(sql, { maxSize: 500, maxWaitMs: 2 })
   const writer = createTrackingWriter(sql, { maxSize: 500, maxWaitMs: 2 })
   const ids = Array.from({ length: 40 }, (_, i) => `g-c${i}`)
