@@ -49,6 +49,20 @@ export function openClient(name: ClientName, o: ClientOptions): Promise<ClientUn
 // A failed commit is retried with the next one; the bench counts records, not commits.
 const commitFailed = (err: unknown): void => void process.stderr.write(`commit failed: ${String(err)}\n`)
 
+/** Runs `commit` every `intervalMs` (as consumer-group.ts commits) until the returned stop is called. */
+function commitEvery(intervalMs: number, commit: () => Promise<void>): () => void {
+  let timer: NodeJS.Timeout | undefined
+  let stopped = false
+  const loop = (): void => {
+    if (!stopped) timer = setTimeout(() => void commit().catch(commitFailed).finally(loop), intervalMs)
+  }
+  loop()
+  return () => {
+    stopped = true
+    clearTimeout(timer)
+  }
+}
+
 /** Highest finished offset per partition; commits offset + 1, as both clients expect. */
 function offsetBook(): { done: (partition: number, offset: bigint) => void; take: () => [number, bigint][] } {
   const last = new Map<number, bigint>()
@@ -90,7 +104,7 @@ async function kafkajsClient(o: ClientOptions): Promise<ClientUnderTest> {
     maxBytesPerPartition: 256 * 1024,
   })
   const book = offsetBook()
-  let timer: NodeJS.Timeout | undefined
+  let stopCommits = (): void => undefined
   return {
     async produce(batch) {
       await producer.sendBatch({
@@ -126,14 +140,11 @@ async function kafkajsClient(o: ClientOptions): Promise<ClientUnderTest> {
           .map(([partition, offset]) => ({ topic: o.topic, partition, offset: String(offset) }))
         if (offsets.length > 0) await consumer.commitOffsets(offsets)
       }
-      const loop = (): void => {
-        timer = setTimeout(() => void commit().catch(commitFailed).finally(loop), o.commitIntervalMs)
-      }
-      loop()
+      stopCommits = commitEvery(o.commitIntervalMs, commit)
       await joined
     },
     async close() {
-      clearTimeout(timer)
+      stopCommits()
       await consumer.disconnect()
       await producer.disconnect()
     },
@@ -164,7 +175,7 @@ async function platformaticClient(o: ClientOptions): Promise<ClientUnderTest> {
   const book = offsetBook()
   const epochs = new Map<number, number>()
   const seqHeader = Buffer.from('seq')
-  let timer: NodeJS.Timeout | undefined
+  let stopCommits = (): void => undefined
   let stream: Awaited<ReturnType<typeof consumer.consume>> | undefined
   return {
     async produce(batch) {
@@ -201,14 +212,11 @@ async function platformaticClient(o: ClientOptions): Promise<ClientUnderTest> {
         }))
         if (offsets.length > 0) await consumer.commit({ offsets })
       }
-      const loop = (): void => {
-        timer = setTimeout(() => void commit().catch(commitFailed).finally(loop), o.commitIntervalMs)
-      }
-      loop()
+      stopCommits = commitEvery(o.commitIntervalMs, commit)
       await joined
     },
     async close() {
-      clearTimeout(timer)
+      stopCommits()
       await stream?.close()
       await consumer.close()
       await producer.close()

@@ -133,22 +133,20 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
   /**
    * Claims the message and sends it, or waits on its row while its outcome is unknown. The rate
    * budget and a connection are taken first, so a claimed message goes on the wire at once.
-   * `due`: the claim version at which a resend was found due (the row is taken at that version).
+   * `due`, once a resend is found due: the claim version the row is taken at for it.
    */
   const claimAndSend = async (
     env: GenesysOutboundEnvelope,
     mapping: ConversationMapping,
     creds: { accessToken: string; phoneNumberId: string },
     body: MetaSendBody,
-    resendDue: number | undefined,
-    sentBefore: boolean,
     stage: StepTimer,
     signal: AbortSignal | undefined,
   ): Promise<{ kind: 'sent'; res: MetaSendResult } | StageResult<unknown>> => {
     const ref = { tenantId: env.tenantId, messageId: env.messageId }
-    let due = resendDue
+    let due: number | undefined
     // This process put it on the wire (its outcome unknown): a settled row is its own success.
-    let sentHere = sentBefore
+    let sentHere = false
     for (;;) {
       await stage('rate', () => p.sendRate(creds.phoneNumberId))
       const release = await p.sendSlots.acquire()
@@ -290,7 +288,7 @@ export function outboundFlow(p: OutboundPorts): FlowHandler<Prepared> {
     if (prepared.kind !== 'ok') return beforeClaim(env, prepared, stage, signal)
     const { mapping, body } = prepared.value
     const creds = await p.whatsappCredentials(env.tenantId)
-    const sent = await claimAndSend(env, mapping, creds, body, undefined, false, stage, signal)
+    const sent = await claimAndSend(env, mapping, creds, body, stage, signal)
     if (sent.kind !== 'sent') return sent
     const res = sent.res
     if (res.ok) {
