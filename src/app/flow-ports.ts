@@ -14,7 +14,7 @@ import { parseMetaWebhook, splitMetaWebhook } from '../processors/split-meta-web
 import type { BridgeErrorEvent, DeadLetter } from '../schemas/records.generated.js'
 import { sleep } from '../retry.js'
 import { createSemaphore } from '../semaphore.js'
-import { clearOwedStatusReceipt, createStatusApplier } from '../sinks/db/delivery-statuses.js'
+import { createOwedReceiptClearer, createStatusApplier } from '../sinks/db/delivery-statuses.js'
 import { createReceiptDebts } from '../sinks/db/owed-receipts.js'
 import { expireResendTokens } from '../sinks/db/settlement.js'
 import { expireTrackingRows } from '../sinks/db/tracking-rows.js'
@@ -123,7 +123,10 @@ export function inboundPorts(r: Resources): Omit<InboundPorts, 'now' | 'publishE
 
 export function statusPorts(r: Resources): Omit<StatusPorts, 'now' | 'publishError' | 'publishDeadLetter'> {
   const t = r.config.kafka.topics
-  const applier = createStatusApplier(r.sql, { maxSize: 500, maxWaitMs: 2 })
+  // Concurrent status records share one statement for their writes, and one for their paid receipts.
+  const batch = { maxSize: 500, maxWaitMs: 2 }
+  const applier = createStatusApplier(r.sql, batch)
+  const clearer = createOwedReceiptClearer(r.sql, batch)
   return {
     log: r.log.child({ flow: 'status' }),
     metrics: r.metrics,
@@ -132,7 +135,7 @@ export function statusPorts(r: Resources): Omit<StatusPorts, 'now' | 'publishErr
     savePending: (p) => savePendingStatus(r.sql, p),
     settleFromStatus: (ref) => r.settlement.settleFromStatus(ref),
     postReceipt: (tenantId, body) => r.genesys.post(tenantId, 'receipt', body),
-    clearOwedReceipt: (ref, paid) => clearOwedStatusReceipt(r.sql, ref, paid),
+    clearOwedReceipt: (ref, paid) => clearer.add({ ref, paid }),
     // One short wait (the runner's first backoff) covers a send being recorded right now; later
     // ones are the sweeper's job, so an unknown wamid never dead-letters.
     parkAtAttempt: r.config.processing.maxAttempts === 0 ? 2 : Math.min(2, r.config.processing.maxAttempts),

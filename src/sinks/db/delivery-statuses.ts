@@ -164,8 +164,32 @@ export function createStatusApplier(sql: Sql, opts: BatchOptions): Batcher<Statu
  * text: a parameter typed jsonb would be encoded as JSON once more, a string that equals no object.)
  */
 export async function clearOwedStatusReceipt(sql: Sql, ref: StatusReceiptRef, paid: OwedStatusReceipt): Promise<void> {
+  await clearOwedStatusReceipts(sql, [{ ref, paid }])
+}
+
+/** clearOwedStatusReceipt for many debts in one statement. */
+async function clearOwedStatusReceipts(sql: Sql, items: { ref: StatusReceiptRef; paid: OwedStatusReceipt }[]) {
   await sql`
-    update message_tracking set status_receipt_owed = null
-    where tenant_id = ${ref.tenantId} and direction = 'outbound' and wamid = ${ref.wamid}
-      and status_receipt_owed = (${JSON.stringify(paid)}::text)::jsonb`
+    update message_tracking m set status_receipt_owed = null
+    from unnest(
+      ${items.map((i) => i.ref.tenantId)}::text[],
+      ${items.map((i) => i.ref.wamid)}::text[],
+      ${items.map((i) => JSON.stringify(i.paid))}::text[]
+    ) as v(tenant_id, wamid, paid)
+    where m.tenant_id = v.tenant_id and m.direction = 'outbound' and m.wamid = v.wamid
+      and m.status_receipt_owed = v.paid::jsonb`
+}
+
+/** Batched clearOwedStatusReceipt for the status processor: concurrent records share one statement. */
+export function createOwedReceiptClearer(
+  sql: Sql,
+  opts: BatchOptions,
+): Batcher<{ ref: StatusReceiptRef; paid: OwedStatusReceipt }, void> {
+  return createBatcher({
+    ...opts,
+    flush: async (items: { ref: StatusReceiptRef; paid: OwedStatusReceipt }[]) => {
+      await clearOwedStatusReceipts(sql, items)
+      return items.map(() => undefined)
+    },
+  })
 }

@@ -1,7 +1,12 @@
 import t from 'tap'
 import type { OwedStatusReceipt } from '../../../src/processors/status-transition.js'
 import type { Sql } from '../../../src/sinks/db/client.js'
-import { applyStatuses, clearOwedStatusReceipt, type StatusInput } from '../../../src/sinks/db/delivery-statuses.js'
+import {
+  applyStatuses,
+  clearOwedStatusReceipt,
+  createOwedReceiptClearer,
+  type StatusInput,
+} from '../../../src/sinks/db/delivery-statuses.js'
 import { expireTrackingRows } from '../../../src/sinks/db/tracking-rows.js'
 import { createTestDb } from '../../helpers/db.js'
 import { seedTenant } from '../../helpers/tenants.js'
@@ -90,6 +95,23 @@ t.test('status receipts owed on the row', async (t) => {
     t.same(await owedOn(sql, 'w.3'), failed(2), "another tenant's clear does not reach this row")
     await clearOwedStatusReceipt(sql, ref('w.3'), failed(2))
     t.equal(await owedOn(sql, 'w.3'), null)
+  })
+
+  t.test('concurrent clears share one statement, each clearing only its own debt', async (t) => {
+    for (const w of ['w.b1', 'w.b2', 'w.b3']) await sent(sql, w)
+    await apply(sql, 'w.b1', 'delivered', 1, delivered(1))
+    await apply(sql, 'w.b2', 'delivered', 1, delivered(1))
+    await apply(sql, 'w.b3', 'delivered', 1, delivered(1))
+    await apply(sql, 'w.b3', 'failed', 2, failed(2))
+    const clearer = createOwedReceiptClearer(sql, { maxSize: 10, maxWaitMs: 20 })
+    await Promise.all([
+      clearer.add({ ref: ref('w.b1'), paid: delivered(1) }),
+      clearer.add({ ref: ref('w.b2'), paid: delivered(1) }),
+      clearer.add({ ref: ref('w.b3'), paid: delivered(1) }),
+    ])
+    t.equal(await owedOn(sql, 'w.b1'), null)
+    t.equal(await owedOn(sql, 'w.b2'), null)
+    t.same(await owedOn(sql, 'w.b3'), failed(2), 'the superseded Delivered paid in the batch leaves the Failed owed')
   })
 
   t.test('retention keeps a final row while it owes a status receipt', async (t) => {
