@@ -12,6 +12,8 @@ export interface Conv {
   id: string
   waId: string
   seq: number
+  /** A message of it got no 200 (open loop): none of its later messages is sent in this run. */
+  retired?: boolean
 }
 
 export interface Load {
@@ -54,7 +56,12 @@ export function driveLoad(load: Load, convs: readonly Conv[], build: BuildWebhoo
     : driveAutocannon(load, convs, build)
 }
 
-/** Poisson arrivals; each goes to the next conversation in turn that has no message in flight. */
+/**
+ * Poisson arrivals; each goes to the next conversation in turn that has no message in flight. Only a
+ * 200 frees the conversation: a request with no answer (or refused) may still be produced later, and
+ * Genesys would retry that very message before sending the next, so the bench retires the
+ * conversation for the rest of the run (every later step too) rather than send a later message that could overtake it.
+ */
 async function driveOpen(load: Load & { rate: number }, convs: readonly Conv[], build: BuildWebhook) {
   const sent: SentMessage[] = []
   const ingestMs: number[] = []
@@ -64,7 +71,7 @@ async function driveOpen(load: Load & { rate: number }, convs: readonly Conv[], 
   const freeConv = (): Conv | undefined => {
     for (let tries = 0; tries < convs.length; tries++) {
       const c = convs[cursor++ % convs.length] as Conv
-      if (!busy.has(c)) return c
+      if (c.retired !== true && !busy.has(c)) return c
     }
     return undefined
   }
@@ -84,6 +91,7 @@ async function driveOpen(load: Load & { rate: number }, convs: readonly Conv[], 
         ...build(conv, seq, at),
         done: (status, latencyMs) => {
           busy.delete(conv)
+          if (status !== 200) conv.retired = true
           ingestMs.push(latencyMs)
           if (status !== undefined) statuses[status] = (statuses[status] ?? 0) + 1
           if (status === 200) sent.push({ conversation: conv.id, seq, sentAtMs: at })

@@ -55,7 +55,7 @@ HTTP ceilings from the same run.
                            e2e p99 < 1.5 s; rates from --search-rates (default 500,1000,1500,2000,3000,4000,5000)
   --meta-latency m,p99     fake Meta latency median,p99 ms (default 150,600)
   --conversations <n>      conversations the load is spread over (default 2000)
-  --connections <n>        autocannon connections (default: max(32, rate/10))
+  --connections <n>        connections of the load (default: max(32, rate/10))
   --partitions <n>         TOPIC_PARTITIONS (default 12)
   --outbound-procs <n>     bridge processes running the outbound role (default 1: one process, all roles)
   --load open|autocannon   the rated steps' load (default open): Poisson arrivals at the rate, latency from each
@@ -572,7 +572,7 @@ const result: BenchResult = {
     percentiles: 'nearest-rank',
     loadGenerator:
       loadKind === 'open'
-        ? 'open loop (bench/open-loop.ts, same machine): Poisson arrivals at the offered rate, undici pool, latency from each scheduled arrival; ceilings by autocannon'
+        ? 'open loop (bench/open-loop.ts, same machine): Poisson arrivals at the offered rate, raw keep-alive client, latency from each scheduled arrival; ceilings by autocannon'
         : `autocannon (library, same machine), overallRate, pipelining 1, ${waveCount} instances staggered over each second`,
   },
   steps: [],
