@@ -11,6 +11,8 @@ import { migrationsPath } from '../src/paths.js'
 import { closeDb, createDb } from '../src/sinks/db/client.js'
 import { migrate } from '../src/sinks/db/migrate.js'
 import { upsertTenant } from '../src/sinks/db/tenants.js'
+import { driveOpenLoop } from './open-loop.js'
+import { summarize } from './stats.js'
 import { benchTenant } from './tenant.js'
 
 const HELP = `node dist/bench/ingest-ab.js --variant LABEL=NODE_BINARY:PROJECT_ROOT [--variant ...] [options]
@@ -23,7 +25,9 @@ within each round, so load from other work on the machine falls on all of them a
   --seconds <s>     seconds per measurement (default 8)
   --rounds <n>      rounds (default 3); the report gives the median of the rounds
   --rate <r>        the fixed rate in req/s (default 1000)
-  --connections <n> autocannon connections (default 32)
+  --connections <n> connections (default 32)
+  --load open|autocannon  the fixed rate's load (default open: Poisson arrivals, bench/open-loop.ts;
+                    autocannon: its per-second quota per connection, sent as a burst)
 `
 
 const { values: a } = parseArgs({
@@ -33,9 +37,14 @@ const { values: a } = parseArgs({
     rounds: { type: 'string', default: '3' },
     rate: { type: 'string', default: '1000' },
     connections: { type: 'string', default: '32' },
+    load: { type: 'string', default: 'open' },
     help: { type: 'boolean', default: false },
   },
 })
+if (a.load !== 'open' && a.load !== 'autocannon') {
+  process.stderr.write(`--load must be open or autocannon, got ${a.load}\n`)
+  process.exit(2)
+}
 if (a.help || (a.variant ?? []).length === 0) {
   process.stdout.write(HELP)
   process.exit(a.help ? 0 : 2)
@@ -126,22 +135,57 @@ interface Measure {
   cpu: number
 }
 
+function signedWebhook(): { body: string; headers: Record<string, string> } {
+  const body = JSON.stringify(
+    buildOutbound({
+      integrationId: tenant.genesys.integrationId,
+      conversationId: randomUUID(),
+      toId: '447000000000',
+      text: `ab ${randomUUID()}`,
+    }),
+  )
+  const signature = signGenesys(body, tenant.genesys.webhookSecret)
+  return { body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature } }
+}
+
+/** The fixed rate as an open loop: latency from each scheduled arrival (bench/open-loop.ts). */
+async function driveOpen(url: string, pid: number, offered: number, secs: number): Promise<Measure> {
+  const ms: number[] = []
+  let ok = 0
+  let non2xx = 0
+  const c0 = cpuSeconds(pid)
+  const out = await driveOpenLoop({
+    url,
+    path: '/webhook/genesys',
+    rate: offered,
+    seconds: secs,
+    connections,
+    next: () => ({
+      ...signedWebhook(),
+      done: (status, latencyMs) => {
+        ms.push(latencyMs)
+        if (status !== undefined && status >= 200 && status < 300) ok++
+        else if (status !== undefined) non2xx++
+      },
+    }),
+  })
+  const lat = summarize(ms)
+  return {
+    rps: Math.round(ok / out.seconds),
+    p50: Math.round(lat.p50 * 10) / 10,
+    p99: Math.round(lat.p99 * 10) / 10,
+    non2xx,
+    errors: out.errors + out.timeouts,
+    cpu: Math.round(((cpuSeconds(pid) - c0) / out.seconds) * 1000) / 10,
+  }
+}
+
 async function drive(url: string, pid: number, offered: number | undefined, secs: number): Promise<Measure> {
+  if (offered !== undefined && a.load === 'open') return driveOpen(url, pid, offered, secs)
   const request: AutocannonRequest = {
     method: 'POST',
     path: '/webhook/genesys',
-    setupRequest: (req) => {
-      const body = JSON.stringify(
-        buildOutbound({
-          integrationId: tenant.genesys.integrationId,
-          conversationId: randomUUID(),
-          toId: '447000000000',
-          text: `ab ${randomUUID()}`,
-        }),
-      )
-      const signature = signGenesys(body, tenant.genesys.webhookSecret)
-      return { ...req, body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signature } }
-    },
+    setupRequest: (req) => ({ ...req, ...signedWebhook() }),
   }
   const c0 = cpuSeconds(pid)
   const t0 = performance.now()
@@ -214,4 +258,6 @@ for (const [label, { ceiling, fixed }] of results) {
       `${costMs(ceiling)} | ${row(fixed, 'rps')} | ${row(fixed, 'p50')} / ${row(fixed, 'p99')} | ${row(fixed, 'cpu')} | ${bad} |\n`,
   )
 }
-process.stdout.write(`\n(median of ${rounds} rounds, ${seconds} s each, ${connections} connections)\n`)
+process.stdout.write(
+  `\n(median of ${rounds} rounds, ${seconds} s each, ${connections} connections; the fixed rate's load: ${a.load})\n`,
+)

@@ -20,7 +20,12 @@ export interface StepResult {
   errors: number
   timeouts: number
   ingestMs: LatencySummary
-  autocannonLatencyMs: { p50: number; p97_5: number; p99: number; max: number }
+  /** autocannon load: its own figures (worst instance), a cross-check of ingestMs. */
+  autocannonLatencyMs?: { p50: number; p97_5: number; p99: number; max: number }
+  /** open load: how late the client sent against the scheduled arrivals (its own lag). */
+  dispatchLagMs?: LatencySummary
+  /** open load: arrivals not sent because every conversation still waited for an answer. */
+  skipped?: number
   endToEndMs: LatencySummary
   sent: number
   delivered: number

@@ -1,4 +1,3 @@
-import autocannon, { type AutocannonRequest, type Client } from 'autocannon'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -37,8 +36,8 @@ import {
   stepHolds,
   summarize,
   type DeliveredMessage,
-  type SentMessage,
 } from './stats.js'
+import { driveLoad, type BuildWebhook, type Conv, type Load } from './load.js'
 import { benchTenant } from './tenant.js'
 
 const HELP = `npm run bench -- [options]
@@ -56,9 +55,12 @@ HTTP ceilings from the same run.
                            e2e p99 < 1.5 s; rates from --search-rates (default 500,1000,1500,2000,3000,4000,5000)
   --meta-latency m,p99     fake Meta latency median,p99 ms (default 150,600)
   --conversations <n>      conversations the load is spread over (default 2000)
-  --connections <n>        autocannon connections (default: max(32, rate/10))
+  --connections <n>        connections of the load (default: max(32, rate/10))
   --partitions <n>         TOPIC_PARTITIONS (default 12)
   --outbound-procs <n>     bridge processes running the outbound role (default 1: one process, all roles)
+  --load open|autocannon   the rated steps' load (default open): Poisson arrivals at the rate, latency from each
+                           request's scheduled arrival (bench/open-loop.ts); autocannon = its per-second
+                           quota per connection, in --waves staggered instances (the bench before 2026-11-30)
   --waves <k>              staggered autocannon instances per step, spreading each second's requests (default 10)
   --split                  ingest and archive in one process, outbound in --outbound-procs others
   --bridge-env K=V         extra bridge environment (repeatable), e.g. PROCESSING_CONCURRENCY=1024
@@ -86,6 +88,7 @@ const { values: a } = parseArgs({
     partitions: { type: 'string', default: '12' },
     'outbound-procs': { type: 'string', default: '1' },
     split: { type: 'boolean' },
+    load: { type: 'string', default: 'open' },
     waves: { type: 'string', default: '10' },
     'bridge-env': { type: 'string', multiple: true },
     'cpu-prof': { type: 'boolean', default: false },
@@ -112,6 +115,9 @@ const conversations = Number(a.conversations)
 const partitions = Number(a.partitions)
 const outboundProcs = Number(a['outbound-procs'])
 const waveCount = Number(a.waves)
+const loadKind = a.load
+if (loadKind !== 'open' && loadKind !== 'autocannon')
+  throw new Error(`--load must be open or autocannon, got ${a.load}`)
 const bridgeEnv: Record<string, string> = {}
 for (const kv of a['bridge-env'] ?? []) {
   const i = kv.indexOf('=')
@@ -226,11 +232,6 @@ if (!a['skip-services']) {
 
 const credentialsKey = randomBytes(32)
 const tenant = benchTenant(runId)
-interface Conv {
-  id: string
-  waId: string
-  seq: number
-}
 const convs: Conv[] = Array.from({ length: conversations }, (_, i) => ({
   id: randomUUID(),
   waId: `44${String(7_000_000_000 + i)}`,
@@ -381,109 +382,25 @@ async function scrapeBridges(): Promise<string[]> {
 
 const lastSeq = new Map<string, number>()
 
-interface Load {
-  rate: number | undefined
-  seconds: number
-  connections: number
-  url: string
-}
-interface LoadOutcome {
-  sent: SentMessage[]
-  ingestMs: number[]
-  statuses: Record<string, number>
-  errors: number
-  timeouts: number
-  seconds: number
-  autocannonLatency: { p50: number; p97_5: number; p99: number; max: number }
-}
-
-/** autocannon with per-request hooks: each connection owns a fixed slice of the conversations. */
-async function drive(load: Load): Promise<LoadOutcome> {
-  const sent: SentMessage[] = []
-  const ingestMs: number[] = []
-  const statuses: Record<string, number> = {}
-  let clientNo = 0
-  const setupClient = (client: Client): void => {
-    const me = clientNo++
-    const mine = convs.filter((_, i) => i % load.connections === me % load.connections)
-    let k = 0
-    let inflight: { conv: Conv; seq: number; at: number; perf: number } | undefined
-    const request: AutocannonRequest = {
-      method: 'POST',
-      path: '/webhook/genesys',
-      setupRequest: (req) => {
-        const conv = mine[k++ % mine.length] as Conv
-        const seq = ++conv.seq
-        const at = nowMs()
-        const body = JSON.stringify(
-          buildOutbound({
-            integrationId: tenant.genesys.integrationId,
-            conversationId: conv.id,
-            toId: conv.waId,
-            text: benchText(conv.id, seq, at),
-          }),
-        )
-        inflight = { conv, seq, at, perf: performance.now() }
-        return {
-          ...req,
-          body,
-          headers: {
-            'content-type': 'application/json',
-            'x-hub-signature-256': signGenesys(body, tenant.genesys.webhookSecret),
-          },
-        }
-      },
-      onResponse: (status) => {
-        statuses[status] = (statuses[status] ?? 0) + 1
-        if (inflight === undefined) return
-        ingestMs.push(performance.now() - inflight.perf)
-        if (status === 200) sent.push({ conversation: inflight.conv.id, seq: inflight.seq, sentAtMs: inflight.at })
-        inflight = undefined
-      },
-    }
-    client.setRequests([request])
-  }
-  // autocannon paces each connection by a per-second quota sent back to back, so one instance
-  // offers its whole second as a burst at the start of it. Staggered instances ("waves") spread
-  // the bursts over the second, closer to the steady arrivals of real webhooks.
-  const waves = load.rate === undefined ? 1 : Math.max(1, Math.min(waveCount, load.connections, load.rate))
-  const share = (total: number, i: number): number => Math.floor(total / waves) + (i < total % waves ? 1 : 0)
-  const t0 = performance.now()
-  const results = await Promise.all(
-    Array.from({ length: waves }, async (_, i) => {
-      await sleep((i * 1000) / waves)
-      return autocannon({
-        url: load.url,
-        connections: share(load.connections, i),
-        duration: load.seconds,
-        ...(load.rate !== undefined ? { overallRate: share(load.rate, i) } : {}),
-        ...(load.rate !== undefined ? { ignoreCoordinatedOmission: true } : {}),
-        timeout: 10,
-        pipelining: 1,
-        setupClient,
-      })
+const webhook: BuildWebhook = (conv, seq, at) => {
+  const body = JSON.stringify(
+    buildOutbound({
+      integrationId: tenant.genesys.integrationId,
+      conversationId: conv.id,
+      toId: conv.waId,
+      text: benchText(conv.id, seq, at),
     }),
   )
-  // Every instance ran the full duration; the last one started (waves − 1)/waves s late.
-  const seconds = (performance.now() - t0) / 1000 - (waves - 1) / waves
-  const non200 = Object.entries(statuses).reduce((n, [s, c]) => (s === '200' ? n : n + c), 0)
-  const worst = (f: (r: (typeof results)[number]) => number): number => Math.max(...results.map(f))
   return {
-    sent,
-    ingestMs,
-    statuses,
-    errors: non200 + results.reduce((n, r) => n + r.errors, 0),
-    timeouts: results.reduce((n, r) => n + r.timeouts, 0),
-    seconds,
-    // The instances' own figures, worst of them: a cross-check of ours, not the published numbers.
-    autocannonLatency: {
-      p50: worst((r) => r.latency.p50),
-      p97_5: worst((r) => r.latency.p97_5),
-      p99: worst((r) => r.latency.p99),
-      max: worst((r) => r.latency.max),
+    body,
+    headers: {
+      'content-type': 'application/json',
+      'x-hub-signature-256': signGenesys(body, tenant.genesys.webhookSecret),
     },
   }
 }
+const drive = (load: Omit<Load, 'kind' | 'waves'>) =>
+  driveLoad({ ...load, kind: loadKind, waves: waveCount }, convs, webhook)
 
 async function runStep(rate: number, seconds: number, url: string, label: string): Promise<StepResult> {
   const connections = Number(a.connections ?? Math.max(32, Math.ceil(rate / 10)))
@@ -559,7 +476,9 @@ async function runStep(rate: number, seconds: number, url: string, label: string
     errors: load.errors,
     timeouts: load.timeouts,
     ingestMs: ingest,
-    autocannonLatencyMs: load.autocannonLatency,
+    ...(load.autocannonLatency !== undefined ? { autocannonLatencyMs: load.autocannonLatency } : {}),
+    ...(load.dispatchLagMs !== undefined ? { dispatchLagMs: load.dispatchLagMs } : {}),
+    ...(load.skipped !== undefined ? { skipped: load.skipped } : {}),
     endToEndMs: e2e,
     sent: rep.sent,
     delivered: rep.delivered,
@@ -586,6 +505,7 @@ async function runStep(rate: number, seconds: number, url: string, label: string
       `achieved ${step.achievedRate}/s, lost ${rep.lost}, dup ${rep.duplicated}, ooo ${rep.outOfOrder}, ` +
       `errors ${step.errors}, cpu ${step.bridgeCpuPercent}% (${bridgeUsPerMessage(step) ?? '–'} µs/msg), ` +
       `rss ${step.bridgePeakRssMb} MB` +
+      (load.dispatchLagMs !== undefined ? `, client lag p99 ${load.dispatchLagMs.p99} ms` : '') +
       (v.ok ? '' : `  ✗ ${v.why.join('; ')}`),
   )
   say(
@@ -650,7 +570,10 @@ const result: BenchResult = {
     bridgeEnv,
     stepSeconds: a.search ? searchDuration : duration,
     percentiles: 'nearest-rank',
-    loadGenerator: `autocannon (library, same machine), overallRate, pipelining 1, ${waveCount} instances staggered over each second`,
+    loadGenerator:
+      loadKind === 'open'
+        ? 'open loop (bench/open-loop.ts, same machine): Poisson arrivals at the offered rate, raw keep-alive client, latency from each scheduled arrival; ceilings by autocannon'
+        : `autocannon (library, same machine), overallRate, pipelining 1, ${waveCount} instances staggered over each second`,
   },
   steps: [],
   search: undefined,
