@@ -1,6 +1,7 @@
 import autocannon, { type AutocannonRequest, type Client } from 'autocannon'
 import { driveOpenLoop } from './open-loop.js'
-import { roundSummary, summarize, type LatencySummary, type SentMessage } from './stats.js'
+import type { LoadClientFigures } from './report.js'
+import { roundSummary, summarize, type SentMessage } from './stats.js'
 
 /**
  * BENCH ONLY. The bench's webhook load: one conversation's messages are sent one after another
@@ -27,19 +28,13 @@ export interface Load {
   waves: number
 }
 
-export interface LoadOutcome {
+export interface LoadOutcome extends LoadClientFigures {
   sent: SentMessage[]
   ingestMs: number[]
   statuses: Record<string, number>
   errors: number
   timeouts: number
   seconds: number
-  /** autocannon's own figures, worst instance: a cross-check of ours. */
-  autocannonLatency?: { p50: number; p97_5: number; p99: number; max: number }
-  /** open loop: how late requests left against their scheduled arrival (the client's own lag). */
-  dispatchLagMs?: LatencySummary
-  /** open loop: arrivals with every conversation still waiting for an answer (not sent). */
-  skipped?: number
 }
 
 /** A signed webhook for the conversation's next message. */
@@ -173,7 +168,7 @@ async function driveAutocannon(load: Load, convs: readonly Conv[], build: BuildW
     errors: non200(statuses) + results.reduce((n, r) => n + r.errors, 0),
     timeouts: results.reduce((n, r) => n + r.timeouts, 0),
     seconds,
-    autocannonLatency: {
+    autocannonLatencyMs: {
       p50: worst((r) => r.latency.p50),
       p97_5: worst((r) => r.latency.p97_5),
       p99: worst((r) => r.latency.p99),

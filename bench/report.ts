@@ -4,7 +4,17 @@ import { costTable, type StepCosts } from './server-costs.js'
 import type { KafkajsCeiling, ProducerPerformanceResult } from './kafka-ceiling.js'
 import type { LatencySummary } from './stats.js'
 
-export interface StepResult {
+/** What the load generator says of itself, by kind of load. */
+export interface LoadClientFigures {
+  /** autocannon load: its own figures (worst instance), a cross-check of ingestMs. */
+  autocannonLatencyMs?: { p50: number; p97_5: number; p99: number; max: number }
+  /** open load: how late the client sent against the scheduled arrivals (its own lag). */
+  dispatchLagMs?: LatencySummary
+  /** open load: arrivals not sent because every conversation still waited for an answer. */
+  skipped?: number
+}
+
+export interface StepResult extends LoadClientFigures {
   label: string
   targetRate: number
   seconds: number
@@ -20,12 +30,6 @@ export interface StepResult {
   errors: number
   timeouts: number
   ingestMs: LatencySummary
-  /** autocannon load: its own figures (worst instance), a cross-check of ingestMs. */
-  autocannonLatencyMs?: { p50: number; p97_5: number; p99: number; max: number }
-  /** open load: how late the client sent against the scheduled arrivals (its own lag). */
-  dispatchLagMs?: LatencySummary
-  /** open load: arrivals not sent because every conversation still waited for an answer. */
-  skipped?: number
   endToEndMs: LatencySummary
   sent: number
   delivered: number

@@ -26,6 +26,7 @@ import {
   replaceGenerated,
   type BenchResult,
   type IngestCeiling,
+  type LoadClientFigures,
   type StepResult,
 } from './report.js'
 import {
@@ -399,6 +400,12 @@ const webhook: BuildWebhook = (conv, seq, at) => {
     },
   }
 }
+/** The load generator's own figures, only those its kind has (the JSON stays free of undefined). */
+const clientFigures = ({ autocannonLatencyMs, dispatchLagMs, skipped }: LoadClientFigures): LoadClientFigures => ({
+  ...(autocannonLatencyMs !== undefined ? { autocannonLatencyMs } : {}),
+  ...(dispatchLagMs !== undefined ? { dispatchLagMs } : {}),
+  ...(skipped !== undefined ? { skipped } : {}),
+})
 const drive = (load: Omit<Load, 'kind' | 'waves'>) =>
   driveLoad({ ...load, kind: loadKind, waves: waveCount }, convs, webhook)
 
@@ -476,9 +483,7 @@ async function runStep(rate: number, seconds: number, url: string, label: string
     errors: load.errors,
     timeouts: load.timeouts,
     ingestMs: ingest,
-    ...(load.autocannonLatency !== undefined ? { autocannonLatencyMs: load.autocannonLatency } : {}),
-    ...(load.dispatchLagMs !== undefined ? { dispatchLagMs: load.dispatchLagMs } : {}),
-    ...(load.skipped !== undefined ? { skipped: load.skipped } : {}),
+    ...clientFigures(load),
     endToEndMs: e2e,
     sent: rep.sent,
     delivered: rep.delivered,

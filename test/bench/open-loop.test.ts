@@ -53,6 +53,21 @@ const ok = (res: ServerResponse): void => {
   res.writeHead(200, { 'content-type': 'application/json', 'content-length': '2' }).end('{}')
 }
 
+/** 50 req/s for 0.2 s over 4 connections: for servers that answer badly or not at all. */
+async function quietLoad(server: Listening, timeoutMs: number) {
+  const r = recorder()
+  const out = await driveOpenLoop({
+    url: server.url,
+    path: '/',
+    rate: 50,
+    seconds: 0.2,
+    connections: 4,
+    timeoutMs,
+    next: () => r.arrival(),
+  })
+  return { r, out }
+}
+
 const answerAfter =
   (ms: number): RequestListener =>
   (req, res) => {
@@ -150,16 +165,7 @@ t.test('an answer without Content-Length is an error, not a hang', async (t) => 
     sock.once('data', () => sock.write('HTTP/1.1 200 OK\r\nconnection: keep-alive\r\n\r\n')),
   )
   t.teardown(server.close)
-  const r = recorder()
-  const out = await driveOpenLoop({
-    url: server.url,
-    path: '/',
-    rate: 50,
-    seconds: 0.2,
-    connections: 4,
-    timeoutMs: 5_000,
-    next: () => r.arrival(),
-  })
+  const { r, out } = await quietLoad(server, 5_000)
   t.ok(out.errors > 0)
   t.equal(out.errors + out.timeouts, out.scheduled, 'every request ended, none answered')
   t.ok(
@@ -171,16 +177,7 @@ t.test('an answer without Content-Length is an error, not a hang', async (t) => 
 t.test('no answer within the timeout is counted as a timeout and the run ends', async (t) => {
   const server = await tcpServer(() => undefined)
   t.teardown(server.close)
-  const r = recorder()
-  const out = await driveOpenLoop({
-    url: server.url,
-    path: '/',
-    rate: 50,
-    seconds: 0.2,
-    connections: 4,
-    timeoutMs: 150,
-    next: () => r.arrival(),
-  })
+  const { r, out } = await quietLoad(server, 150)
   t.ok(out.timeouts > 0)
   t.equal(out.timeouts + out.errors, out.scheduled)
   t.equal(r.done.length, out.scheduled, 'each arrival reported once')
