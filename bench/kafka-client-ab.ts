@@ -23,11 +23,13 @@ round (A B, then B A), so the machine's other load falls on both.
   (a) ceiling: --records records produced as fast as the client takes them (256 concurrent sends
       gathered into batches, one produce request in flight, like the bridge's producer), then
       consumed by the group: produce rec/s, produce→consume rec/s, CPU per record.
-  (b) fixed rates: --rates records/s produced in 10 ms batches for --seconds (after a warm-up of
+  (b) fixed rates: --rates records/s produced in --tick-ms batches for --seconds (after a warm-up of
       2 s and until the group has caught up) and consumed by the group: CPU per record (process.cpuUsage of the child), latency.
 
   --rounds <n>       rounds (default 3); tables give medians
   --seconds <s>      measured seconds per fixed rate (default 10)
+  --tick-ms <ms>     the fixed rates' records are handed over every this many ms (default 10; at 500
+                     records/s, 2 hands them over one by one, as webhooks arriving one by one are)
   --rates <r,r>      fixed rates in records/s (default 0,1000,4000; 0 = the clients' idle cost)
   --records <n>      records of the ceiling (default 100000)
   --bytes <b>        value size: a Genesys webhook's JSON padded to this (default 696, the bench's)
@@ -39,6 +41,7 @@ const { values: a } = parseArgs({
   options: {
     rounds: { type: 'string', default: '3' },
     seconds: { type: 'string', default: '10' },
+    'tick-ms': { type: 'string', default: '10' },
     rates: { type: 'string', default: '0,1000,4000' },
     records: { type: 'string', default: '100000' },
     bytes: { type: 'string', default: '696' },
@@ -53,6 +56,8 @@ const { values: a } = parseArgs({
 const brokers = (process.env['KAFKA_BROKERS'] ?? '127.0.0.1:9092').split(',')
 const CONVERSATIONS = 2000
 const WARMUP_MS = 2000
+const tickMs = Number(a['tick-ms'])
+if (!(tickMs >= 1)) throw new Error(`--tick-ms must be at least 1, got ${a['tick-ms']}`)
 const say = (s: string): void => void process.stderr.write(`[client-ab] ${s}\n`)
 
 /** What a child reports for one measurement. */
@@ -167,14 +172,14 @@ async function child(client: ClientName, mode: string, topic: string): Promise<R
     })
     out.errors += Math.max(0, n - out.errors - consumed)
   } else {
-    // Records due by now at the rate, sent every 10 ms: the batcher gathers them while the
+    // Records due by now at the rate, handed over every tickMs: the batcher gathers them while the
     // previous produce is in flight, as the bridge's producer gathers concurrent webhooks.
     let sent = 0
     const start = performance.now()
     const timer = setInterval(() => {
       const due = Math.min(capacity, Math.floor(((performance.now() - start) / 1000) * rate))
       while (sent < due) void send(sent++)
-    }, 10)
+    }, tickMs)
     // Warm-up: at least WARMUP_MS and until the group reads what is produced (its first fetches
     // start some time after the join), so the window measures the steady state.
     await new Promise((r) => setTimeout(r, WARMUP_MS))
