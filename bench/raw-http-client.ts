@@ -3,9 +3,10 @@ import { connect, type Socket } from 'node:net'
 /**
  * BENCH ONLY. A minimal HTTP/1.1 keep-alive client on raw sockets for the open-loop load: one
  * prebuilt buffer written per request and a response parser that reads the status line and
- * Content-Length only. A general client (undici, node:http) costs the load generator several
- * times the CPU per request, and on the bench's two shared cores that cost lands on the latency it
- * measures. The bridge answers every request with a Content-Length; a response without one is an error.
+ * Content-Length only. undici cost the load generator about twice the CPU per request (about 180
+ * against 90 µs at 2,000 req/s, open loop, same server), and on the bench's two shared cores that
+ * cost lands on the latency it measures. The bridge answers every request with a Content-Length;
+ * a response without one is an error.
  */
 
 export interface RawHttpClient {
