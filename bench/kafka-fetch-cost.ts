@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import type { Kafka } from 'kafkajs'
 import pino from 'pino'
+import { sleep } from '../src/retry.js'
 import { createKafka } from '../src/sinks/kafka/client.js'
 import { alternatedRounds, median } from './ab-rounds.js'
 import { childResult, startChild } from './child-result.js'
@@ -34,7 +35,6 @@ const kafkaOf = (clientId: string): Kafka =>
     security: { protocol: 'PLAINTEXT', tls: undefined, sasl: undefined },
     log: pino({ level: 'silent' }),
   })
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 interface Sample {
   fetches: number

@@ -1,7 +1,8 @@
 import autocannon, { type AutocannonRequest, type Client } from 'autocannon'
 import { driveOpenLoop } from './open-loop.js'
 import type { LoadClientFigures } from './report.js'
-import { roundSummary, summarize, type SentMessage } from './stats.js'
+import { sleep } from '../src/retry.js'
+import { nowMs, roundSummary, summarize, type SentMessage } from './stats.js'
 
 /**
  * BENCH ONLY. The bench's webhook load: one conversation's messages are sent one after another
@@ -40,10 +41,8 @@ export interface LoadOutcome extends LoadClientFigures {
 /** A signed webhook for the conversation's next message. */
 export type BuildWebhook = (conv: Conv, seq: number, atMs: number) => { body: string; headers: Record<string, string> }
 
-const nowMs = (): number => performance.timeOrigin + performance.now()
 const non200 = (statuses: Record<string, number>): number =>
   Object.entries(statuses).reduce((n, [s, c]) => (s === '200' ? n : n + c), 0)
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 export function driveLoad(load: Load, convs: readonly Conv[], build: BuildWebhook): Promise<LoadOutcome> {
   return load.rate !== undefined && load.kind === 'open'

@@ -1,3 +1,4 @@
+import { sleep } from '../src/retry.js'
 import { createRawHttpClient } from './raw-http-client.js'
 
 /**
@@ -55,8 +56,6 @@ function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 export async function driveOpenLoop(o: OpenLoopOptions): Promise<OpenLoopOutcome> {
   const timeoutMs = o.timeoutMs ?? 10_000

@@ -31,6 +31,7 @@ import {
 } from './report.js'
 import {
   benchText,
+  nowMs,
   checkDelivery,
   parseBenchText,
   roundSummary,
@@ -131,7 +132,6 @@ const logDir = join('/tmp', `gwb-bench-${runId}`)
 mkdirSync(logDir, { recursive: true })
 const resultsDir = join(projectRoot, 'bench', 'results')
 mkdirSync(resultsDir, { recursive: true })
-const nowMs = (): number => performance.timeOrigin + performance.now()
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 const say = (s: string): void => void process.stderr.write(`[bench] ${s}\n`)
 

@@ -150,6 +150,9 @@ export function checkDelivery(
 const TEXT = /^bench (\S+) (\d+) (\d+)$/
 
 /** The body text the bench sends: conversation, per-conversation seq, send time (epoch ms). */
+/** Epoch milliseconds with sub-millisecond precision: the clock of the send time in the text and of the fake's arrivals. */
+export const nowMs = (): number => performance.timeOrigin + performance.now()
+
 export function benchText(conversation: string, seq: number, sentAtMs: number): string {
   return `bench ${conversation} ${seq} ${Math.round(sentAtMs)}`
 }

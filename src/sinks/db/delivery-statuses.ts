@@ -160,15 +160,23 @@ export function createStatusApplier(sql: Sql, opts: BatchOptions): Batcher<Statu
 
 /**
  * The owed receipt reached Genesys (or Genesys refused it for good): nothing is owed any more.
- * Clears only that very debt, so a newer one a later status recorded meanwhile stays owed. (Sent as
- * text: a parameter typed jsonb would be encoded as JSON once more, a string that equals no object.)
+ * Clears only that very debt, so a newer one a later status recorded meanwhile stays owed.
  */
 export async function clearOwedStatusReceipt(sql: Sql, ref: StatusReceiptRef, paid: OwedStatusReceipt): Promise<void> {
   await clearOwedStatusReceipts(sql, [{ ref, paid }])
 }
 
-/** clearOwedStatusReceipt for many debts in one statement. */
-async function clearOwedStatusReceipts(sql: Sql, items: { ref: StatusReceiptRef; paid: OwedStatusReceipt }[]) {
+/** A receipt debt that was paid: the message's row and the very debt. */
+export interface PaidReceipt {
+  ref: StatusReceiptRef
+  paid: OwedStatusReceipt
+}
+
+/**
+ * clearOwedStatusReceipt for many debts in one statement. (Debts are sent as text: a parameter typed
+ * jsonb would be encoded as JSON once more, a string that equals no object.)
+ */
+async function clearOwedStatusReceipts(sql: Sql, items: readonly PaidReceipt[]): Promise<void> {
   await sql`
     update message_tracking m set status_receipt_owed = null
     from unnest(
@@ -181,13 +189,10 @@ async function clearOwedStatusReceipts(sql: Sql, items: { ref: StatusReceiptRef;
 }
 
 /** Batched clearOwedStatusReceipt for the status processor: concurrent records share one statement. */
-export function createOwedReceiptClearer(
-  sql: Sql,
-  opts: BatchOptions,
-): Batcher<{ ref: StatusReceiptRef; paid: OwedStatusReceipt }, void> {
-  return createBatcher({
+export function createOwedReceiptClearer(sql: Sql, opts: BatchOptions): Batcher<PaidReceipt, void> {
+  return createBatcher<PaidReceipt, void>({
     ...opts,
-    flush: async (items: { ref: StatusReceiptRef; paid: OwedStatusReceipt }[]) => {
+    flush: async (items) => {
       await clearOwedStatusReceipts(sql, items)
       return items.map(() => undefined)
     },
