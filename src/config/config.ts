@@ -38,6 +38,10 @@ export const serverVariables = [
   'S3_SECRET_KEY',
 ] as const
 
+/** The Kafka clients that can carry the records (KAFKA_CLIENT); admin work is kafkajs's either way. */
+export const kafkaClients = ['kafkajs', 'platformatic'] as const
+export type KafkaClientName = (typeof kafkaClients)[number]
+
 /** What a process may set up at start; `gwb setup` does all three ahead of a least-privilege rollout. */
 export const setupSteps = ['migrations', 'schemas', 'topics'] as const
 export type SetupStep = (typeof setupSteps)[number]
@@ -73,6 +77,8 @@ export interface Config {
   readonly kafka: {
     readonly brokers: readonly string[]
     readonly clientId: string
+    /** The client of every produce and consumer group of the flows. */
+    readonly client: KafkaClientName
     readonly groupPrefix: string
     readonly partitions: number
     readonly replicationFactor: number
@@ -279,6 +285,7 @@ export function loadConfig(env: Env): Config {
     kafka: {
       brokers: r.brokers('KAFKA_BROKERS', '127.0.0.1:9092'),
       clientId: r.string('KAFKA_CLIENT_ID', 'genesys-whatsapp-bridge'),
+      client: r.oneOf('KAFKA_CLIENT', 'kafkajs', kafkaClients),
       groupPrefix: r.string('KAFKA_GROUP_PREFIX', `${prefix}gwb-`),
       partitions: r.int('TOPIC_PARTITIONS', 12, 1, 10_000),
       replicationFactor,
