@@ -142,9 +142,11 @@ export async function openResources(
     flushMs: 1000,
     onError: (err) => cacheLog.warn({ err: String(err) }, 'activity flush failed'),
   })
-  const batch = { maxSize: 500, maxWaitMs: 2 }
+  const batch = { maxSize: 500, maxWaitMs: config.dbClaimLingerMs }
   const claimer = createClaimer(sql, batch)
-  const tracking = durableTracking(createTrackingWriter(sql, batch), { log: log.child({ component: 'tracking' }) })
+  const tracking = durableTracking(createTrackingWriter(sql, { ...batch, maxWaitMs: config.dbOutcomeLingerMs }), {
+    log: log.child({ component: 'tracking' }),
+  })
   const settlement = createSettlementStore(sql, batch)
 
   const store = traceStore(createObjectStore(config.s3))
