@@ -15,7 +15,6 @@ import {
   createGroupMember,
   YIELD_EVERY_RECORDS,
   yieldToEventLoop,
-  type GroupMember,
   type GroupOptions,
   type RunningGroup,
 } from './group-member.js'
@@ -120,20 +119,19 @@ export async function startPlatformaticGroup<T>(
   })
   const running = run(first)
   member.startCommits()
-  return groupHandle(member, async (deadlineMs) => {
-    await member.drain(deadlineMs)
-    stopped.abort()
-    await stream?.close()
-    await running
-    await consumer.close(true)
-  })
+  return {
+    partitions: member.partitions,
+    async stop(deadlineMs = 15_000) {
+      await member.drain(deadlineMs)
+      stopped.abort()
+      await stream?.close()
+      await running
+      await consumer.close(true)
+    },
+  }
 }
 
-function groupHandle(member: GroupMember, stop: (deadlineMs: number) => Promise<void>): RunningGroup {
-  return { partitions: member.partitions, stop: (deadlineMs = 15_000) => stop(deadlineMs) }
-}
-
-/** The group generation the record was fetched in (the library puts it in the record's metadata). */
+/** The group generation the record was fetched in (the library puts it in the record's metadata); unknown: current. */
 function fetchGeneration(m: Message): number {
   const c = m.metadata['consumer']
   if (typeof c === 'object' && c !== null && 'generationId' in c && typeof c.generationId === 'number') {
