@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import pino from 'pino'
 import type { KafkaSecurity } from '../src/config/kafka-security.js'
 import { createKafka } from '../src/sinks/kafka/client.js'
-import { createRecordProducer } from '../src/sinks/kafka/producer.js'
+import { createKafkajsProducer } from '../src/sinks/kafka/kafkajs-producer.js'
 import { roundSummary, summarize, type LatencySummary } from './stats.js'
 
 export interface KafkajsCeiling {
@@ -66,7 +66,7 @@ export async function kafkajsCeiling(opts: {
   // Wait for the group to own the partitions before timing anything.
   await new Promise((r) => setTimeout(r, 3000))
 
-  const producer = await createRecordProducer(kafka, { lingerMs: 2 })
+  const producer = await createKafkajsProducer(kafka, { lingerMs: 2 })
   const value = Buffer.alloc(opts.recordBytes, 'x')
   const window = opts.window ?? 256
   const t0 = performance.now()

@@ -49,7 +49,7 @@ export function openClient(name: ClientName, o: ClientOptions): Promise<ClientUn
 // A failed commit is retried with the next one; the bench counts records, not commits.
 const commitFailed = (err: unknown): void => void process.stderr.write(`commit failed: ${String(err)}\n`)
 
-/** Runs `commit` every `intervalMs` (as consumer-group.ts commits) until the returned stop is called. */
+/** Runs `commit` every `intervalMs` (as src/consumer/group-member.ts commits) until the returned stop is called. */
 function commitEvery(intervalMs: number, commit: () => Promise<void>): () => void {
   let timer: NodeJS.Timeout | undefined
   let stopped = false

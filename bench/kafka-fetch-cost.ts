@@ -10,7 +10,7 @@ import { childResult, startChild } from './child-result.js'
 
 /**
  * What a consumer group's fetch batching costs: a child process holds one consumer group configured
- * as src/consumer/consumer-group.ts configures it (manual commits, eachBatch) on a 12-partition topic,
+ * as src/consumer/kafkajs-group.ts configures it (manual commits, eachBatch) on a 12-partition topic,
  * another child produces `--rate` records/s of 700 B into it, and the consumer reports the fetch
  * requests it made and its own CPU over `--seconds`. The fetch settings alternate round by round
  * (`--variant minBytes/maxWaitMs`, repeatable), so the machine's other load falls on all of them.

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.js'
-import { startConsumerGroup, type RunningGroup } from '../consumer/consumer-group.js'
+import type { RunningGroup } from '../consumer/group-member.js'
+import { startConsumerGroup } from '../consumer/start-group.js'
 import { startLagMonitor, type LagTarget } from '../consumer/lag-monitor.js'
 import { createLiveness } from '../consumer/liveness.js'
 import type { FlowHandler } from '../consumer/record-runner.js'
@@ -81,7 +82,7 @@ export async function startBridge(config: Config, log: Logger, deps: ResourceDep
     lagTargets.push({ groupId: `${config.kafka.groupPrefix}${role}`, topic })
     groups.push(
       await startConsumerGroup(
-        r.kafka,
+        r.records,
         handler,
         {
           groupId: `${config.kafka.groupPrefix}${role}`,

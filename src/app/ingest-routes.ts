@@ -2,7 +2,7 @@ import { genesysWebhookRoutes, type GenesysIngestDeps } from '../ingest/genesys-
 import type { Route } from '../ingest/routes.js'
 import { metaWebhookRoutes, type MetaIngestRecord } from '../ingest/meta-webhook.js'
 import type { Logger } from '../log.js'
-import type { OutRecord } from '../sinks/kafka/producer.js'
+import type { OutRecord } from '../sinks/kafka/record-producer.js'
 import { traceRoute } from '../ingest/trace-route.js'
 import { annotateActive, idAttributes } from '../tracing/spans.js'
 import type { Resources } from './resources.js'

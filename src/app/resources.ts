@@ -22,7 +22,8 @@ import { createClaimer, type Claimer } from '../sinks/db/claims.js'
 import { createTrackingWriter, type TrackingWriter } from '../sinks/db/tracking-outcomes.js'
 import { createGenesysApi, type GenesysApi } from '../sinks/genesys-api.js'
 import { checkKafka, createKafka } from '../sinks/kafka/client.js'
-import { createRecordProducer, type RecordProducer } from '../sinks/kafka/producer.js'
+import { openRecordProducer, recordClient, type RecordClient } from '../sinks/kafka/record-client.js'
+import type { RecordProducer } from '../sinks/kafka/record-producer.js'
 import { checkTopics, ensureTopics } from '../sinks/kafka/topics.js'
 import { createMediaRehost, metaMediaDownload, type MediaRehost } from '../sinks/media.js'
 import { createMediaFetcher, type Resolver } from '../sinks/media-fetch.js'
@@ -38,7 +39,10 @@ export interface Resources {
   config: Config
   log: Logger
   metrics: Metrics
+  /** Admin work: topics, lag, offsets. */
   kafka: Kafka
+  /** The client of the flows' records (KAFKA_CLIENT). */
+  records: RecordClient
   codec: TopicCodec
   producer: RecordProducer
   sql: Sql
@@ -111,7 +115,8 @@ export async function openResources(
     await closeDb(sql)
     throw err
   }
-  const producer = await createRecordProducer(kafka, {
+  const records = recordClient(k.client, kafka, { brokers: k.brokers, clientId: k.clientId, security: k.security })
+  const producer = await openRecordProducer(records, {
     lingerMs: config.kafka.produceLingerMs,
     compression: config.kafka.compression,
     metrics,
@@ -137,9 +142,11 @@ export async function openResources(
     flushMs: 1000,
     onError: (err) => cacheLog.warn({ err: String(err) }, 'activity flush failed'),
   })
-  const batch = { maxSize: 500, maxWaitMs: 2 }
+  const batch = { maxSize: 500, maxWaitMs: config.dbClaimLingerMs }
   const claimer = createClaimer(sql, batch)
-  const tracking = durableTracking(createTrackingWriter(sql, batch), { log: log.child({ component: 'tracking' }) })
+  const tracking = durableTracking(createTrackingWriter(sql, { ...batch, maxWaitMs: config.dbOutcomeLingerMs }), {
+    log: log.child({ component: 'tracking' }),
+  })
   const settlement = createSettlementStore(sql, batch)
 
   const store = traceStore(createObjectStore(config.s3))
@@ -202,6 +209,7 @@ export async function openResources(
     log,
     metrics,
     kafka,
+    records,
     codec,
     producer,
     sql,

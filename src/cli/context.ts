@@ -9,7 +9,8 @@ import { createCache, createRedis } from '../sinks/cache/redis.js'
 import { closeDb, createDb, type Sql } from '../sinks/db/client.js'
 import { keyringOf } from '../sinks/db/crypto.js'
 import { checkKafka, createKafka } from '../sinks/kafka/client.js'
-import { createRecordProducer, type RecordProducer } from '../sinks/kafka/producer.js'
+import { createKafkajsProducer } from '../sinks/kafka/kafkajs-producer.js'
+import type { RecordProducer } from '../sinks/kafka/record-producer.js'
 import { registerSchemas, type TopicCodec } from '../sinks/schema-registry.js'
 import { isDebug } from './debug.js'
 import { UsageError } from './errors.js'
@@ -79,7 +80,7 @@ export async function withKafka<T>(
 }
 
 export async function withProducer<T>(kafka: Kafka, run: (p: RecordProducer) => Promise<T>): Promise<T> {
-  const producer = await createRecordProducer(kafka, { lingerMs: 5 })
+  const producer = await createKafkajsProducer(kafka, { lingerMs: 5 })
   try {
     return await run(producer)
   } finally {

@@ -38,6 +38,11 @@ export const serverVariables = [
   'S3_SECRET_KEY',
 ] as const
 
+/** The Kafka clients that can carry the records (KAFKA_CLIENT); admin work is kafkajs's either way. */
+export const kafkaClients = ['kafkajs', 'platformatic'] as const
+export type KafkaClientName = (typeof kafkaClients)[number]
+export const defaultKafkaClient: KafkaClientName = 'platformatic'
+
 /** What a process may set up at start; `gwb setup` does all three ahead of a least-privilege rollout. */
 export const setupSteps = ['migrations', 'schemas', 'topics'] as const
 export type SetupStep = (typeof setupSteps)[number]
@@ -73,6 +78,8 @@ export interface Config {
   readonly kafka: {
     readonly brokers: readonly string[]
     readonly clientId: string
+    /** The client of every produce and consumer group of the flows. */
+    readonly client: KafkaClientName
     readonly groupPrefix: string
     readonly partitions: number
     readonly replicationFactor: number
@@ -101,6 +108,10 @@ export interface Config {
   readonly databaseUrl: string
   readonly databaseTls: DatabaseTls
   readonly dbPoolMax: number
+  /** How long a claim statement gathers other messages' claims before it goes out (every message waits for it). */
+  readonly dbClaimLingerMs: number
+  /** The same for outcome statements (sent, failed…), which no message waits on before its send. */
+  readonly dbOutcomeLingerMs: number
   readonly redisUrl: string
   readonly redisTlsCa: Buffer | undefined
   readonly s3: {
@@ -279,6 +290,7 @@ export function loadConfig(env: Env): Config {
     kafka: {
       brokers: r.brokers('KAFKA_BROKERS', '127.0.0.1:9092'),
       clientId: r.string('KAFKA_CLIENT_ID', 'genesys-whatsapp-bridge'),
+      client: r.oneOf('KAFKA_CLIENT', defaultKafkaClient, kafkaClients),
       groupPrefix: r.string('KAFKA_GROUP_PREFIX', `${prefix}gwb-`),
       partitions: r.int('TOPIC_PARTITIONS', 12, 1, 10_000),
       replicationFactor,
@@ -299,6 +311,8 @@ export function loadConfig(env: Env): Config {
     databaseUrl,
     databaseTls: readDatabaseTls(r, databaseUrl),
     dbPoolMax: r.int('DB_POOL_MAX', 10, 1, 200),
+    dbClaimLingerMs: r.int('DB_CLAIM_LINGER_MS', 2, 0, 1000),
+    dbOutcomeLingerMs: r.int('DB_OUTCOME_LINGER_MS', 20, 0, 1000),
     redisUrl,
     redisTlsCa: readRedisTlsCa(r, redisUrl),
     s3: {

@@ -1,10 +1,10 @@
-import type { IHeaders } from 'kafkajs'
 import { BridgeError, errorMessage, isBridgeError } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import type { StageResult } from '../processors/result.js'
 import { Retrier, retryUntil } from '../retry.js'
 import { annotateActive, idAttributes, inSpan, markOutcome } from '../tracing/spans.js'
+import type { RecordHeaders } from '../sinks/kafka/trace-headers.js'
 import { inRecordSpan } from './record-span.js'
 
 export interface RecordMeta {
@@ -14,7 +14,7 @@ export interface RecordMeta {
   readonly key: Buffer | null
   readonly value: Buffer | null
   /** The record's Kafka headers; `traceparent` there continues the producer's trace. */
-  readonly headers?: IHeaders
+  readonly headers?: RecordHeaders | undefined
 }
 
 /** One flow (outbound, inbound, status, archive): how to read a record and what to do with it. */

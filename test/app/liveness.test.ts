@@ -34,7 +34,8 @@ t.test('a consumer group that crashed without restart fails /health', async (t) 
   t.teardown(() => {
     Kafka.prototype.consumer = original
   })
-  const h = await startHarness({ ROLES: 'ingest,outbound' })
+  // The crash is kafkajs's (its consumer stops for good); the other client's groups consume again by themselves.
+  const h = await startHarness({ ROLES: 'ingest,outbound', KAFKA_CLIENT: 'kafkajs' })
   t.teardown(() => h.close())
 
   const health = async () => {

@@ -114,6 +114,21 @@ t.test('Kafka tuning: compression and fetch size, defaults as measured, bad valu
   t.match(msg, /KAFKA_FETCH_BYTES_PER_PARTITION must be an integer from 1024/)
 })
 
+t.test('Kafka client and database lingers: defaults as measured, bad values named', async (t) => {
+  const d = loadConfig(minimalEnv)
+  t.equal(d.kafka.client, 'platformatic')
+  t.equal(d.dbClaimLingerMs, 2)
+  t.equal(d.dbOutcomeLingerMs, 20)
+  const c = loadConfig({ ...minimalEnv, KAFKA_CLIENT: 'kafkajs', DB_CLAIM_LINGER_MS: '5', DB_OUTCOME_LINGER_MS: '0' })
+  t.equal(c.kafka.client, 'kafkajs')
+  t.equal(c.dbClaimLingerMs, 5)
+  t.equal(c.dbOutcomeLingerMs, 0)
+  const msg = configProblems({ ...minimalEnv, KAFKA_CLIENT: 'librdkafka', DB_OUTCOME_LINGER_MS: '-1' })
+  t.match(msg, /KAFKA_CLIENT/)
+  t.match(msg, /librdkafka/)
+  t.match(msg, /DB_OUTCOME_LINGER_MS must be an integer from 0/)
+})
+
 t.test('Kafka fetch batching: min bytes and max wait, defaults as measured, bad values named', async (t) => {
   const d = loadConfig(minimalEnv)
   t.equal(d.kafka.fetchMinBytes, 1)

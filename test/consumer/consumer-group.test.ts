@@ -1,8 +1,10 @@
 import t from 'tap'
-import { startConsumerGroup, type RunningGroup } from '../../src/consumer/consumer-group.js'
+import type { RunningGroup } from '../../src/consumer/group-member.js'
 import type { FlowHandler } from '../../src/consumer/record-runner.js'
+import { startConsumerGroup } from '../../src/consumer/start-group.js'
 import { ok } from '../../src/processors/result.js'
 import { createKafka } from '../../src/sinks/kafka/client.js'
+import { recordClient } from '../../src/sinks/kafka/record-client.js'
 import { ensureTopics } from '../../src/sinks/kafka/topics.js'
 import { testConfig, testLog } from '../helpers/stack.js'
 
@@ -49,6 +51,8 @@ t.test('records queued behind their key stop when their partition moves to a new
   const config = testConfig()
   const { brokers, security } = config.kafka
   const kafka = createKafka({ brokers, security, clientId: 'consumer-group-test', log: testLog })
+  // The members run on the configured client (KAFKA_CLIENT), as the bridge's do.
+  const records = recordClient(config.kafka.client, kafka, { brokers, security, clientId: 'consumer-group-test' })
   const topic = `${config.kafka.groupPrefix}handover-topic`
   const groupId = `${config.kafka.groupPrefix}handover`
   await ensureTopics(kafka, [{ topic, record: 'DeadLetter', deadLetter: false }], PARTITIONS, 1)
@@ -91,19 +95,16 @@ t.test('records queued behind their key stop when their partition moves to a new
   })
 
   // Member A takes every partition; the first record of each key blocks, the rest queue behind it.
-  const a = await startConsumerGroup(kafka, handlerFor('a', calls, done, gate), opts, { log: testLog })
+  const a = await startConsumerGroup(records, handlerFor('a', calls, done, gate), opts, { log: testLog })
   groups.push(a)
   await until('A to start the first record of every key', () => calls.length === PARTITIONS * KEYS_PER_PARTITION)
 
   // Member B joins: the group rebalances and some partitions move to B.
-  let aPartitions: number[] | undefined
-  a.consumer.on(a.consumer.events.GROUP_JOIN, (e) => {
-    aPartitions = (e.payload.memberAssignment[topic] ?? []).map(Number)
-  })
-  const b = await startConsumerGroup(kafka, handlerFor('b', calls, done, Promise.resolve()), opts, { log: testLog })
+  const b = await startConsumerGroup(records, handlerFor('b', calls, done, Promise.resolve()), opts, { log: testLog })
   groups.push(b)
-  await until('A to rejoin with fewer partitions', () => aPartitions !== undefined && aPartitions.length < PARTITIONS)
-  const moved = [...Array(PARTITIONS).keys()].filter((p) => !(aPartitions ?? []).includes(p))
+  await until('A to rejoin with fewer partitions', () => a.partitions().length < PARTITIONS)
+  const aPartitions = a.partitions()
+  const moved = [...Array(PARTITIONS).keys()].filter((p) => !aPartitions.includes(p))
   t.ok(moved.length > 0, `partitions ${moved.join(',')} moved to B`)
 
   open()

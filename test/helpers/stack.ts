@@ -46,6 +46,9 @@ function pickEnv(): Record<string, string> {
     const v = process.env[k]
     if (v !== undefined && v !== '') out[k] = v
   }
+  // The Kafka client the suite runs on (scripts/test.sh runs the Kafka paths on each).
+  const client = process.env['KAFKA_CLIENT']
+  if (client !== undefined && client !== '') out['KAFKA_CLIENT'] = client
   out['DATABASE_URL'] = testDatabaseUrl()
   return out
 }

@@ -7,7 +7,7 @@ import { topicCatalog, type RecordName } from '../../src/schemas/catalog.js'
 import { loadSchemas } from '../../src/schemas/load-schemas.js'
 import type { GenesysOutboundEnvelope } from '../../src/schemas/records.generated.js'
 import { createKafka } from '../../src/sinks/kafka/client.js'
-import { createRecordProducer } from '../../src/sinks/kafka/producer.js'
+import { createKafkajsProducer } from '../../src/sinks/kafka/kafkajs-producer.js'
 import { ensureTopics } from '../../src/sinks/kafka/topics.js'
 import { registerSchemas } from '../../src/sinks/schema-registry.js'
 import { testConfig, testLog } from '../helpers/stack.js'
@@ -49,7 +49,7 @@ t.test('an Avro record produced with a registry-assigned id is consumed back equ
   t.equal(encoded[0], 0, 'magic byte')
   t.equal(encoded.readUInt32BE(1), codec.schemaId(topic), 'schema id from the registry')
 
-  const producer = await createRecordProducer(kafka, { lingerMs: 1 })
+  const producer = await createKafkajsProducer(kafka, { lingerMs: 1 })
   await producer.send({ topic, key: 'conv-1', value: encoded })
   await producer.close()
 

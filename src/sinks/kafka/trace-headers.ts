@@ -1,12 +1,14 @@
 import { context, propagation, ROOT_CONTEXT, type Context, type TextMapGetter } from '@opentelemetry/api'
-import type { IHeaders } from 'kafkajs'
 
 /**
  * W3C trace context in Kafka record headers (`traceparent`, `tracestate`): written where a record
  * is produced, read where it is consumed, so one message's trace continues across processes.
  */
 
-const getter: TextMapGetter<IHeaders> = {
+/** A consumed record's headers, as either Kafka client gives them (kafkajs's IHeaders is one). */
+export type RecordHeaders = Readonly<Record<string, Buffer | string | readonly (Buffer | string)[] | undefined>>
+
+const getter: TextMapGetter<RecordHeaders> = {
   keys: (carrier) => Object.keys(carrier),
   get: (carrier, key) => {
     const v = carrier[key]
@@ -24,14 +26,14 @@ export function traceHeaders(ctx: Context = context.active()): Record<string, st
 
 /**
  * The context a consumed record's headers carry; the root context when they carry none (never the
- * consumer's own async context, which belongs to whatever record kafkajs handled before).
+ * consumer's own async context, which belongs to whatever record the client handled before).
  */
-export function traceContextOf(headers: IHeaders | undefined): Context {
+export function traceContextOf(headers: RecordHeaders | undefined): Context {
   return headers === undefined ? ROOT_CONTEXT : propagation.extract(ROOT_CONTEXT, headers, getter)
 }
 
 /** Runs `fn` with the trace a record's headers carry as the active context (a re-drive continues it). */
-export function inTraceOf<T>(headers: IHeaders | undefined, fn: () => Promise<T>): Promise<T> {
+export function inTraceOf<T>(headers: RecordHeaders | undefined, fn: () => Promise<T>): Promise<T> {
   return context.with(traceContextOf(headers), fn)
 }
 

@@ -1,6 +1,6 @@
 import type { Kafka, Message, ProducerBatch, ProducerConfig, RecordMetadata } from 'kafkajs'
 import t from 'tap'
-import { createRecordProducer } from '../../../src/sinks/kafka/producer.js'
+import { createKafkajsProducer } from '../../../src/sinks/kafka/kafkajs-producer.js'
 
 const partitionMetadata = [0, 1, 2, 3].map((partitionId) => ({
   partitionId,
@@ -57,7 +57,7 @@ const records = Array.from({ length: 40 }, (_, i) => ({
 
 t.test('records kafkajs resolved without writing are sent again before they are acknowledged', async (t) => {
   const fake = fakeKafka(1)
-  const producer = await createRecordProducer(fake.kafka, { lingerMs: 5 })
+  const producer = await createKafkajsProducer(fake.kafka, { lingerMs: 5 })
   t.teardown(() => producer.close())
   await producer.sendAll(records)
   const values = new Set(fake.log.map((r) => r.value))
@@ -83,7 +83,7 @@ t.test(
   'a partition that is never written fails its records (503 at ingest) instead of acknowledging them',
   async (t) => {
     const fake = fakeKafka(Infinity)
-    const producer = await createRecordProducer(fake.kafka, { lingerMs: 5 })
+    const producer = await createKafkajsProducer(fake.kafka, { lingerMs: 5 })
     t.teardown(() => producer.close())
     await t.rejects(producer.sendAll(records), { code: 'GWB_KAFKA_UNAVAILABLE' })
     t.ok(fake.calls() > 1, 'sent again before giving up')
