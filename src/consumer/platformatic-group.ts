@@ -101,7 +101,12 @@ export async function startPlatformaticGroup<T>(
     let restarts = new Retrier(RESTART, { signal: stopped.signal })
     while (!member.stopping) {
       try {
-        s ??= await openStream()
+        if (s === undefined) {
+          // A rejoin that failed stops the library's heartbeats and leaves this member outside the
+          // group with its old assignment: join again before a new stream fetches that assignment.
+          if (!consumer.isActive()) await consumer.joinGroup({})
+          s = await openStream()
+        }
         if ((await admitAll(s)) > 0) restarts = new Retrier(RESTART, { signal: stopped.signal })
       } catch (err) {
         if (member.stopping) return

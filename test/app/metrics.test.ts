@@ -4,7 +4,8 @@ import { request } from 'undici'
 import { deadLetterTopic } from '../../src/config/config.js'
 import { inboundText } from '../../src/fakes/meta-webhooks.js'
 import { createLogger } from '../../src/log.js'
-import { startHarness, type Harness, type tenantSpec } from '../helpers/bridge-harness.js'
+import { startHarness, type Harness } from '../helpers/bridge-harness.js'
+import type { tenantSpec } from '../helpers/tenants.js'
 
 interface Sample {
   name: string

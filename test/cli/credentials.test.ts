@@ -7,7 +7,7 @@ import { collector } from '../../src/cli/io.js'
 import { keyId } from '../../src/sinks/db/crypto.js'
 import { credentialAad, getCredentials, upsertTenant } from '../../src/sinks/db/tenants.js'
 import { createTestDb } from '../helpers/db.js'
-import { tenantSpec } from '../helpers/bridge-harness.js'
+import { tenantSpec } from '../helpers/tenants.js'
 import { testConfig } from '../helpers/stack.js'
 import { v1Blob } from '../helpers/v1-blob.js'
 

@@ -5,7 +5,7 @@ import { UsageError } from '../../src/cli/errors.js'
 import { collector } from '../../src/cli/io.js'
 import { upsertTenant } from '../../src/sinks/db/tenants.js'
 import { createTestDb } from '../helpers/db.js'
-import { tenantSpec } from '../helpers/bridge-harness.js'
+import { tenantSpec } from '../helpers/tenants.js'
 import { testConfig } from '../helpers/stack.js'
 
 t.test('in-doubt list shows the sends whose outcome is unknown, and only those', async (t) => {

@@ -9,7 +9,7 @@ import { maskSecret } from '../../src/sinks/db/crypto.js'
 import { createTenantDirectory } from '../../src/sinks/cache/directory.js'
 import { createCache, createRedis } from '../../src/sinks/cache/redis.js'
 import { createTestDb } from '../helpers/db.js'
-import { tenantSpec } from '../helpers/bridge-harness.js'
+import { tenantSpec } from '../helpers/tenants.js'
 import { testConfig } from '../helpers/stack.js'
 
 const secretsOf = (s: ReturnType<typeof tenantSpec>): string[] => [

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { expireResendTokens } from '../../src/sinks/db/settlement.js'
 import { upsertTenant } from '../../src/sinks/db/tenants.js'
 import { expireTrackingRows } from '../../src/sinks/db/tracking-rows.js'
-import { tenantSpec } from '../helpers/bridge-harness.js'
+import { tenantSpec } from '../helpers/tenants.js'
 import type { ObjectStore } from '../../src/sinks/object-store.js'
 import { createTestDb } from '../helpers/db.js'
 

@@ -47,8 +47,6 @@ export interface Harness {
   close: () => Promise<void>
 }
 
-export { tenantSpec }
-
 /**
  * A bridge on the real stack (own topics, groups and tenant), with both fakes in front of it.
  * `opts.log` replaces the test logger (e.g. one that captures every line at debug); `opts.resolve`
