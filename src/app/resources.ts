@@ -106,7 +106,8 @@ export async function openResources(
 ): Promise<Resources> {
   const sql = createDb(config.databaseUrl, { max: config.dbPoolMax, tls: config.databaseTls })
   const k = config.kafka
-  const kafka = createKafka({ brokers: k.brokers, clientId: k.clientId, security: k.security, log })
+  const connection = { brokers: k.brokers, clientId: k.clientId, security: k.security }
+  const kafka = createKafka({ ...connection, log })
   let codec: TopicCodec
   try {
     await checkKafka(kafka, k.brokers, k.security)
@@ -115,7 +116,7 @@ export async function openResources(
     await closeDb(sql)
     throw err
   }
-  const records = recordClient(k.client, kafka, { brokers: k.brokers, clientId: k.clientId, security: k.security })
+  const records = recordClient(k.client, kafka, connection)
   const producer = await openRecordProducer(records, {
     lingerMs: config.kafka.produceLingerMs,
     compression: config.kafka.compression,

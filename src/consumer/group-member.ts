@@ -49,7 +49,8 @@ export interface GroupMember {
   readonly stopping: boolean
   /**
    * Queues a fetched record behind its key once there is capacity (backpressure: the caller stops
-   * fetching while this waits). `since` is ownedSince(partition) when the record was fetched.
+   * fetching while this waits), yielding to the event loop now and then. `since` is
+   * ownedSince(partition) when the record was fetched.
    */
   admit: (record: RecordMeta, since: number) => Promise<void>
   partitions: () => number[]
@@ -57,6 +58,12 @@ export interface GroupMember {
   /** Stops admitting, lets in-flight records finish until the deadline, commits what finished. */
   drain: (deadlineMs: number) => Promise<void>
 }
+
+/**
+ * Each started record runs its synchronous first steps (decode, parse, cache hits) in microtasks;
+ * yielding every this many records lets webhooks in the same process be answered meanwhile.
+ */
+const YIELD_EVERY_RECORDS = 32
 
 export function createGroupMember<T>(
   handler: FlowHandler<T>,
@@ -79,6 +86,7 @@ export function createGroupMember<T>(
   let generation = 0
   const abort = new AbortController()
   let stopping = false
+  let admitted = 0
 
   const trackerOf = (partition: number): PartitionTracker => {
     let t = trackers.get(partition)
@@ -141,6 +149,7 @@ export function createGroupMember<T>(
       return stopping
     },
     async admit(record, since) {
+      if (++admitted % YIELD_EVERY_RECORDS === 0) await new Promise((r) => setImmediate(r))
       await scheduler.waitForCapacity()
       if (stopping || owned.get(record.partition) !== since) return
       const tracker = trackerOf(record.partition)
@@ -164,11 +173,3 @@ export function createGroupMember<T>(
     },
   }
 }
-
-/**
- * Each started record runs its synchronous first steps (decode, parse, cache hits) in microtasks;
- * yielding every this many records lets webhooks in the same process be answered meanwhile.
- */
-export const YIELD_EVERY_RECORDS = 32
-
-export const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r))

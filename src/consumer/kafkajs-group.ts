@@ -2,13 +2,7 @@ import type { EachBatchPayload, Kafka } from 'kafkajs'
 import { errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
-import {
-  createGroupMember,
-  YIELD_EVERY_RECORDS,
-  yieldToEventLoop,
-  type GroupOptions,
-  type RunningGroup,
-} from './group-member.js'
+import { createGroupMember, type GroupOptions, type RunningGroup } from './group-member.js'
 import type { Liveness } from './liveness.js'
 import type { FlowHandler } from './record-runner.js'
 
@@ -70,10 +64,8 @@ export async function startKafkajsGroup<T>(
     const since = member.ownedSince(batch.partition)
     // A batch fetched before a rebalance took its partition away: the new owner reads it.
     if (since === undefined) return
-    let started = 0
     for (const m of batch.messages) {
       if (!isRunning() || isStale() || member.stopping || member.ownedSince(batch.partition) !== since) return
-      if (++started % YIELD_EVERY_RECORDS === 0) await yieldToEventLoop()
       await member.admit(
         {
           topic: batch.topic,

@@ -11,13 +11,7 @@ import { errorMessage } from '../errors.js'
 import type { Logger } from '../log.js'
 import type { Metrics } from '../metrics.js'
 import { Retrier } from '../retry.js'
-import {
-  createGroupMember,
-  YIELD_EVERY_RECORDS,
-  yieldToEventLoop,
-  type GroupOptions,
-  type RunningGroup,
-} from './group-member.js'
+import { createGroupMember, type GroupOptions, type RunningGroup } from './group-member.js'
 import type { FlowHandler, RecordMeta } from './record-runner.js'
 
 /** Delays between attempts to consume again after the message stream failed (broker away, rejoin failed). */
@@ -75,7 +69,7 @@ export async function startPlatformaticGroup<T>(
     let n = 0
     for await (const m of s) {
       if (member.stopping) break
-      if (++n % YIELD_EVERY_RECORDS === 0) await yieldToEventLoop()
+      n++
       epochs.set(m.partition, m.leaderEpoch)
       const since = member.ownedSince(m.partition)
       if (since === undefined || fetchGeneration(m) < (generationOf.get(since) ?? 0)) continue
